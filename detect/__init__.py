@@ -1,0 +1,28 @@
+"""Detection: Sigma rules compiled to Polars expressions and evaluated in batches.
+
+>>> from detect import CompiledRuleSet, load_rules
+"""
+
+from detect.backend import PolarsBackend
+from detect.engine import MATCH_SCHEMA, CompiledRule, CompiledRuleSet
+from detect.errors import DetectError, RuleLoadError, RuleRejectedError
+from detect.loader import LoadedRules, RuleProblem, SourcedRule, load_rules, parse_rules
+from detect.pipelines import DEFAULT_PIPELINE, PIPELINES, resolve_pipeline
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "MATCH_SCHEMA",
+    "PIPELINES",
+    "CompiledRule",
+    "CompiledRuleSet",
+    "DetectError",
+    "LoadedRules",
+    "PolarsBackend",
+    "RuleLoadError",
+    "RuleProblem",
+    "RuleRejectedError",
+    "SourcedRule",
+    "load_rules",
+    "parse_rules",
+    "resolve_pipeline",
+]

@@ -1,0 +1,351 @@
+"""Compile a rule set once; evaluate it on each batch of events.
+
+The strategy is the one signature IDS engines use. Every rule gets a *fast pattern*: a set
+of lower-cased literals of which at least one must occur in some column for the rule to
+match (:func:`detect.ir.required_literals`). Per batch:
+
+1. each referenced string column is lower-cased once, shared by all rules;
+2. one Aho-Corasick pass per column over all the fast patterns of that column gives the
+   candidate (row, rule) pairs;
+3. the full rule expressions run only on the candidate rows of the rules that have any;
+4. rules without a usable fast pattern (pure regex, numbers, negations) run on every row.
+
+So the cost of most rules is one shared multi-pattern pass, not one scan each. The
+``naive`` strategy (every rule's expression over every row, in one lazy query) is kept as
+the baseline the benchmarks compare against.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from detect import ir
+from detect.backend import PolarsBackend, UnsupportedFeatureError
+from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
+from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
+from detect.pipelines import DEFAULT_PIPELINE, resolve_pipeline
+
+__all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
+
+Strategy = Literal["fast", "naive"]
+
+MATCH_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "rule_index": pl.UInt32(),
+    "rule_id": pl.String(),
+    "rule_title": pl.String(),
+    "level": pl.String(),
+}
+_LOWER = f"{INTERNAL_PREFIX}lc_"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to run, with the metadata alerts need."""
+
+    index: int
+    id: str
+    title: str
+    level: str
+    status: str
+    tags: tuple[str, ...]
+    description: str
+    author: str
+    references: tuple[str, ...]
+    falsepositives: tuple[str, ...]
+    logsource: tuple[str | None, str | None, str | None]
+    path: str
+    line: int
+    node: ir.Node = field(repr=False)
+    requirement: frozenset[tuple[str, str]] | None = field(repr=False)
+
+
+class _EngineColumns(InlineColumns):
+    """Lower-cased text comes from the columns the engine prepared once per batch."""
+
+    def lower(self, field: str) -> pl.Expr:
+        return pl.col(_LOWER + field)
+
+
+def _metadata(rule: SigmaRule, index: int, path: str, line: int, node: ir.Node) -> CompiledRule:
+    level = rule.level.name.lower() if rule.level else "medium"
+    status = rule.status.name.lower() if rule.status else ""
+    logsource = rule.logsource
+    return CompiledRule(
+        index=index,
+        id=str(rule.id) if rule.id else f"{path}:{line}",
+        title=rule.title or "",
+        level=level,
+        status=status,
+        tags=tuple(str(t) for t in rule.tags or ()),
+        description=rule.description or "",
+        author=rule.author or "",
+        references=tuple(rule.references or ()),
+        falsepositives=tuple(rule.falsepositives or ()),
+        logsource=(logsource.category, logsource.product, logsource.service),
+        path=path,
+        line=line,
+        node=node,
+        requirement=ir.required_literals(node),
+    )
+
+
+def _problem(source: SourcedRule, reason: str, detail: str) -> RuleProblem:
+    rule = source.rule
+    return RuleProblem(
+        path=source.path,
+        line=source.line,
+        reason=reason,
+        detail=detail,
+        rule_id=str(rule.id) if rule.id else None,
+        title=rule.title,
+    )
+
+
+class CompiledRuleSet:
+    """Rules compiled once, evaluated per batch.
+
+    >>> rules = CompiledRuleSet.from_yaml('''
+    ... title: Certutil download
+    ... id: 5b3b2a4e-1f1e-4a35-9a53-6f0b6f1f2b11
+    ... logsource: {category: process_creation, product: windows}
+    ... detection:
+    ...   selection:
+    ...     Image|endswith: '\\\\certutil.exe'
+    ...     CommandLine|contains: 'urlcache'
+    ...   condition: selection
+    ... level: high
+    ... ''', pipeline="none")
+    >>> events = pl.DataFrame({
+    ...     "Image": [r"C:\\Windows\\System32\\certutil.exe", r"C:\\Windows\\notepad.exe"],
+    ...     "CommandLine": ["certutil -urlcache -f http://x/a.exe", "notepad"],
+    ... })
+    >>> rules.evaluate(events).select("row", "rule_title").rows()
+    [(0, 'Certutil download')]
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        rejected: Sequence[RuleProblem] = (),
+        *,
+        strategy: Strategy = "fast",
+        pipeline: str = DEFAULT_PIPELINE,
+    ) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        self.rejected: tuple[RuleProblem, ...] = tuple(rejected)
+        self.strategy: Strategy = strategy
+        self.pipeline = pipeline
+        self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
+        self._lowered = sorted(
+            {f for r in self.rules for f in _lowered_fields(r.node)}
+            | {f for r in self.rules for f, _ in (r.requirement or ())}
+        )
+        cols = _EngineColumns()
+        self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
+        self._unfiltered = [r.index for r in self.rules if r.requirement is None]
+        patterns: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for rule in self.rules:
+            for column, literal in rule.requirement or ():
+                patterns[column][literal].append(rule.index)
+        self._patterns = {
+            column: (
+                list(by_literal),
+                pl.DataFrame(
+                    {
+                        "literal": [lit for lit, idx in by_literal.items() for _ in idx],
+                        "rule_index": [i for idx in by_literal.values() for i in idx],
+                    },
+                    schema={"literal": pl.String, "rule_index": pl.UInt32},
+                ),
+            )
+            for column, by_literal in patterns.items()
+        }
+        self._meta = pl.DataFrame(
+            {
+                "rule_index": [r.index for r in self.rules],
+                "rule_id": [r.id for r in self.rules],
+                "rule_title": [r.title for r in self.rules],
+                "level": [r.level for r in self.rules],
+            },
+            schema={k: MATCH_SCHEMA[k] for k in ("rule_index", "rule_id", "rule_title", "level")},
+        )
+
+    # Building -------------------------------------------------------------------------
+
+    @classmethod
+    def compile(
+        cls,
+        sources: Iterable[SourcedRule | SigmaRule],
+        *,
+        pipeline: str = DEFAULT_PIPELINE,
+        placeholders: Mapping[str, list[str]] | None = None,
+        strategy: Strategy = "fast",
+    ) -> CompiledRuleSet:
+        """Compile rules; each one that cannot be evaluated is rejected by name and reason."""
+        backend = PolarsBackend(resolve_pipeline(pipeline, placeholders))
+        backend.init_processing_pipeline()
+        compiled: list[CompiledRule] = []
+        rejected: list[RuleProblem] = []
+        for given in sources:
+            source = given if isinstance(given, SourcedRule) else SourcedRule(given, "<memory>", 1)
+            rule = source.rule
+            if isinstance(rule, SigmaCorrelationRule):
+                rejected.append(
+                    _problem(source, "correlation rule", "correlation rules run on the stream")
+                )
+                continue
+            try:
+                node = backend.rule_node(rule)
+            except UnsupportedFeatureError as error:
+                rejected.append(_problem(source, error.reason, error.detail))
+                continue
+            except SigmaError as error:
+                reason = type(error).__name__
+                problem = _problem(source, reason, str(error).split(" (while ")[0])
+                rejected.append(problem)
+                continue
+            compiled.append(_metadata(rule, len(compiled), source.path, source.line, node))
+        return cls(compiled, rejected, strategy=strategy, pipeline=pipeline)
+
+    @classmethod
+    def from_yaml(
+        cls,
+        *documents: str,
+        pipeline: str = DEFAULT_PIPELINE,
+        placeholders: Mapping[str, list[str]] | None = None,
+        strategy: Strategy = "fast",
+    ) -> CompiledRuleSet:
+        """Compile rules given as YAML text (tests, ``neakta rules test``)."""
+        sources: list[SourcedRule] = []
+        problems: list[RuleProblem] = []
+        for number, text in enumerate(documents):
+            loaded = parse_rules(text, f"<yaml {number}>")
+            sources.extend(loaded.rules)
+            problems.extend(loaded.problems)
+        ruleset = cls.compile(
+            sources, pipeline=pipeline, placeholders=placeholders, strategy=strategy
+        )
+        ruleset.rejected = tuple(problems) + ruleset.rejected
+        return ruleset
+
+    # Inspecting -----------------------------------------------------------------------
+
+    def expressions(self) -> dict[str, pl.Expr]:
+        """One self-contained ``pl.Expr`` per rule id (inline lower-casing)."""
+        return {r.id: to_expr(r.node).alias(r.id) for r in self.rules}
+
+    @property
+    def fast_pattern_coverage(self) -> float:
+        """Share of rules that have a fast pattern (the rest run on every row)."""
+        return 1 - len(self._unfiltered) / len(self.rules) if self.rules else 1.0
+
+    # Evaluating -----------------------------------------------------------------------
+
+    def evaluate(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Every (row, rule) match of the batch, sorted by row then rule (``MATCH_SCHEMA``)."""
+        if not self.rules or events.height == 0:
+            return pl.DataFrame(schema=MATCH_SCHEMA)
+        frame = self._prepare(events)
+        if self.strategy == "naive":
+            pairs = _true_pairs(frame.lazy().select(self._exprs).collect(), None)
+        else:
+            pairs = pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
+        return (
+            pairs.unique()
+            .join(self._meta, on="rule_index", how="left")
+            .sort("row", "rule_index")
+            .select(list(MATCH_SCHEMA))
+        )
+
+    def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
+        missing = [f for f in self._fields if f not in events.columns]
+        frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
+        return frame.with_columns(
+            pl.col(f).cast(pl.String).str.to_lowercase().alias(_LOWER + f) for f in self._lowered
+        )
+
+    def _run_unfiltered(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if not self._unfiltered:
+            return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
+        result = frame.lazy().select(self._exprs[i] for i in self._unfiltered).collect()
+        return _true_pairs(result, None)
+
+    def _candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
+        found = []
+        for column, (literals, table) in self._patterns.items():
+            hits = (
+                frame.lazy()
+                .select(
+                    pl.col(_LOWER + column)
+                    .str.extract_many(literals, overlapping=True)
+                    .alias("literal")
+                )
+                .with_row_index("row")
+                .filter(pl.col("literal").list.len() > 0)
+                .explode("literal")
+                .unique()
+                .join(table.lazy(), on="literal")
+                .select("row", "rule_index")
+            )
+            found.append(hits)
+        if not found:
+            return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
+        return pl.concat(pl.collect_all(found)).unique()
+
+    def _run_candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
+        candidates = self._candidates(frame)
+        if candidates.height == 0:
+            return candidates
+        rows = candidates["row"].unique().sort()
+        rule_indexes = candidates["rule_index"].unique().sort().to_list()
+        subset = frame[rows]
+        result = subset.lazy().select(self._exprs[i] for i in rule_indexes).collect()
+        return _true_pairs(result, rows)
+
+
+def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
+    """(row, rule_index) for every true cell of a frame whose columns are rule indexes."""
+    if rows is None:
+        indexed = result.with_row_index("row")
+    else:
+        indexed = result.with_columns(rows.cast(pl.UInt32).alias("row"))
+    rule_columns = [c for c in result.columns]
+    any_true = indexed.filter(pl.any_horizontal(rule_columns))
+    if any_true.height == 0:
+        return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
+    return (
+        any_true.unpivot(index="row", on=rule_columns, variable_name="rule_index")
+        .filter(pl.col("value"))
+        .select("row", pl.col("rule_index").cast(pl.UInt32))
+    )
+
+
+def _lowered_fields(node: ir.Node) -> set[str]:
+    """Fields that some case-insensitive string test reads lower-cased."""
+    match node:
+        case ir.And(children) | ir.Or(children):
+            return set().union(*(_lowered_fields(c) for c in children))
+        case ir.Not(child):
+            return _lowered_fields(child)
+        case ir.StrMatch(field=str(f), cased=False) | ir.Glob(field=str(f), cased=False):
+            return {f}
+        case ir.BoolEq(field=f):
+            return {f}
+        case ir.FieldRef(field=f, other=o):
+            return {f, o}
+        case _:
+            return set()
+
+
+def problem_line(text: str, problem: RuleProblem) -> int:
+    """Refine a problem's line by looking for its detail in the rule text."""
+    return line_of(text, problem.detail[:60], problem.line)

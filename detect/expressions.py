@@ -1,0 +1,228 @@
+"""Turn detection nodes (:mod:`detect.ir`) into Polars expressions.
+
+Every leaf yields a boolean that is never null (a missing or null field is simply no match),
+so ``not selection`` is true on events without the field, as Sigma intends.
+
+Columns are reached through a :class:`Columns` resolver. The default one casts and
+lower-cases inline, which gives a self-contained expression per rule (what
+``sigma convert -t polars`` prints); the engine passes a resolver that points at columns it
+lower-cased once for all rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Protocol
+
+import polars as pl
+
+from detect.ir import (
+    WILDCARD_ANY,
+    WILDCARD_ONE,
+    And,
+    BoolEq,
+    Cidr,
+    Compare,
+    Const,
+    Exists,
+    FieldRef,
+    Glob,
+    IsNull,
+    Node,
+    Not,
+    NumEq,
+    Or,
+    Regex,
+    StrKind,
+    StrMatch,
+    TimePart,
+)
+
+__all__ = ["INTERNAL_PREFIX", "Columns", "InlineColumns", "glob_regex", "to_expr"]
+
+INTERNAL_PREFIX = "__neakta_"
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
+
+
+class Columns(Protocol):
+    """Where the expression finds a field, as text and as lower-cased text."""
+
+    def text(self, field: str) -> pl.Expr: ...
+
+    def lower(self, field: str) -> pl.Expr: ...
+
+    def any_text(self) -> pl.Expr: ...
+
+    def any_lower(self) -> pl.Expr: ...
+
+
+class InlineColumns:
+    """Resolve fields straight from the frame, lower-casing inline."""
+
+    def text(self, field: str) -> pl.Expr:
+        return pl.col(field).cast(pl.String)
+
+    def lower(self, field: str) -> pl.Expr:
+        return self.text(field).str.to_lowercase()
+
+    def any_text(self) -> pl.Expr:
+        return pl.col(pl.String).exclude(f"^{INTERNAL_PREFIX}.*$")
+
+    def any_lower(self) -> pl.Expr:
+        return self.any_text().str.to_lowercase()
+
+
+def glob_regex(parts: tuple[str, ...], *, lower: bool) -> str:
+    """Anchored regex for a wildcard value (``*`` any run, ``?`` one character)."""
+    out = ["(?s)^"]
+    for part in parts:
+        if part == WILDCARD_ANY:
+            out.append(".*")
+        elif part == WILDCARD_ONE:
+            out.append(".")
+        else:
+            out.append(pl.escape_regex(part.lower() if lower else part))
+    out.append("$")
+    return "".join(out)
+
+
+def _string_test(target: pl.Expr, kind: StrKind, value: str) -> pl.Expr:
+    match kind:
+        case StrKind.EQ:
+            return target == value
+        case StrKind.PREFIX:
+            return target.str.starts_with(value)
+        case StrKind.SUFFIX:
+            return target.str.ends_with(value)
+        case StrKind.CONTAINS:
+            return target.str.contains(value, literal=True)
+
+
+def _ipv4_in(text: pl.Expr, network: ipaddress.IPv4Network) -> pl.Expr:
+    groups = text.str.strip_chars().str.extract_groups(_IPV4)
+    value = (
+        groups.struct.field("1").cast(pl.UInt32) * 16777216
+        + groups.struct.field("2").cast(pl.UInt32) * 65536
+        + groups.struct.field("3").cast(pl.UInt32) * 256
+        + groups.struct.field("4").cast(pl.UInt32)
+    )
+    low = int(network.network_address)
+    high = int(network.broadcast_address)
+    return value.is_between(low, high)
+
+
+def _ipv6_in(text: pl.Expr, network: ipaddress.IPv6Network) -> pl.Expr:
+    # IPv6 is matched on the exploded (full, zero-padded) text form of the prefix, which is
+    # how forwarders write it; compressed forms in events are not expanded.
+    full = network.network_address.exploded.lower()
+    nibbles = network.prefixlen // 4
+    prefix = full.replace(":", "")[:nibbles]
+    chars: list[str] = []
+    for i, nibble in enumerate(prefix):
+        if i and i % 4 == 0:
+            chars.append(":")
+        chars.append(nibble)
+    return text.str.to_lowercase().str.starts_with("".join(chars))
+
+
+_TIME_PARTS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "minute": lambda e: e.dt.minute(),
+    "hour": lambda e: e.dt.hour(),
+    "day": lambda e: e.dt.day(),
+    "week": lambda e: e.dt.week(),
+    "month": lambda e: e.dt.month(),
+    "year": lambda e: e.dt.year(),
+}
+
+
+def to_expr(node: Node, cols: Columns | None = None) -> pl.Expr:
+    """Build the boolean Polars expression of a detection node.
+
+    >>> from detect.ir import StrKind, StrMatch
+    >>> frame = pl.DataFrame({"Image": [r"C:\\Windows\\System32\\CMD.exe", None]})
+    >>> frame.select(to_expr(StrMatch("Image", StrKind.SUFFIX, r"\\cmd.exe")))["Image"].to_list()
+    [True, False]
+    """
+    c = cols or InlineColumns()
+    return _build(node, c)
+
+
+def _build(node: Node, c: Columns) -> pl.Expr:
+    match node:
+        case And(children):
+            return pl.all_horizontal([_build(child, c) for child in children])
+        case Or(children):
+            return pl.any_horizontal([_build(child, c) for child in children])
+        case Not(child):
+            return ~_build(child, c)
+        case Const(value):
+            return pl.lit(value)
+        case StrMatch(field, kind, value, cased):
+            if field is None:
+                target = c.any_text() if cased else c.any_lower()
+                test = _string_test(target, kind, value if cased else value.lower())
+                return pl.any_horizontal(pl.lit(False), test.fill_null(False))
+            target = c.text(field) if cased else c.lower(field)
+            return _string_test(target, kind, value if cased else value.lower()).fill_null(False)
+        case Glob(field, parts, cased):
+            pattern = glob_regex(parts, lower=not cased)
+            if field is None:
+                target = c.any_text() if cased else c.any_lower()
+                test = target.str.contains(pattern).fill_null(False)
+                return pl.any_horizontal(pl.lit(False), test)
+            target = c.text(field) if cased else c.lower(field)
+            return target.str.contains(pattern).fill_null(False)
+        case Regex(field, pattern):
+            if field is None:
+                test = c.any_text().str.contains(pattern).fill_null(False)
+                return pl.any_horizontal(pl.lit(False), test)
+            return c.text(field).str.contains(pattern).fill_null(False)
+        case NumEq(field, number):
+            target = c.any_text() if field is None else c.text(field)
+            if isinstance(number, int):
+                test = (target == str(number)).fill_null(False)
+            else:
+                as_float = target.cast(pl.Float64, strict=False)
+                test = (as_float == number).fill_null(False)
+            return test if field is not None else pl.any_horizontal(pl.lit(False), test)
+        case BoolEq(field, value):
+            return (c.lower(field) == ("true" if value else "false")).fill_null(False)
+        case Compare(field, op, number):
+            parsed = c.text(field).cast(pl.Float64, strict=False)
+            compared = {
+                "<": parsed < number,
+                "<=": parsed <= number,
+                ">": parsed > number,
+                ">=": parsed >= number,
+                "!=": parsed != number,
+            }[op]
+            return compared.fill_null(False)
+        case Cidr(field, network):
+            net = ipaddress.ip_network(network, strict=False)
+            text = c.text(field)
+            if isinstance(net, ipaddress.IPv4Network):
+                return _ipv4_in(text, net).fill_null(False)
+            return _ipv6_in(text, net).fill_null(False)
+        case IsNull(field):
+            return pl.col(field).is_null()
+        case Exists(field):
+            return pl.col(field).is_not_null()
+        case FieldRef(field, other, kind):
+            left, right = c.lower(field), c.lower(other)
+            match kind:
+                case StrKind.EQ:
+                    test = left == right
+                case StrKind.PREFIX:
+                    test = left.str.starts_with(right)
+                case StrKind.SUFFIX:
+                    test = left.str.ends_with(right)
+                case StrKind.CONTAINS:
+                    test = left.str.contains(right, literal=True)
+            return test.fill_null(False)
+        case TimePart(field, part, number):
+            stamp = pl.col(field)
+            parsed = stamp.cast(pl.String).str.to_datetime(strict=False, time_unit="us")
+            return (_TIME_PARTS[part](parsed) == number).fill_null(False)

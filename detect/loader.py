@@ -1,0 +1,149 @@
+"""Load Sigma rules from files leniently and report every problem precisely.
+
+One broken file or rule never stops the others: each problem names the file, the line, the
+rule and what is wrong, so ``neakta rules check`` can print ``path:line: reason``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+__all__ = [
+    "LoadedRules",
+    "RuleProblem",
+    "SourcedRule",
+    "find_rule_files",
+    "load_rules",
+    "parse_rules",
+]
+
+_RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedRule:
+    """A parsed rule and where it came from (``line``: 1-based line of its document)."""
+
+    rule: SigmaRule | SigmaCorrelationRule
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """Why a rule (or a whole file) cannot be used."""
+
+    path: str
+    line: int
+    reason: str
+    detail: str = ""
+    rule_id: str | None = None
+    title: str | None = None
+
+    def __str__(self) -> str:
+        who = " ".join(x for x in (self.title, self.rule_id) if x)
+        detail = f": {self.detail}" if self.detail else ""
+        rule = f" (rule {who})" if who else ""
+        return f"{self.path}:{self.line}: {self.reason}{detail}{rule}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules:
+    rules: tuple[SourcedRule, ...]
+    problems: tuple[RuleProblem, ...]
+
+
+def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Rule files under ``paths`` (files as given, directories searched recursively)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in _RULE_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def _document_lines(text: str) -> list[int]:
+    """1-based first line of each YAML document in ``text``."""
+    starts = [1]
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("---") and number > 1:
+            starts.append(number + 1)
+    return starts
+
+
+def line_of(text: str, needle: str, default: int) -> int:
+    """The first line of ``text`` containing ``needle`` (1-based), else ``default``."""
+    if needle:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if needle in line:
+                return number
+    return default
+
+
+def _error_needle(error: Exception) -> str:
+    match = re.search(r"'([^']{2,80})'", str(error))
+    return match.group(1) if match else ""
+
+
+def parse_rules(text: str, path: str = "<string>") -> LoadedRules:
+    """Parse every Sigma rule in one YAML text (several documents allowed)."""
+    try:
+        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        return LoadedRules((), (RuleProblem(path, line, "invalid YAML", str(error)),))
+    except SigmaError as error:
+        return LoadedRules((), (RuleProblem(path, 1, type(error).__name__, str(error)),))
+    starts = _document_lines(text)
+    rules: list[SourcedRule] = []
+    problems: list[RuleProblem] = []
+    for index, rule in enumerate(collection.rules):
+        doc_line = starts[index] if index < len(starts) else 1
+        title = getattr(rule, "title", None)
+        rule_id = str(rule.id) if getattr(rule, "id", None) else None
+        if rule.errors:
+            for rule_error in rule.errors:
+                line = line_of(text, _error_needle(rule_error), doc_line)
+                problems.append(
+                    RuleProblem(
+                        path, line, type(rule_error).__name__, str(rule_error), rule_id, title
+                    )
+                )
+            continue
+        if title:
+            doc_line = line_of(text, f"title: {title}", doc_line)
+        rules.append(SourcedRule(rule, path, doc_line))
+    reported = {str(e) for r in collection.rules for e in r.errors}
+    for other in collection.errors:
+        if str(other) not in reported:
+            problems.append(RuleProblem(path, 1, type(other).__name__, str(other)))
+    return LoadedRules(tuple(rules), tuple(problems))
+
+
+def load_rules(paths: Sequence[str | Path]) -> LoadedRules:
+    """Load every rule file under ``paths``; unreadable files become problems, not crashes."""
+    rules: list[SourcedRule] = []
+    problems: list[RuleProblem] = []
+    for path in find_rule_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(RuleProblem(str(path), 1, "unreadable file", str(error)))
+            continue
+        loaded = parse_rules(text, str(path))
+        rules.extend(loaded.rules)
+        problems.extend(loaded.problems)
+    return LoadedRules(tuple(rules), tuple(problems))

@@ -1,0 +1,174 @@
+"""The ``neakta`` command line: a thin layer over the stages.
+
+Every option's help names the environment variable that sets its default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+import polars as pl
+
+from detect import PIPELINES, CompiledRuleSet, load_rules
+from ingest.events import DecodedEvents, read_events_file
+from neakta.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _compile(paths: Sequence[Path], pipeline: str, settings: Settings) -> CompiledRuleSet:
+    loaded = load_rules(paths)
+    ruleset = CompiledRuleSet.compile(
+        loaded.rules, pipeline=pipeline, placeholders=settings.placeholders
+    )
+    ruleset.rejected = loaded.problems + ruleset.rejected
+    return ruleset
+
+
+def _read_events(path: Path, err: TextIO) -> DecodedEvents | None:
+    try:
+        decoded = read_events_file(path)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        print(f"neakta: cannot read events from {path}: {error}", file=err)
+        return None
+    for raw, position, reason in decoded.dead.iter_rows():
+        print(f"{path}:{position + 1}: skipped: {reason}: {raw[:120]}", file=err)
+    return decoded
+
+
+def _print_problems(ruleset: CompiledRuleSet, out: TextIO) -> None:
+    for problem in ruleset.rejected:
+        print(problem, file=out)
+
+
+def cmd_rules_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    ruleset = _compile(args.paths, args.pipeline, settings)
+    if not args.summary_only:
+        _print_problems(ruleset, out)
+    total = len(ruleset.rules) + len(ruleset.rejected)
+    share = 100 * len(ruleset.rules) / total if total else 100.0
+    print(
+        f"{len(ruleset.rules)} of {total} rules compiled ({share:.2f}%), "
+        f"{len(ruleset.rejected)} rejected; "
+        f"{100 * ruleset.fast_pattern_coverage:.1f}% of compiled rules have a fast pattern",
+        file=out,
+    )
+    for reason, count in Counter(p.reason for p in ruleset.rejected).most_common():
+        print(f"  {count:5d}  {reason}", file=out)
+    return 1 if ruleset.rejected else 0
+
+
+def cmd_rules_convert(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    ruleset = _compile(args.paths, args.pipeline, settings)
+    _print_problems(ruleset, sys.stderr)
+    for rule, expr in zip(ruleset.rules, ruleset.expressions().values(), strict=True):
+        print(f"# {rule.title} ({rule.id}) {rule.path}:{rule.line}", file=out)
+        print(expr, file=out)
+    return 1 if ruleset.rejected else 0
+
+
+def _matches(args: argparse.Namespace, settings: Settings) -> tuple[pl.DataFrame, int] | int:
+    ruleset = _compile(args.rules, args.pipeline, settings)
+    _print_problems(ruleset, sys.stderr)
+    decoded = _read_events(args.events, sys.stderr)
+    if decoded is None:
+        return 2
+    matches = ruleset.evaluate(decoded.events)
+    lines = decoded.lines
+    return matches.with_columns(line=lines.gather(matches["row"])), decoded.events.height
+
+
+def cmd_detect(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    result = _matches(args, settings)
+    if isinstance(result, int):
+        return result
+    matches, _ = result
+    for row in matches.select("rule_id", "rule_title", "level", "line").iter_rows(named=True):
+        out.write(orjson.dumps(row).decode() + "\n")
+    return 0
+
+
+def cmd_rules_test(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    args.rules = [args.rule]
+    result = _matches(args, settings)
+    if isinstance(result, int):
+        return result
+    matches, count = result
+    for rule_title, level, line in matches.select("rule_title", "level", "line").iter_rows():
+        print(f"line {line}: {rule_title} [{level}]", file=out)
+    print(f"{matches.height} match(es) in {count} event(s)", file=out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from neakta.demo import run_demo
+
+    return run_demo(out)
+
+
+def _pipeline_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--pipeline",
+        default=default,
+        choices=sorted(PIPELINES),
+        help="field mapping and logsource routing (env NEAKTA_PIPELINE; default %(default)s)",
+    )
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neakta", description="SOC event processing: Sigma rules over ministry logs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    detect = commands.add_parser("detect", help="evaluate rules on an events file")
+    detect.add_argument(
+        "--rules",
+        nargs="+",
+        type=Path,
+        default=list(settings.rules),
+        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
+    )
+    detect.add_argument("--events", type=Path, required=True, help="NDJSON (.gz) or Parquet")
+    _pipeline_option(detect, settings.pipeline)
+    detect.set_defaults(handler=cmd_detect)
+
+    rules = commands.add_parser("rules", help="check, test and convert Sigma rules")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rule_commands.add_parser("check", help="load and compile rules, report failures")
+    check.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
+    check.add_argument("--summary-only", action="store_true", help="print only the summary")
+    _pipeline_option(check, settings.pipeline)
+    check.set_defaults(handler=cmd_rules_check)
+
+    test = rule_commands.add_parser("test", help="run one rule file on an events file")
+    test.add_argument("rule", type=Path, help="a rule file")
+    test.add_argument("--events", type=Path, required=True, help="NDJSON (.gz) or Parquet")
+    _pipeline_option(test, settings.pipeline)
+    test.set_defaults(handler=cmd_rules_test)
+
+    convert = rule_commands.add_parser("convert", help="print each rule's Polars expression")
+    convert.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
+    _pipeline_option(convert, settings.pipeline)
+    convert.set_defaults(handler=cmd_rules_convert)
+
+    demo = commands.add_parser("demo", help="replay the bundled sample logs through the rules")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = load_settings()
+    args = build_parser(settings).parse_args(argv)
+    code: int = args.handler(args, settings, sys.stdout)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
