@@ -28,7 +28,7 @@ def format_table(frame: pl.DataFrame, widths: dict[str, int]) -> str:
     head = "  ".join(c.ljust(widths[c]) for c in columns)
     rule = "  ".join("-" * widths[c] for c in columns)
     body = [
-        "  ".join(cut(row[c], widths[c]).ljust(widths[c]) for c in columns)
+        "  ".join(cut(row[c], widths[c]).ljust(widths[c]) for c in columns).rstrip()
         for row in frame.select(columns).iter_rows(named=True)
     ]
     return "\n".join([head, rule, *body])
@@ -44,9 +44,14 @@ def run_demo(out: TextIO, *, rules: Path = DEFAULT_RULES, events: Path = SAMPLE_
     decoded = read_events_file(events)
     matches = ruleset.evaluate(decoded.events)
     elapsed = time.perf_counter() - started
+    columns = decoded.events.columns
     shown = matches.join(
         decoded.events.with_row_index("row").select(
-            pl.col("row").cast(pl.UInt32), "Computer", "User", "CommandLine"
+            pl.col("row").cast(pl.UInt32),
+            "Computer",
+            pl.coalesce(
+                pl.col(c) for c in ("CommandLine", "QueryName", "TargetObject") if c in columns
+            ).alias("what"),
         ),
         on="row",
         how="left",
@@ -63,7 +68,7 @@ def run_demo(out: TextIO, *, rules: Path = DEFAULT_RULES, events: Path = SAMPLE_
         "level": 8,
         "rule_title": 44,
         "Computer": 28,
-        "CommandLine": 60,
+        "what": 60,
     }
     print(format_table(shown, widths), file=out)
     print(file=out)
