@@ -17,6 +17,7 @@ the baseline the benchmarks compare against.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ MATCH_SCHEMA: dict[str, pl.DataType] = {
     "level": pl.String(),
 }
 _LOWER = f"{INTERNAL_PREFIX}lc_"
+# A rule whose fast pattern hits more than this share of a batch runs on the whole batch.
+DENSE_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,12 @@ class CompiledRule:
     path: str
     line: int
     node: ir.Node = field(repr=False)
-    requirement: frozenset[tuple[str, str]] | None = field(repr=False)
+    options: tuple[frozenset[tuple[str, str]], ...] = field(repr=False)
+
+    @property
+    def requirement(self) -> frozenset[tuple[str, str]] | None:
+        """The statically best fast pattern (None: the rule runs on every row)."""
+        return self.options[0] if self.options else None
 
 
 class _EngineColumns(InlineColumns):
@@ -94,7 +102,7 @@ def _metadata(rule: SigmaRule, index: int, path: str, line: int, node: ir.Node) 
         path=path,
         line=line,
         node=node,
-        requirement=ir.required_literals(node),
+        options=tuple(ir.requirement_options(node)),
     )
 
 
@@ -147,15 +155,35 @@ class CompiledRuleSet:
         self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
         self._lowered = sorted(
             {f for r in self.rules for f in _lowered_fields(r.node)}
-            | {f for r in self.rules for f, _ in (r.requirement or ())}
+            | {f for r in self.rules for option in r.options for f, _ in option}
         )
         cols = _EngineColumns()
         self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
-        self._unfiltered = [r.index for r in self.rules if r.requirement is None]
+        self._needs = [
+            sorted(ir.fields_of(r.node) | {_LOWER + f for f in _lowered_fields(r.node)})
+            for r in self.rules
+        ]
+        self._keywords = [_has_keywords(r.node) for r in self.rules]
+        self.calibrated = False
+        self._choose([r.requirement for r in self.rules])
+        self._meta = pl.DataFrame(
+            {
+                "rule_index": [r.index for r in self.rules],
+                "rule_id": [r.id for r in self.rules],
+                "rule_title": [r.title for r in self.rules],
+                "level": [r.level for r in self.rules],
+            },
+            schema={k: MATCH_SCHEMA[k] for k in ("rule_index", "rule_id", "rule_title", "level")},
+        )
+
+    def _choose(self, choice: Sequence[frozenset[tuple[str, str]] | None]) -> None:
+        """Install one fast pattern per rule and index them by column."""
+        self._choice = list(choice)
+        self._unfiltered = [i for i, req in enumerate(self._choice) if req is None]
         patterns: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        for rule in self.rules:
-            for column, literal in rule.requirement or ():
-                patterns[column][literal].append(rule.index)
+        for index, req in enumerate(self._choice):
+            for column, literal in req or ():
+                patterns[column][literal].append(index)
         self._patterns = {
             column: (
                 list(by_literal),
@@ -169,15 +197,46 @@ class CompiledRuleSet:
             )
             for column, by_literal in patterns.items()
         }
-        self._meta = pl.DataFrame(
-            {
-                "rule_index": [r.index for r in self.rules],
-                "rule_id": [r.id for r in self.rules],
-                "rule_title": [r.title for r in self.rules],
-                "level": [r.level for r in self.rules],
-            },
-            schema={k: MATCH_SCHEMA[k] for k in ("rule_index", "rule_id", "rule_title", "level")},
-        )
+
+    def calibrate(self, events: pl.DataFrame, sample_rows: int = 20_000) -> dict[str, int]:
+        """Re-pick each rule's fast pattern by how often its literals occur in real events.
+
+        Counts, on a sample of ``events``, the rows hit by every literal of every rule's
+        alternatives, and gives each rule the alternative expected to hit fewest rows
+        (``\\cmd.exe`` is a poor fast pattern on Windows hosts; ``-urlcache`` is a good
+        one). Results never change, only the work done. Returns the per-column hit totals.
+        """
+        sample = self._prepare(events.head(sample_rows))
+        by_column: dict[str, set[str]] = defaultdict(set)
+        for rule in self.rules:
+            for option in rule.options:
+                for column, literal in option:
+                    by_column[column].add(literal)
+        frequency: dict[tuple[str, str], int] = {}
+        for column, literals in by_column.items():
+            counts = (
+                sample.select(
+                    pl.col(_LOWER + column)
+                    .str.extract_many(sorted(literals), overlapping=True)
+                    .list.unique()
+                    .alias("literal")
+                )
+                .explode("literal")
+                .drop_nulls()
+                .group_by("literal")
+                .len()
+            )
+            frequency.update(((column, lit), n) for lit, n in counts.iter_rows())
+
+        def cost(option: frozenset[tuple[str, str]]) -> int:
+            return sum(frequency.get(pair, 0) for pair in option)
+
+        self._choose([min(r.options, key=cost) if r.options else None for r in self.rules])
+        self.calibrated = True
+        totals: dict[str, int] = defaultdict(int)
+        for (column, _), n in frequency.items():
+            totals[column] += n
+        return dict(totals)
 
     # Building -------------------------------------------------------------------------
 
@@ -197,7 +256,9 @@ class CompiledRuleSet:
         rejected: list[RuleProblem] = []
         for given in sources:
             source = given if isinstance(given, SourcedRule) else SourcedRule(given, "<memory>", 1)
-            rule = source.rule
+            # pySigma's pipelines edit the rule they convert: work on a copy, so the same
+            # parsed rules can be compiled again (another pipeline, another rule set).
+            rule = copy.deepcopy(source.rule)
             if isinstance(rule, SigmaCorrelationRule):
                 rejected.append(
                     _problem(source, "correlation rule", "correlation rules run on the stream")
@@ -246,7 +307,8 @@ class CompiledRuleSet:
     @property
     def fast_pattern_coverage(self) -> float:
         """Share of rules that have a fast pattern (the rest run on every row)."""
-        return 1 - len(self._unfiltered) / len(self.rules) if self.rules else 1.0
+        with_pattern = sum(1 for r in self.rules if r.options)
+        return with_pattern / len(self.rules) if self.rules else 1.0
 
     # Evaluating -----------------------------------------------------------------------
 
@@ -254,6 +316,8 @@ class CompiledRuleSet:
         """Every (row, rule) match of the batch, sorted by row then rule (``MATCH_SCHEMA``)."""
         if not self.rules or events.height == 0:
             return pl.DataFrame(schema=MATCH_SCHEMA)
+        if self.strategy == "fast" and not self.calibrated:
+            self.calibrate(events)
         frame = self._prepare(events)
         if self.strategy == "naive":
             pairs = _true_pairs(frame.lazy().select(self._exprs).collect(), None)
@@ -305,11 +369,31 @@ class CompiledRuleSet:
         candidates = self._candidates(frame)
         if candidates.height == 0:
             return candidates
-        rows = candidates["row"].unique().sort()
-        rule_indexes = candidates["rule_index"].unique().sort().to_list()
-        subset = frame[rows]
-        result = subset.lazy().select(self._exprs[i] for i in rule_indexes).collect()
-        return _true_pairs(result, rows)
+        queries = []
+        dense: list[int] = []
+        for (rule_index,), rows in (
+            candidates.sort("row")
+            .partition_by("rule_index", as_dict=True, include_key=False)
+            .items()
+        ):
+            index = int(rule_index)
+            if rows.height > DENSE_SHARE * frame.height:
+                # Gathering most rows costs more than evaluating the rule on all of them.
+                dense.append(index)
+                continue
+            columns = None if self._keywords[index] else self._needs[index]
+            subset = (frame if columns is None else frame.select(columns))[rows["row"]]
+            queries.append(
+                subset.lazy()
+                .select(rows["row"].alias("row"), self._exprs[index].alias("hit"))
+                .filter("hit")
+                .select("row", pl.lit(index, dtype=pl.UInt32).alias("rule_index"))
+            )
+        found = pl.collect_all(queries) if queries else []
+        if dense:
+            full = frame.lazy().select(self._exprs[i] for i in dense).collect()
+            found.append(_true_pairs(full, None))
+        return pl.concat(found)
 
 
 def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
@@ -327,6 +411,21 @@ def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
         .filter(pl.col("value"))
         .select("row", pl.col("rule_index").cast(pl.UInt32))
     )
+
+
+def _has_keywords(node: ir.Node) -> bool:
+    """Whether a node searches every text column (so it needs the whole frame)."""
+    match node:
+        case ir.And(children) | ir.Or(children):
+            return any(_has_keywords(c) for c in children)
+        case ir.Not(child):
+            return _has_keywords(child)
+        case ir.Const() | ir.BoolEq() | ir.Compare() | ir.Cidr() | ir.IsNull() | ir.Exists():
+            return False
+        case ir.FieldRef() | ir.TimePart():
+            return False
+        case _:
+            return node.field is None
 
 
 def _lowered_fields(node: ir.Node) -> set[str]:

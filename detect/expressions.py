@@ -76,16 +76,30 @@ class InlineColumns:
 
 
 def glob_regex(parts: tuple[str, ...], *, lower: bool) -> str:
-    """Anchored regex for a wildcard value (``*`` any run, ``?`` one character)."""
-    out = ["(?s)^"]
-    for part in parts:
+    """Regex for a wildcard value (``*`` any run, ``?`` one character), whole-value semantics.
+
+    A leading or trailing ``*`` drops the anchor instead of adding ``.*``: the unanchored
+    search lets the regex engine skip ahead with its literal prefilter.
+
+    >>> glob_regex((WILDCARD_ANY, ">", WILDCARD_ONE, "%TEMP%", WILDCARD_ANY), lower=True)
+    '(?s)>.%temp%'
+    """
+    body = list(parts)
+    head = "^"
+    tail = "$"
+    if body and body[0] == WILDCARD_ANY:
+        body, head = body[1:], ""
+    if body and body[-1] == WILDCARD_ANY:
+        body, tail = body[:-1], ""
+    out = ["(?s)", head]
+    for part in body:
         if part == WILDCARD_ANY:
             out.append(".*")
         elif part == WILDCARD_ONE:
             out.append(".")
         else:
             out.append(pl.escape_regex(part.lower() if lower else part))
-    out.append("$")
+    out.append(tail)
     return "".join(out)
 
 
@@ -150,12 +164,39 @@ def to_expr(node: Node, cols: Columns | None = None) -> pl.Expr:
     return _build(node, c)
 
 
+def _build_or(children: tuple[Node, ...], c: Columns) -> list[pl.Expr]:
+    """OR-ed children; many literals on one column become one multi-pattern test."""
+    groups: dict[tuple[str, StrKind, bool], list[StrMatch]] = {}
+    exprs: list[pl.Expr] = []
+    for child in children:
+        if (
+            isinstance(child, StrMatch)
+            and child.field is not None
+            and child.kind in (StrKind.CONTAINS, StrKind.EQ)
+            and child.value
+        ):
+            groups.setdefault((child.field, child.kind, child.cased), []).append(child)
+        else:
+            exprs.append(_build(child, c))
+    for (field, kind, cased), members in groups.items():
+        if len(members) == 1:
+            exprs.append(_build(members[0], c))
+            continue
+        values = [m.value if cased else m.value.lower() for m in members]
+        target = c.text(field) if cased else c.lower(field)
+        if kind is StrKind.CONTAINS:
+            exprs.append(target.str.contains_any(values).fill_null(False))
+        else:
+            exprs.append(target.is_in(values).fill_null(False))
+    return exprs
+
+
 def _build(node: Node, c: Columns) -> pl.Expr:
     match node:
         case And(children):
             return pl.all_horizontal([_build(child, c) for child in children])
         case Or(children):
-            return pl.any_horizontal([_build(child, c) for child in children])
+            return pl.any_horizontal(_build_or(children, c))
         case Not(child):
             return ~_build(child, c)
         case Const(value):

@@ -40,6 +40,7 @@ __all__ = [
     "make_and",
     "make_or",
     "required_literals",
+    "requirement_options",
 ]
 
 
@@ -233,9 +234,49 @@ def _literal_of(node: StrMatch | Glob) -> str:
     return max(literal_parts, key=len, default="").lower()
 
 
+def _weight(literal: str) -> int:
+    # Bytes, not characters: a 4-byte emoji is as selective as a 4-letter word.
+    return len(literal.encode("utf-8"))
+
+
 def _score(req: frozenset[tuple[str, str]]) -> tuple[int, int]:
     # Prefer the alternative set whose weakest literal is longest (selective), then fewer.
-    return (min((len(lit) for _, lit in req), default=1 << 30), -len(req))
+    return (min((_weight(lit) for _, lit in req), default=1 << 30), -len(req))
+
+
+def requirement_options(node: Node, min_length: int = 3) -> list[frozenset[tuple[str, str]]]:
+    """Every literal set that works as ``node``'s fast pattern (best first, statically).
+
+    At least one literal of any returned set must occur (lower-cased, in its column) for
+    ``node`` to be true. An empty list means no such guarantee; a list holding the empty
+    set means the node can never be true.
+
+    >>> sel = And((StrMatch("Image", StrKind.SUFFIX, "certutil.exe"),
+    ...            StrMatch("CommandLine", StrKind.CONTAINS, "-urlcache")))
+    >>> requirement_options(sel)
+    [frozenset({('Image', 'certutil.exe')}), frozenset({('CommandLine', '-urlcache')})]
+    """
+    match node:
+        case StrMatch(field=str(field)) | Glob(field=str(field)):
+            literal = _literal_of(node)
+            return [frozenset({(field, literal)})] if _weight(literal) >= min_length else []
+        case And(children):
+            options = [o for c in children for o in requirement_options(c, min_length)]
+            if any(not o for o in options):
+                return [frozenset()]
+            return sorted(set(options), key=_score, reverse=True)
+        case Or(children):
+            union: set[tuple[str, str]] = set()
+            for child in children:
+                child_options = requirement_options(child, min_length)
+                if not child_options:
+                    return []
+                union |= child_options[0]
+            return [frozenset(union)]
+        case Const(value=False):
+            return [frozenset()]
+        case _:
+            return []
 
 
 def required_literals(node: Node, min_length: int = 3) -> Requirement:
@@ -244,29 +285,9 @@ def required_literals(node: Node, min_length: int = 3) -> Requirement:
     Used to pick each rule's fast patterns, as signature IDS engines do: one multi-pattern
     pass per column finds candidate rows, and the full rule runs only on those.
 
-    >>> required_literals(And((StrMatch("Image", StrKind.SUFFIX, "\\\\certutil.exe"),
+    >>> required_literals(And((StrMatch("Image", StrKind.SUFFIX, "certutil.exe"),
     ...                        StrMatch("CommandLine", StrKind.CONTAINS, "-urlcache"))))
-    frozenset({('Image', '\\\\certutil.exe')})
+    frozenset({('Image', 'certutil.exe')})
     """
-    match node:
-        case StrMatch(field=str(field)) | Glob(field=str(field)):
-            literal = _literal_of(node)
-            return frozenset({(field, literal)}) if len(literal) >= min_length else None
-        case And(children):
-            reqs = [required_literals(c, min_length) for c in children]
-            if any(r is not None and not r for r in reqs):
-                return frozenset()
-            options = [r for r in reqs if r]
-            return max(options, key=_score) if options else None
-        case Or(children):
-            union: set[tuple[str, str]] = set()
-            for child in children:
-                req = required_literals(child, min_length)
-                if req is None:
-                    return None
-                union |= req
-            return frozenset(union)
-        case Const(value=False):
-            return frozenset()
-        case _:
-            return None
+    options = requirement_options(node, min_length)
+    return options[0] if options else None

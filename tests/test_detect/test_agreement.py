@@ -29,7 +29,7 @@ STRING_MODIFIERS = ("", "|contains", "|startswith", "|endswith", "|contains|all"
 
 @st.composite
 def detection_items(draw: st.DrawFn) -> str:
-    field = draw(st.sampled_from(FIELDS + ("n",)))
+    field = draw(st.sampled_from((*FIELDS, "n")))
     if field == "n":
         op = draw(st.sampled_from(("|lt", "|lte", "|gt", "|gte", "")))
         return f"n{op}: {draw(st.integers(0, 4))}"

@@ -1,0 +1,1 @@
+"""Benchmarks: pytest-benchmark suites and the side-by-side comparison (``make bench``)."""
