@@ -231,3 +231,13 @@ def test_keywords_search_every_text_column() -> None:
     )
     detection = "keywords:\n  - 'rm -rf /'\ncondition: keywords"
     assert matching_rows(detection, frame) == [1, 2]
+
+
+def test_timestamp_part_and_neq() -> None:
+    frame = pl.DataFrame(
+        {
+            "ts": ["2026-11-20T03:15:00", "2026-11-20T04:15:00", "2026-11-20T03:00:00"],
+            "v": ["y", "y", "x"],
+        }
+    )
+    assert matching_rows("sel:\n  ts|hour: 3\n  v|neq: x\ncondition: sel", frame) == [0]

@@ -1,0 +1,101 @@
+"""Decode JSON object lines with an explicit schema, isolating the lines that fail.
+
+The fast path is one :meth:`polars.Expr.str.json_decode` over the whole batch. Polars
+fails the whole batch when any line is not valid JSON or does not fit the schema, so
+only then do the slower steps run: orjson names the lines that are not JSON objects,
+and the remaining lines are decoded again, halving the batch around any line whose
+field types do not fit until each such line is isolated.
+"""
+
+from typing import Final
+
+import orjson
+import polars as pl
+
+__all__ = ["INVALID_JSON", "NOT_AN_OBJECT", "TYPE_MISMATCH", "decode_objects", "json_reason"]
+
+INVALID_JSON: Final = "invalid JSON"
+NOT_AN_OBJECT: Final = "JSON value is not an object"
+TYPE_MISMATCH: Final = "JSON field types do not fit the endpoint schema"
+
+_DECODE_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
+
+def json_reason(text: str | None) -> str | None:
+    """Why a line is not a JSON object, or None when it is one.
+
+    Examples
+    --------
+    >>> json_reason("[1, 2]"), json_reason("{oops"), json_reason('{"a": 1}')
+    ('JSON value is not an object', 'invalid JSON', None)
+    """
+    if text is None:
+        return INVALID_JSON
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return INVALID_JSON
+    return None if isinstance(value, dict) else NOT_AN_OBJECT
+
+
+def _try_decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
+    try:
+        decoded = texts.str.json_decode(dtype)
+    except _DECODE_ERRORS:
+        return None
+    # Polars drops rows it reads as empty documents; never trust a length mismatch.
+    return decoded if decoded.len() == texts.len() else None
+
+
+def _isolate(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, list[int]]:
+    """Decode what decodes; return the structs and the indices of lines that do not."""
+    decoded = _try_decode(texts, dtype)
+    if decoded is not None:
+        return decoded, []
+    if texts.len() == 1:
+        return pl.Series([None], dtype=dtype), [0]
+    middle = texts.len() // 2
+    head, head_bad = _isolate(texts.slice(0, middle), dtype)
+    tail, tail_bad = _isolate(texts.slice(middle), dtype)
+    return head.append(tail), head_bad + [middle + index for index in tail_bad]
+
+
+def decode_objects(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
+    """Decode one JSON object per line into structs of ``dtype``.
+
+    Parameters
+    ----------
+    texts
+        Lines that should each hold one JSON object.
+    dtype
+        The struct to decode into; keys it does not name are ignored, values of scalar
+        fields are read as their JSON text.
+
+    Returns
+    -------
+    tuple of polars.Series
+        The structs (null where a line failed) and, aligned with them, the reason a
+        line failed (null where it decoded).
+
+    Examples
+    --------
+    >>> dtype = pl.Struct({"a": pl.String})
+    >>> values, reasons = decode_objects(pl.Series(['{"a": 1}', "[1]", '{"a": {}}']), dtype)
+    >>> values.to_list()
+    [{'a': '1'}, None, None]
+    >>> reasons.to_list()[1:]
+    ['JSON value is not an object', 'JSON field types do not fit the endpoint schema']
+    """
+    decoded = _try_decode(texts, dtype)
+    if decoded is not None:
+        return decoded, pl.Series(values=[None] * texts.len(), dtype=pl.String)
+    reasons = [json_reason(text) for text in texts.to_list()]
+    objects = pl.Series([reason is None for reason in reasons])
+    values, bad = _isolate(texts.filter(objects), dtype)
+    object_rows = [index for index, reason in enumerate(reasons) if reason is None]
+    for index in bad:
+        reasons[object_rows[index]] = TYPE_MISMATCH
+    aligned = pl.DataFrame({"row": object_rows, "value": values}).cast({"row": pl.Int64})
+    rows = pl.DataFrame({"row": pl.int_range(texts.len(), dtype=pl.Int64, eager=True)})
+    structs = rows.join(aligned, on="row", how="left", maintain_order="left")
+    return structs.get_column("value"), pl.Series(values=reasons, dtype=pl.String)

