@@ -1,6 +1,7 @@
 """Realistic log lines shared by the ingest tests, one constant per shape."""
 
 import json
+from collections.abc import Mapping
 
 FORTIGATE = (
     '<189>date=2020-04-23 time=12:32:48 devname="FG-MEF-01" devid="FG100E4Q17000001" '
@@ -128,3 +129,8 @@ WINLOGBEAT_NETWORK = json.dumps(
 FIREWALL_LINES = (FORTIGATE, FORTIGATE_DENY, IPTABLES, IPTABLES_BARE, PFSENSE, PFSENSE_V6, CEF)
 WEB_LINES = (COMBINED, COMMON, NGINX_SYSLOG, APACHE_ESCAPED, IIS_FIELDS, IIS_LINE)
 ENDPOINT_LINES = (SYSMON_PROCESS, EVTX_REGISTRY, WINLOGBEAT_NETWORK)
+
+
+def subset(row: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
+    """The values of ``row`` at ``expected``'s keys, to compare with ``expected``."""
+    return {key: row[key] for key in expected}

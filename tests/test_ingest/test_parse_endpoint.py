@@ -1,7 +1,6 @@
 """parse_endpoint: raw Windows/Sysmon event JSON and Winlogbeat ECS JSON."""
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import polars as pl
@@ -9,16 +8,13 @@ import polars as pl
 from ingest.parsers import parse_endpoint
 from ingest.schema import ENDPOINT_SCHEMA
 from tests.test_ingest import ingest_samples as samples
+from tests.test_ingest.ingest_samples import subset
 
 
 def parse_rows(lines: list[str | None]) -> list[dict[str, object]]:
     result = parse_endpoint(pl.Series(lines, dtype=pl.String))
     assert result.dead.height == 0, result.dead.to_dicts()
     return result.events.to_dicts()
-
-
-def subset(row: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
-    return {key: row[key] for key in expected}
 
 
 def test_raw_sysmon_process_creation() -> None:

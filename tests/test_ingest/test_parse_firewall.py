@@ -1,6 +1,5 @@
 """parse_firewall: FortiGate, iptables, pfSense and CEF lines normalized to ECS."""
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import polars as pl
@@ -8,16 +7,13 @@ import polars as pl
 from ingest.parsers import parse_firewall
 from ingest.schema import FIREWALL_SCHEMA
 from tests.test_ingest import ingest_samples as samples
+from tests.test_ingest.ingest_samples import subset
 
 
 def parse_one(line: str) -> dict[str, object]:
     result = parse_firewall(pl.Series([line]), year=2023)
     assert result.dead.height == 0, result.dead.to_dicts()
     return result.events.row(0, named=True)
-
-
-def subset(row: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
-    return {key: row[key] for key in expected}
 
 
 def test_fortigate_traffic_line_every_column() -> None:

@@ -1,6 +1,5 @@
 """parse_web: nginx/Apache common and combined format, and IIS W3C extended logs."""
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import polars as pl
@@ -8,16 +7,13 @@ import polars as pl
 from ingest.parsers import parse_web
 from ingest.schema import WEB_SCHEMA
 from tests.test_ingest import ingest_samples as samples
+from tests.test_ingest.ingest_samples import subset
 
 
 def parse_rows(lines: list[str | None], **options: str) -> list[dict[str, object]]:
     result = parse_web(pl.Series(lines, dtype=pl.String), year=2023, **options)
     assert result.dead.height == 0, result.dead.to_dicts()
     return result.events.to_dicts()
-
-
-def subset(row: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
-    return {key: row[key] for key in expected}
 
 
 def test_combined_line() -> None:
