@@ -1,0 +1,1 @@
+"""Sub-commands of the ``neakta`` CLI, one module each with a ``register`` function."""
