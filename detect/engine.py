@@ -38,6 +38,7 @@ from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
+from detect.patterns import Pattern, choose_pattern, pattern_literals
 from detect.pipelines import DEFAULT_PIPELINE, resolve_pipeline
 
 __all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
@@ -52,8 +53,12 @@ MATCH_SCHEMA: dict[str, pl.DataType] = {
     "level": pl.String(),
 }
 _LOWER = f"{INTERNAL_PREFIX}lc_"
-# A rule whose fast pattern hits more than this share of a batch runs on the whole batch.
-DENSE_SHARE = 0.05
+# A rule whose fast pattern hits more than this share of a batch runs on the whole batch:
+# gathering most rows costs more than evaluating the rule on all of them.
+DENSE_SHARE = 0.5
+# A column whose sample has fewer distinct values than this share of its rows (executable
+# paths, hashes, users) is searched once per distinct value instead of once per row.
+REPETITIVE_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +79,12 @@ class CompiledRule:
     path: str
     line: int
     node: ir.Node = field(repr=False)
-    options: tuple[frozenset[tuple[str, str]], ...] = field(repr=False)
+    literals: tuple[tuple[str, str], ...] = field(repr=False)
 
     @property
-    def requirement(self) -> frozenset[tuple[str, str]] | None:
-        """The statically best fast pattern (None: the rule runs on every row)."""
-        return self.options[0] if self.options else None
+    def pattern(self) -> Pattern:
+        """The statically best fast pattern (empty: the rule runs on every row)."""
+        return choose_pattern(self.node, second_slot=False)
 
 
 class _EngineColumns(InlineColumns):
@@ -108,7 +113,7 @@ def _metadata(rule: SigmaRule, index: int, path: str, line: int, node: ir.Node) 
         path=path,
         line=line,
         node=node,
-        options=tuple(ir.requirement_options(node)),
+        literals=tuple(dict.fromkeys(pattern_literals(node))),
     )
 
 
@@ -161,7 +166,7 @@ class CompiledRuleSet:
         self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
         self._lowered = sorted(
             {f for r in self.rules for f in _lowered_fields(r.node)}
-            | {f for r in self.rules for option in r.options for f, _ in option}
+            | {f for r in self.rules for f, _ in r.literals}
         )
         cols = _EngineColumns()
         self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
@@ -171,7 +176,8 @@ class CompiledRuleSet:
         ]
         self._keywords = [_has_keywords(r.node) for r in self.rules]
         self.calibrated = False
-        self._choose([r.requirement for r in self.rules])
+        self._repetitive: set[str] = set()
+        self._choose([r.pattern for r in self.rules])
         self._meta = pl.DataFrame(
             {
                 "rule_index": [r.index for r in self.rules],
@@ -182,42 +188,48 @@ class CompiledRuleSet:
             schema={k: MATCH_SCHEMA[k] for k in ("rule_index", "rule_id", "rule_title", "level")},
         )
 
-    def _choose(self, choice: Sequence[frozenset[tuple[str, str]] | None]) -> None:
-        """Install one fast pattern per rule and index them by column."""
-        self._choice = list(choice)
-        self._unfiltered = [i for i, req in enumerate(self._choice) if req is None]
-        patterns: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        for index, req in enumerate(self._choice):
-            for column, literal in req or ():
-                patterns[column][literal].append(index)
+    def _choose(self, patterns: Sequence[Pattern]) -> None:
+        """Install one fast pattern per rule and index its literals by column."""
+        self._choice = list(patterns)
+        self._unfiltered = [i for i, pattern in enumerate(self._choice) if not pattern]
+        rows: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        for index, pattern in enumerate(self._choice):
+            for slot_number, slot in enumerate(pattern):
+                for column, literal in slot:
+                    rows[column].append((literal, index, slot_number))
         self._patterns = {
             column: (
-                list(by_literal),
+                sorted({literal for literal, _, _ in entries}),
                 pl.DataFrame(
-                    {
-                        "literal": [lit for lit, idx in by_literal.items() for _ in idx],
-                        "rule_index": [i for idx in by_literal.values() for i in idx],
-                    },
-                    schema={"literal": pl.String, "rule_index": pl.UInt32},
+                    entries,
+                    schema={"literal": pl.String, "rule_index": pl.UInt32, "slot": pl.UInt8},
+                    orient="row",
                 ),
             )
-            for column, by_literal in patterns.items()
+            for column, entries in rows.items()
         }
+        self._slot_counts = pl.DataFrame(
+            {
+                "rule_index": range(len(self._choice)),
+                "slots": [len(p) for p in self._choice],
+            },
+            schema={"rule_index": pl.UInt32, "slots": pl.UInt32},
+        ).filter(pl.col("slots") > 1)
 
     def calibrate(self, events: pl.DataFrame, sample_rows: int = 20_000) -> dict[str, int]:
         """Re-pick each rule's fast pattern by how often its literals occur in real events.
 
-        Counts, on a sample of ``events``, the rows hit by every literal of every rule's
-        alternatives, and gives each rule the alternative expected to hit fewest rows
+        Counts, on a sample of ``events``, the rows hit by every literal any rule could
+        use, and gives each rule the pattern expected to leave fewest candidate rows
         (``\\cmd.exe`` is a poor fast pattern on Windows hosts; ``-urlcache`` is a good
-        one). Results never change, only the work done. Returns the per-column hit totals.
+        one), with a second required slot where the first still leaves many rows.
+        Results never change, only the work done. Returns the per-column hit totals.
         """
         sample = self._prepare(events.head(sample_rows))
         by_column: dict[str, set[str]] = defaultdict(set)
         for rule in self.rules:
-            for option in rule.options:
-                for column, literal in option:
-                    by_column[column].add(literal)
+            for column, literal in rule.literals:
+                by_column[column].add(literal)
         frequency: dict[tuple[str, str], int] = {}
         for column, literals in by_column.items():
             counts = (
@@ -233,11 +245,20 @@ class CompiledRuleSet:
                 .len()
             )
             frequency.update(((column, lit), n) for lit, n in counts.iter_rows())
+        rows = max(sample.height, 1)
+        self._repetitive = {
+            column
+            for column in by_column
+            if sample[_LOWER + column].n_unique() < REPETITIVE_SHARE * rows
+        }
 
-        def cost(option: frozenset[tuple[str, str]]) -> int:
-            return sum(frequency.get(pair, 0) for pair in option)
+        def share(column: str, literal: str) -> float:
+            # Never zero: a literal absent from the sample is rare, not free, and longer
+            # literals still break ties.
+            unseen = 0.1 / rows / len(literal.encode("utf-8"))
+            return frequency.get((column, literal), 0) / rows + unseen
 
-        self._choose([min(r.options, key=cost) if r.options else None for r in self.rules])
+        self._choose([choose_pattern(r.node, share) for r in self.rules])
         self.calibrated = True
         totals: dict[str, int] = defaultdict(int)
         for (column, _), n in frequency.items():
@@ -311,9 +332,14 @@ class CompiledRuleSet:
         return {r.id: to_expr(r.node).alias(r.id) for r in self.rules}
 
     @property
+    def patterns(self) -> tuple[Pattern, ...]:
+        """The fast pattern each rule runs with now (after calibration, if any)."""
+        return tuple(self._choice)
+
+    @property
     def fast_pattern_coverage(self) -> float:
         """Share of rules that have a fast pattern (the rest run on every row)."""
-        with_pattern = sum(1 for r in self.rules if r.options)
+        with_pattern = sum(1 for r in self.rules if r.pattern)
         return with_pattern / len(self.rules) if self.rules else 1.0
 
     # Evaluating -----------------------------------------------------------------------
@@ -350,26 +376,42 @@ class CompiledRuleSet:
         return _true_pairs(result, None)
 
     def _candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """(row, rule_index) pairs whose rows satisfy every slot of the rule's pattern."""
         found = []
         for column, (literals, table) in self._patterns.items():
+            lowered = _LOWER + column
+            search = pl.col(lowered).str.extract_many(literals, overlapping=True).list.unique()
+            rows = frame.lazy().select(lowered).with_row_index("row")
+            if column in self._repetitive:
+                # Search each distinct value once, then fan the hits out to its rows.
+                rows = rows.group_by(lowered).agg("row")
             hits = (
-                frame.lazy()
-                .select(
-                    pl.col(_LOWER + column)
-                    .str.extract_many(literals, overlapping=True)
-                    .alias("literal")
-                )
-                .with_row_index("row")
+                rows.with_columns(search.alias("literal"))
                 .filter(pl.col("literal").list.len() > 0)
+                .select("row", "literal")
                 .explode("literal")
-                .unique()
                 .join(table.lazy(), on="literal")
-                .select("row", "rule_index")
+                .select("row", "rule_index", "slot")
             )
+            if column in self._repetitive:
+                hits = hits.unique().explode("row")
             found.append(hits)
         if not found:
             return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-        return pl.concat(pl.collect_all(found)).unique()
+        pairs = pl.concat(pl.collect_all(found)).unique()
+        if self._slot_counts.height == 0:
+            return pairs.select("row", "rule_index").unique()
+        single = pairs.join(self._slot_counts, on="rule_index", how="anti")
+        multi = (
+            pairs.join(self._slot_counts, on="rule_index", how="semi")
+            .group_by("row", "rule_index")
+            .agg(pl.col("slot").n_unique().alias("hit"))
+            .join(self._slot_counts, on="rule_index")
+            .filter(pl.col("hit") == pl.col("slots"))
+        )
+        return pl.concat(
+            [single.select("row", "rule_index").unique(), multi.select("row", "rule_index")]
+        )
 
     def _run_candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
         candidates = self._candidates(frame)
@@ -384,7 +426,6 @@ class CompiledRuleSet:
         ):
             index = int(rule_index)
             if rows.height > DENSE_SHARE * frame.height:
-                # Gathering most rows costs more than evaluating the rule on all of them.
                 dense.append(index)
                 continue
             columns = None if self._keywords[index] else self._needs[index]

@@ -1,0 +1,139 @@
+"""Fast patterns: the literals a rule needs before its full expression is worth running.
+
+Signature IDS engines (Snort, Suricata) give every rule one selective literal, run one
+multi-pattern search per buffer, and evaluate a rule only where its literal occurred.
+neakta does the same per column, with two refinements:
+
+- a pattern is a *conjunction of slots*, each slot a set of (column, literal) pairs of
+  which at least one must occur: ``selection_img and selection_cli`` can require a hit
+  in ``Image`` and one in ``CommandLine``, so a rule on ``\\cmd.exe`` with a rare
+  command-line flag is not a candidate on every ``cmd.exe`` row;
+- the choice is driven by a cost per literal, the share of rows it hits in a sample of
+  real events (:meth:`detect.engine.CompiledRuleSet.calibrate`); before any sample
+  exists, longer literals are assumed rarer.
+
+All functions here are pure and only read the IR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TypeAlias
+
+from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, StrMatch
+
+__all__ = [
+    "Pattern",
+    "Slot",
+    "choose_pattern",
+    "pattern_literals",
+    "static_cost",
+]
+
+Slot: TypeAlias = frozenset[tuple[str, str]]
+"""(column, lower-cased literal) pairs; at least one must occur for the rule to be true."""
+
+Pattern: TypeAlias = tuple[Slot, ...]
+"""Slots that must all be satisfied; the empty slot means the rule can never be true."""
+
+Cost: TypeAlias = Callable[[str, str], float]
+
+MIN_LENGTH = 3
+# A second slot only pays when the first still leaves many candidates, and only when its
+# own literals are rare enough not to flood the multi-pattern search with hits.
+SECOND_SLOT_ABOVE = 0.002
+SECOND_SLOT_BELOW = 0.25
+
+
+def _literal(node: StrMatch | Glob) -> str:
+    if isinstance(node, StrMatch):
+        return node.value.lower()
+    parts = [p for p in node.parts if p not in (WILDCARD_ANY, WILDCARD_ONE)]
+    return max(parts, key=len, default="").lower()
+
+
+def _usable(node: StrMatch | Glob) -> bool:
+    # Bytes, not characters: a 4-byte emoji is as selective as a 4-letter word.
+    return node.field is not None and len(_literal(node).encode("utf-8")) >= MIN_LENGTH
+
+
+def static_cost(column: str, literal: str) -> float:
+    """Cost before calibration: longer literals are assumed to hit fewer rows.
+
+    >>> static_cost("Image", "certutil.exe") < static_cost("CommandLine", "-ur")
+    True
+    """
+    return 1.0 / len(literal.encode("utf-8"))
+
+
+def pattern_literals(node: Node) -> Iterator[tuple[str, str]]:
+    """Every (column, literal) pair that could serve in a pattern of ``node``.
+
+    >>> from detect.ir import StrKind
+    >>> list(pattern_literals(And((StrMatch("Image", StrKind.SUFFIX, "\\\\Cmd.exe"),
+    ...                            StrMatch("CommandLine", StrKind.CONTAINS, "/c")))))
+    [('Image', '\\\\cmd.exe')]
+    """
+    match node:
+        case StrMatch() | Glob():
+            if _usable(node):
+                yield (str(node.field), _literal(node))
+        case And(children) | Or(children):
+            for child in children:
+                yield from pattern_literals(child)
+        case _:
+            return
+
+
+def _cheapest(node: Node, cost: Cost) -> tuple[float, Slot] | None:
+    """The slot of least cost that ``node`` needs, or None when it needs none."""
+    match node:
+        case StrMatch() | Glob():
+            if not _usable(node):
+                return None
+            pair = (str(node.field), _literal(node))
+            return cost(*pair), frozenset({pair})
+        case And(children):
+            found = [s for c in children if (s := _cheapest(c, cost)) is not None]
+            return min(found, key=lambda s: s[0], default=None)
+        case Or(children):
+            total, union = 0.0, set[tuple[str, str]]()
+            for child in children:
+                slot = _cheapest(child, cost)
+                if slot is None:
+                    return None
+                total += slot[0]
+                union |= slot[1]
+            return total, frozenset(union)
+        case Const(value=False):
+            return 0.0, frozenset()
+        case _:
+            return None
+
+
+def choose_pattern(node: Node, cost: Cost = static_cost, *, second_slot: bool = True) -> Pattern:
+    """The pattern to search for ``node``: one slot, or two for a costly top-level AND.
+
+    An empty tuple means the rule has no pattern and runs on every row.
+
+    >>> from detect.ir import StrKind
+    >>> rule = And((StrMatch("Image", StrKind.SUFFIX, "\\\\cmd.exe"),
+    ...             StrMatch("CommandLine", StrKind.CONTAINS, "-encodedcommand")))
+    >>> share = {"\\\\cmd.exe": 0.2, "-encodedcommand": 0.01}
+    >>> choose_pattern(rule, lambda column, literal: share[literal])
+    (frozenset({('CommandLine', '-encodedcommand')}), frozenset({('Image', '\\\\cmd.exe')}))
+    >>> choose_pattern(rule, lambda column, literal: share[literal], second_slot=False)
+    (frozenset({('CommandLine', '-encodedcommand')}),)
+    """
+    best = _cheapest(node, cost)
+    if best is None:
+        return ()
+    if not best[1] or not second_slot or not isinstance(node, And) or best[0] <= 0:
+        return (best[1],)
+    others = sorted(
+        (s for c in node.children if (s := _cheapest(c, cost)) is not None and s[1] != best[1]),
+        key=lambda s: s[0],
+    )
+    if others and best[0] > SECOND_SLOT_ABOVE and others[0][0] < SECOND_SLOT_BELOW:
+        return (best[1], others[0][1])
+    return (best[1],)
