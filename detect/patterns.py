@@ -17,16 +17,19 @@ All functions here are pure and only read the IR.
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Callable, Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, StrMatch
+from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, Regex, StrMatch
 
 __all__ = [
     "Pattern",
     "Slot",
     "choose_pattern",
     "pattern_literals",
+    "regex_literals",
     "static_cost",
 ]
 
@@ -57,6 +60,69 @@ def _usable(node: StrMatch | Glob) -> bool:
     return node.field is not None and len(_literal(node).encode("utf-8")) >= MIN_LENGTH
 
 
+# Python's parser reads the regex to find its required literals, but Polars runs it with
+# Rust's engine: where the two dialects differ (POSIX and nested classes, set operations,
+# word-boundary escapes, verbose mode) no literal is taken, and the rule simply runs on
+# every row.
+sre: Any = importlib.import_module("re._parser")  # the parser behind ``re``; no public API
+_DIALECT_TRAPS = ("[[", "[:", "&&", "--", "~~", "\\<", "\\>", "(?x", "\\p", "\\P")
+
+
+def regex_literals(pattern: str) -> frozenset[str] | None:
+    """Lower-cased literals of which one must occur wherever ``pattern`` matches.
+
+    None when the regex guarantees no literal of at least three bytes.
+
+    >>> sorted(regex_literals(r"(?i)cmd.{0,5}/c.+(?:certutil|bitsadmin)"))
+    ['bitsadmin', 'certutil']
+    >>> regex_literals(r"\\w+`\\w+`") is None
+    True
+    """
+    if any(trap in pattern for trap in _DIALECT_TRAPS):
+        return None
+    try:
+        parsed = sre.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return _sequence_literals(list(parsed))
+
+
+def _sequence_literals(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """The most selective requirement of a concatenation of parsed regex items."""
+    best: frozenset[str] | None = None
+
+    def offer(found: frozenset[str] | None) -> None:
+        nonlocal best
+        if found and (best is None or _weakest(found) > _weakest(best)):
+            best = found
+
+    run: list[str] = []
+    for op, av in [*items, (None, None)]:
+        if op is sre.LITERAL and av < 128:
+            run.append(chr(av).lower())
+            continue
+        offer(frozenset({"".join(run)}) if _bytes("".join(run)) >= MIN_LENGTH else None)
+        run = []
+        if op is sre.SUBPATTERN:
+            offer(_sequence_literals(list(av[-1])))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] >= 1:
+            offer(_sequence_literals(list(av[2])))
+        elif op is sre.BRANCH:
+            branches = [_sequence_literals(list(b)) for b in av[1]]
+            if all(branches):
+                offer(frozenset().union(*(b for b in branches if b)))
+    return best
+
+
+def _bytes(literal: str) -> int:
+    return len(literal.encode("utf-8"))
+
+
+def _weakest(literals: frozenset[str]) -> tuple[int, int]:
+    # Prefer the set whose shortest literal is longest, then the smaller set.
+    return (min(_bytes(lit) for lit in literals), -len(literals))
+
+
 def static_cost(column: str, literal: str) -> float:
     """Cost before calibration: longer literals are assumed to hit fewer rows.
 
@@ -78,6 +144,9 @@ def pattern_literals(node: Node) -> Iterator[tuple[str, str]]:
         case StrMatch() | Glob():
             if _usable(node):
                 yield (str(node.field), _literal(node))
+        case Regex(field=str(field), pattern=pattern):
+            for literal in regex_literals(pattern) or ():
+                yield (field, literal)
         case And(children) | Or(children):
             for child in children:
                 yield from pattern_literals(child)
@@ -93,6 +162,13 @@ def _cheapest(node: Node, cost: Cost) -> tuple[float, Slot] | None:
                 return None
             pair = (str(node.field), _literal(node))
             return cost(*pair), frozenset({pair})
+        case Regex(field=str(field), pattern=pattern):
+            literals = regex_literals(pattern)
+            if literals is None:
+                return None
+            return sum(cost(field, lit) for lit in literals), frozenset(
+                (field, lit) for lit in literals
+            )
         case And(children):
             found = [s for c in children if (s := _cheapest(c, cost)) is not None]
             return min(found, key=lambda s: s[0], default=None)
