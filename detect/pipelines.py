@@ -30,8 +30,13 @@ from sigma.processing.transformations import (
     ValueListPlaceholderTransformation,
 )
 
+from ingest.schema import ENDPOINT_SCHEMA
+
 __all__ = [
     "DEFAULT_PIPELINE",
+    "ECS_FIREWALL_FIELDS",
+    "ECS_WEB_FIELDS",
+    "ECS_WINDOWS_FIELDS",
     "PIPELINES",
     "SYSMON_CHANNEL",
     "SYSMON_EVENT_IDS",
@@ -101,8 +106,17 @@ WINDOWS_CHANNELS: dict[str, str] = {
 # PowerShell categories: event ids in the PowerShell operational channel.
 POWERSHELL_EVENT_IDS: dict[str, list[int]] = {"ps_module": [4103], "ps_script": [4104]}
 
-# Sigma Windows (Sysmon) field -> ECS column, as ingest's endpoint parser writes them.
+_EVENT_DATA = "winlog.event_data."
+# Sigma Windows (Sysmon) field -> ECS column, as ingest's endpoint parser writes them. Event
+# data without an ECS home stays under winlog.event_data (Hashes, IntegrityLevel, Details...).
+# ECS splits Sysmon's "DOMAIN\name" User in two, so User is looked for in both halves: a
+# `contains` (SigmaHQ's "AUTHORI" filters) still works, an exact "NT AUTHORITY\SYSTEM" cannot.
 ECS_WINDOWS_FIELDS: dict[str | None, str | list[str]] = {
+    **{
+        name.removeprefix(_EVENT_DATA): name
+        for name in ENDPOINT_SCHEMA
+        if name.startswith(_EVENT_DATA)
+    },
     "EventID": "event.code",
     "Channel": "winlog.channel",
     "Computer": "host.name",
@@ -110,26 +124,30 @@ ECS_WINDOWS_FIELDS: dict[str | None, str | list[str]] = {
     "OriginalFileName": "process.pe.original_file_name",
     "CommandLine": "process.command_line",
     "CurrentDirectory": "process.working_directory",
-    "User": "user.name",
-    "IntegrityLevel": "winlog.event_data.IntegrityLevel",
-    "Hashes": "winlog.event_data.Hashes",
+    "User": ["user.name", "user.domain"],
     "ParentImage": "process.parent.executable",
     "ParentCommandLine": "process.parent.command_line",
     "ProcessId": "process.pid",
     "ParentProcessId": "process.parent.pid",
+    "ProcessGuid": "process.entity_id",
+    "ParentProcessGuid": "process.parent.entity_id",
+    "SourceImage": "process.executable",
+    "FileVersion": "process.pe.file_version",
     "Product": "process.pe.product",
     "Company": "process.pe.company",
     "Description": "process.pe.description",
     "TargetFilename": "file.path",
     "TargetObject": "registry.path",
-    "Details": "registry.data.strings",
     "QueryName": "dns.question.name",
     "DestinationIp": "destination.ip",
     "DestinationPort": "destination.port",
     "DestinationHostname": "destination.domain",
     "SourceIp": "source.ip",
     "SourcePort": "source.port",
+    "SourceHostname": "source.domain",
+    "Protocol": "network.transport",
     "ImageLoaded": "dll.path",
+    "Provider_Name": "winlog.provider_name",
 }
 # Sigma webserver (W3C names) and proxy fields -> ECS.
 ECS_WEB_FIELDS: dict[str | None, str | list[str]] = {
@@ -152,15 +170,19 @@ ECS_WEB_FIELDS: dict[str | None, str | list[str]] = {
     "s-ip": "destination.ip",
     "s-port": "destination.port",
 }
-# Sigma's firewall category defines no fields; these are the names its rules use.
+# Sigma's firewall category defines no fields; these are the names its rules use. `action`
+# is the vendor's verdict word (accept, close, deny, pass, block...); `outcome` is the
+# normalised verdict of every parser: success (let through), failure (blocked) or unknown.
 ECS_FIREWALL_FIELDS: dict[str | None, str | list[str]] = {
     "src_ip": "source.ip",
     "dst_ip": "destination.ip",
     "src_port": "source.port",
     "dst_port": "destination.port",
     "action": "event.action",
+    "outcome": "event.outcome",
     "protocol": "network.transport",
-    "dst_hostname": "destination.domain",
+    "direction": "network.direction",
+    "rule_name": "rule.name",
 }
 
 

@@ -131,3 +131,20 @@ def test_winlog_mentioned_in_a_raw_event_is_still_raw() -> None:
     as_key = json.dumps({"EventID": 2, "winlog": "not an object"})
     rows = parse_rows([mentioned, as_key])
     assert [row["event.dataset"] for row in rows] == ["endpoint.sysmon", "endpoint.sysmon"]
+
+
+def test_sysmon_hashes_are_kept_whole_and_split_in_both_shapes() -> None:
+    hashes = "SHA1=AA11,MD5=BB22,SHA256=CC33,IMPHASH=DD44"
+    raw = json.dumps({"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                      "Image": "C:\\x\\a.exe", "Hashes": hashes})  # fmt: skip
+    beats = json.dumps({
+        "@timestamp": "2024-01-02T03:04:05.678Z",
+        "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": "1",
+                   "event_data": {"Hashes": hashes}},
+        "process": {"executable": "C:\\x\\a.exe"},
+    })  # fmt: skip
+    columns = ["winlog.event_data.Hashes", "process.hash.md5", "process.hash.sha1",
+               "process.hash.sha256", "process.pe.imphash"]  # fmt: skip
+    rows = [subset(row, dict.fromkeys(columns)) for row in parse_rows([raw, beats])]
+    expected = dict(zip(columns, [hashes, "bb22", "aa11", "cc33", "dd44"], strict=True))
+    assert rows == [expected, expected]

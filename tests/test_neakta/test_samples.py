@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neakta import samples
 from neakta.samples import (
     ATTACK_KINDS,
+    DATA_DIR,
     PROCESS_FRAME_SCHEMA,
     SYSMON_CHANNEL,
     generate_endpoint_events,
@@ -24,7 +24,7 @@ from neakta.samples import (
     write_ndjson,
 )
 
-BUNDLED_SAMPLE = Path(samples.__file__).parent / "data" / "sample_endpoint.ndjson"
+BUNDLED_SAMPLE = DATA_DIR / "sample_endpoint.ndjson"
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 FIELDS_BY_EVENT_ID = {
     1: {"Image", "OriginalFileName", "CommandLine", "CurrentDirectory", "User", "IntegrityLevel",

@@ -1,0 +1,5 @@
+"""Run :func:`neakta.samples.cli.main`."""
+
+from neakta.samples.cli import main
+
+raise SystemExit(main())

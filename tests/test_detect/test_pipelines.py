@@ -1,0 +1,173 @@
+"""The ecs pipeline maps Sigma fields onto the columns ingest's parsers really write."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from detect import CompiledRuleSet, parse_rules
+from detect.pipelines import ECS_FIREWALL_FIELDS, ECS_WEB_FIELDS, ECS_WINDOWS_FIELDS
+from ingest.parsers import parse_endpoint, parse_firewall, parse_web
+from ingest.schema import ENDPOINT_SCHEMA, FIREWALL_SCHEMA, WEB_SCHEMA
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+
+
+def _targets(mapping: dict[str | None, str | list[str]]) -> set[str]:
+    return {
+        t for target in mapping.values() for t in ([target] if isinstance(target, str) else target)
+    }
+
+
+def _rule(logsource: str, detection: str, title: str = "t") -> str:
+    return f"title: {title}\nlogsource:\n{logsource}\ndetection:\n{detection}\n"
+
+
+def _rows(rule_text: str, events: pl.DataFrame) -> list[int]:
+    ruleset = CompiledRuleSet.compile(parse_rules(rule_text).rules, pipeline="ecs")
+    assert ruleset.rejected == ()
+    return ruleset.evaluate(events)["row"].to_list()
+
+
+def _sysmon(event_id: int, **data: object) -> str:
+    return json.dumps({"EventID": event_id, "Channel": SYSMON, "Computer": "ws01", **data})
+
+
+@pytest.mark.parametrize(
+    ("mapping", "schema"),
+    [
+        (ECS_WINDOWS_FIELDS, ENDPOINT_SCHEMA),
+        (ECS_WEB_FIELDS, WEB_SCHEMA),
+        (ECS_FIREWALL_FIELDS, FIREWALL_SCHEMA),
+    ],
+    ids=["windows", "webserver", "firewall"],
+)
+def test_every_mapped_column_is_one_the_parsers_write(
+    mapping: dict[str | None, str | list[str]], schema: dict[str, pl.DataType]
+) -> None:
+    assert _targets(mapping) - set(schema) == set()
+
+
+def test_every_kept_event_data_field_is_reachable_by_its_sysmon_name() -> None:
+    kept = {c for c in ENDPOINT_SCHEMA if c.startswith("winlog.event_data.")}
+
+    assert {ECS_WINDOWS_FIELDS[c.removeprefix("winlog.event_data.")] for c in kept} == kept
+
+
+def test_hash_rule_matches_a_parsed_sysmon_event() -> None:
+    events = parse_endpoint(
+        pl.Series(
+            [
+                _sysmon(1, Image="C:\\x\\a.exe", Hashes="MD5=AB12,SHA256=CD34EF,IMPHASH=00"),
+                _sysmon(1, Image="C:\\x\\b.exe", Hashes="MD5=FFFF,SHA256=0000"),
+            ]
+        )
+    ).events
+    rule = _rule(
+        "    category: process_creation\n    product: windows",
+        "    selection:\n        Hashes|contains: 'SHA256=CD34EF'\n    condition: selection",
+    )
+
+    assert _rows(rule, events) == [0]
+
+
+def test_registry_details_rule_matches_a_parsed_registry_event() -> None:
+    run = r"HKU\S-1-5-21-1\Software\Microsoft\Windows\CurrentVersion\Run\upd"
+    events = parse_endpoint(
+        pl.Series(
+            [
+                _sysmon(13, TargetObject=run, Details="C:\\Users\\Public\\upd.exe"),
+                _sysmon(13, TargetObject=run, Details="C:\\Program Files\\upd.exe"),
+            ]
+        )
+    ).events
+    rule = _rule(
+        "    category: registry_set\n    product: windows",
+        "    selection:\n        TargetObject|contains: '\\CurrentVersion\\Run\\'\n"
+        "        Details|contains: '\\Users\\Public\\'\n    condition: selection",
+    )
+
+    assert _rows(rule, events) == [0]
+
+
+def test_user_filter_on_the_domain_part_works_on_split_ecs_users() -> None:
+    events = parse_endpoint(
+        pl.Series(
+            [
+                _sysmon(1, Image="C:\\w\\schtasks.exe", User="NT AUTHORITY\\SYSTEM"),
+                _sysmon(1, Image="C:\\w\\schtasks.exe", User="MEF\\sokha.chan"),
+            ]
+        )
+    ).events
+    rule = _rule(
+        "    category: process_creation\n    product: windows",
+        "    selection:\n        Image|endswith: '\\schtasks.exe'\n"
+        "    filter:\n        User|contains: 'AUTHORI'\n    condition: selection and not filter",
+    )
+
+    assert _rows(rule, events) == [1]
+
+
+def test_firewall_rule_reads_ports_addresses_and_the_normalised_verdict() -> None:
+    fortigate = (
+        "date=2026-11-20 time=15:00:00 srcip={src} srcport=5000 dstip=10.20.100.30 "
+        'dstport=3389 proto=6 action="{action}" policyid=1'
+    )
+    events = parse_firewall(
+        pl.Series(
+            [
+                fortigate.format(src="192.0.2.66", action="close"),
+                fortigate.format(src="192.0.2.66", action="deny"),
+                fortigate.format(src="10.20.11.9", action="close"),
+                "<134>1 2026-11-20T15:00:00+07:00 pf filterlog 1 - - 5,,,1000,igb0,match,pass,in,4,"
+                "0x0,,64,1,0,DF,6,tcp,60,192.0.2.66,10.30.0.5,5000,3389,0,S,1,,64240,,mss",
+            ]
+        ),
+        year=2026,
+    ).events
+    rule = _rule(
+        "    category: firewall",
+        "    selection:\n        dst_port: 3389\n        outcome: success\n"
+        "    filter:\n        src_ip|cidr: '10.0.0.0/8'\n    condition: selection and not filter",
+    )
+
+    assert _rows(rule, events) == [0, 3]
+
+
+def test_webserver_rule_reads_nginx_and_iis_lines_alike() -> None:
+    events = parse_web(
+        pl.Series(
+            [
+                '1.2.3.4 - - [20/Nov/2026:15:00:00 +0700] "GET /a?id=1%27--%20 HTTP/1.1" 200 5 "-" '
+                '"sqlmap/1.8"',
+                '1.2.3.4 - - [20/Nov/2026:15:00:00 +0700] "GET /a?id=1 HTTP/1.1" 200 5 "-" "curl"',
+                "#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status "
+                "cs(User-Agent)",
+                "2026-11-20 08:00:00 1.2.3.4 GET /a id=1%27-- 500 sqlmap/1.8",
+            ]
+        ),
+        year=2026,
+    ).events
+    rule = _rule(
+        "    category: webserver",
+        "    selection:\n        cs-uri-query|contains: '%27--'\n        cs-method: GET\n"
+        "        cs-uri-stem: '/a'\n        cs-user-agent|startswith: 'sqlmap'\n"
+        "    condition: selection",
+    )
+
+    assert _rows(rule, events) == [0, 2]
+
+
+def test_webserver_rule_does_not_see_firewall_or_endpoint_events() -> None:
+    firewall = parse_firewall(
+        pl.Series(["date=2026-11-20 time=15:00:00 srcip=1.2.3.4 dstip=10.0.0.1 dstport=80"]),
+        year=2026,
+    ).events
+    rule = _rule(
+        "    category: webserver",
+        "    selection:\n        c-ip: '1.2.3.4'\n    condition: selection",
+    )
+
+    assert _rows(rule, firewall) == []
