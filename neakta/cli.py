@@ -17,6 +17,7 @@ import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
+from neakta.commands import incidents
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -160,6 +161,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="replay the bundled sample logs through the rules")
     demo.set_defaults(handler=cmd_demo)
+    incidents.register(commands, settings)
     return parser
 
 

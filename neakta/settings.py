@@ -7,28 +7,118 @@ this object; the composition root passes them plain keyword arguments.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_RULES", "KafkaSettings", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_RULES",
+    "ElasticSettings",
+    "EnrichSettings",
+    "KafkaSettings",
+    "RespondSettings",
+    "RunSettings",
+    "Settings",
+    "load_settings",
+]
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 class KafkaSettings(BaseModel):
-    """Where ministries' logs arrive (unset bootstrap servers: file replay only)."""
+    """Where ministries' logs arrive (unset bootstrap servers: file replay only).
+
+    ``families`` maps a topic to its log family for topics not named
+    ``logs.<family>[.<ministry>]``. Dead letters go to ``<topic>.dlq`` through an idempotent
+    producer; ``dlq_idempotence=False`` is only for brokers without idempotent producers.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     bootstrap_servers: str | None = None
     group_id: str = "neakta"
     topics: tuple[str, ...] = ("logs.endpoint", "logs.firewall", "logs.web")
+    families: dict[str, str] = Field(default_factory=dict)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     username: str | None = None
     password: SecretStr | None = None
     ca_file: Path | None = None
+    client_id: str = "neakta"
+    max_records: int = 50_000
+    poll_timeout_ms: int = 500
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    dlq_idempotence: bool = True
+
+
+class RunSettings(BaseModel):
+    """``neakta run`` / ``replay``: inputs in file mode, outputs, limits, what is shown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inputs: tuple[Path, ...] = ()
+    family: str | None = None
+    alerts: str = "-"
+    dead_letters: Path = Path("neakta-dead-letters.ndjson")
+    max_record_bytes: int = 1_048_576
+    forwarders: dict[str, str] = Field(default_factory=dict)
+    status: bool | None = None
+    log_format: Literal["kv", "json"] = "kv"
+    idle_exit: float | None = None
+
+
+class ElasticSettings(BaseModel):
+    """Where alerts and incidents go for analysts (no hosts: no Elasticsearch sink)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hosts: tuple[str, ...] = ()
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    verify_certs: bool = True
+    namespace: str = "default"
+    incidents_alias: str = "neakta-incidents"
+    retention_days: int = 180
+    rollover_max_age: str = "30d"
+    rollover_max_primary_shard_size: str = "50gb"
+    replicas: int = 1
+    kibana_url: str | None = None
+    kibana_space: str | None = None
+
+
+class RespondSettings(BaseModel):
+    """The embedded store, the NDJSON export, incident grouping and notifications."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store_path: Path = Path(".neakta/neakta.db")
+    ndjson_path: Path | None = None
+    ndjson_alert_index: str = "logs-neakta.alerts-default"
+    incident_window_s: float = 3600.0
+    incident_group_by: Literal["rule", "tactic"] = "rule"
+    incident_escalate_count: int = 10
+    notify_url: SecretStr | None = None
+    notify_kind: Literal["json", "telegram", "slack"] = "json"
+    notify_chat_id: str | None = None
+    notify_min_severity: int = 73
+    notify_rate_per_minute: float = 6.0
+    notify_burst: int = 3
+
+
+class EnrichSettings(BaseModel):
+    """Lookup files for enrichment; an unset path turns its enrichment off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    assets: Path | None = None
+    indicators: tuple[Path, ...] = ()
+    geoip_city: Path | None = None
+    geoip_asn: Path | None = None
+    attack: Path = Path(__file__).resolve().parent.parent / "enrich" / "data" / "attack.csv"
 
 
 class Settings(BaseSettings):
@@ -43,6 +133,10 @@ class Settings(BaseSettings):
     batch_size: int = 100_000
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    elastic: ElasticSettings = Field(default_factory=ElasticSettings)
+    respond: RespondSettings = Field(default_factory=RespondSettings)
+    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
 
 
 def load_settings() -> Settings:

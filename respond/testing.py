@@ -1,13 +1,15 @@
-"""In-memory sinks for tests and for callers that want the batches themselves."""
+"""In-memory sinks and transports for tests and for callers that want what was sent."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from respond.errors import SinkUnavailableError
 from respond.sinks import Delivery, SinkBatch
 
-__all__ = ["ListSink"]
+__all__ = ["ListSink", "MemoryTransport"]
 
 
 @dataclass
@@ -35,3 +37,25 @@ class ListSink:
 
     async def close(self) -> None:
         self.closed = True
+
+
+@dataclass
+class MemoryTransport:
+    """A webhook transport that keeps every request and answers with scripted statuses.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> transport = MemoryTransport(answers=[429])
+    >>> [asyncio.run(transport.send("http://hook", {"text": "hi"})) for _ in range(2)]
+    [429, 200]
+    >>> transport.sent
+    [('http://hook', {'text': 'hi'}), ('http://hook', {'text': 'hi'})]
+    """
+
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+    async def send(self, url: str, json: Mapping[str, Any]) -> int:
+        self.sent.append((url, dict(json)))
+        return self.answers.pop(0) if self.answers else 200

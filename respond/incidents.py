@@ -1,0 +1,435 @@
+"""Alerts grouped into incidents analysts act on, with state carried across batches.
+
+An incident's key is (``organization.id``, group, entity): the group is the alert's
+``rule.id``, or with ``group_by="tactic"`` its first ``threat.tactic.id`` (the rule id
+when it has none); the entity is the first non-null of ``entity_fields`` (``host.name``,
+then ``source.ip``). Alerts are taken in event time (``@timestamp``, else
+``event.ingested``) order; an alert joins the key's incident when it falls within
+``window`` of the incident's alerts, so the window slides from the incident's last alert.
+Otherwise a new incident opens. A closed incident takes no more alerts: the next one for
+its key opens a new incident.
+
+Severity is the highest alert severity snapped to the ECS steps 1/21/47/73/99, raised one
+step for each of: ``escalate_count`` alerts or more, an asset criticality of ``high`` or
+``critical`` (``neakta.asset.criticality``), two tactics or more; critical at most.
+
+The incident id is a hash of the key, the first alert's time and the first alert's id, so a
+replay of the same alerts gives the same ids; an alert id an incident has already counted
+is not counted again. Incidents whose last alert is more than ``window + retention``
+behind the latest event time seen are dropped from memory (they stay in the store); a
+replayed alert older than that opens a new incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from ingest.schema import TIMESTAMP
+
+__all__ = [
+    "INCIDENT_SCHEMA",
+    "Incident",
+    "IncidentTracker",
+    "incident_id",
+    "severity_label",
+]
+
+_STEPS: Final = (1, 21, 47, 73, 99)
+_LABELS: Final = ("informational", "low", "medium", "high", "critical")
+_CRITICAL_ASSETS: Final = frozenset({"high", "critical"})
+_CRITICALITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_NAMES: Final = pl.List(pl.String())
+
+INCIDENT_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "_id": pl.String(),
+    "@timestamp": TIMESTAMP,
+    "message": pl.String(),
+    "incident.id": pl.String(),
+    "incident.title": pl.String(),
+    "incident.state": pl.String(),
+    "incident.change": pl.String(),
+    "incident.severity": pl.Int64(),
+    "incident.severity_label": pl.String(),
+    "incident.first_seen": TIMESTAMP,
+    "incident.last_seen": TIMESTAMP,
+    "incident.alert_count": pl.Int64(),
+    "incident.alert_ids": _NAMES,
+    "incident.rules": _NAMES,
+    "incident.tactics": _NAMES,
+    "incident.group_by": pl.String(),
+    "incident.group": pl.String(),
+    "incident.entity": pl.String(),
+    "organization.id": pl.String(),
+    "neakta.asset.criticality": pl.String(),
+}
+"""One row per incident a batch opened or changed; ``incident.change`` says which:
+``opened``, ``escalated`` (severity went up) or ``updated``. ``@timestamp`` is the time of
+the incident's last alert and ``message`` its title."""
+
+
+def severity_label(severity: int) -> str:
+    """The name of an ECS severity step.
+
+    Examples
+    --------
+    >>> severity_label(73), severity_label(99), severity_label(1)
+    ('high', 'critical', 'informational')
+    """
+    return _LABELS[max(i for i, value in enumerate(_STEPS) if value <= max(severity, 1))]
+
+
+@dataclass
+class Incident:
+    """One incident as the tracker holds it."""
+
+    id: str
+    key: tuple[str, str, str]
+    title: str
+    group_by: str
+    first_seen: datetime
+    last_seen: datetime
+    state: str = "open"
+    alert_count: int = 0
+    alert_ids: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    rules: list[str] = field(default_factory=list)
+    tactics: list[str] = field(default_factory=list)
+    alert_severity: int = 0
+    criticality: str | None = None
+    severity: int = 0
+
+    def raise_criticality(self, criticality: str | None) -> None:
+        """Keep the highest asset criticality seen among the incident's alerts."""
+        rank = _CRITICALITY_RANK.get(criticality or "", -1)
+        if rank > _CRITICALITY_RANK.get(self.criticality or "", -1):
+            self.criticality = criticality
+
+    def to_row(self, change: str) -> tuple[Any, ...]:
+        """The incident as a row of :data:`INCIDENT_SCHEMA`."""
+        org, group, entity = self.key
+        return (
+            self.id,
+            self.last_seen,
+            self.title,
+            self.id,
+            self.title,
+            self.state,
+            change,
+            self.severity,
+            severity_label(self.severity),
+            self.first_seen,
+            self.last_seen,
+            self.alert_count,
+            list(self.alert_ids),
+            list(self.rules),
+            list(self.tactics),
+            self.group_by,
+            group,
+            entity,
+            org or None,
+            self.criticality,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume the incident, JSON-ready."""
+        return {
+            "id": self.id,
+            "key": list(self.key),
+            "title": self.title,
+            "group_by": self.group_by,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "state": self.state,
+            "alert_count": self.alert_count,
+            "alert_ids": self.alert_ids,
+            "seen": sorted(self.seen),
+            "rules": self.rules,
+            "tactics": self.tactics,
+            "alert_severity": self.alert_severity,
+            "criticality": self.criticality,
+            "severity": self.severity,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Incident:
+        """The inverse of :meth:`to_state`."""
+        org, group, entity = state["key"]
+        return cls(
+            id=state["id"],
+            key=(org, group, entity),
+            title=state["title"],
+            group_by=state["group_by"],
+            first_seen=datetime.fromisoformat(state["first_seen"]),
+            last_seen=datetime.fromisoformat(state["last_seen"]),
+            state=state["state"],
+            alert_count=state["alert_count"],
+            alert_ids=list(state["alert_ids"]),
+            seen=set(state["seen"]),
+            rules=list(state["rules"]),
+            tactics=list(state["tactics"]),
+            alert_severity=state["alert_severity"],
+            criticality=state["criticality"],
+            severity=state["severity"],
+        )
+
+
+def incident_id(key: tuple[str, str, str], first_seen: datetime, first_alert: str) -> str:
+    """The stable id of the incident a key's first alert opened.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> incident_id(("mef", "r1", "pc1"), datetime(2026, 1, 1, tzinfo=UTC), "a1")[:12]
+    'inc-42ccf909'
+    """
+    text = "\x00".join((*key, first_seen.isoformat(), first_alert))
+    return "inc-" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _severity(incident: Incident, escalate_count: int) -> int:
+    step = max(i for i, value in enumerate(_STEPS) if value <= max(incident.alert_severity, 1))
+    step += incident.alert_count >= escalate_count
+    step += incident.criticality in _CRITICAL_ASSETS
+    step += len(incident.tactics) >= 2
+    return _STEPS[min(step, len(_STEPS) - 1)]
+
+
+def _text(frame: pl.DataFrame, name: str) -> list[str | None]:
+    if name not in frame.columns:
+        return [None] * frame.height
+    return frame[name].cast(pl.String, strict=False).to_list()
+
+
+def _texts(frame: pl.DataFrame, name: str) -> list[list[str]]:
+    """A column that may hold a string or a list of strings, as lists."""
+    if name not in frame.columns:
+        return [[] for _ in range(frame.height)]
+    column = frame[name]
+    if isinstance(column.dtype, pl.List):
+        column = column.cast(pl.List(pl.String), strict=False)
+        return [[v for v in (row or []) if v is not None] for row in column.to_list()]
+    return [[v] if v is not None else [] for v in column.cast(pl.String, strict=False)]
+
+
+@dataclass
+class IncidentTracker:
+    """Groups alerts into incidents; ``update`` returns the incidents a batch changed.
+
+    Parameters
+    ----------
+    window
+        How far apart in event time two alerts of one incident may be.
+    group_by
+        ``"rule"`` (one incident per rule and entity) or ``"tactic"`` (per ATT&CK tactic).
+    entity_fields
+        Columns naming the main entity, first non-null wins.
+    escalate_count
+        Alert count from which severity goes one step up.
+    max_alert_ids
+        How many alert ids an incident lists (the first ones).
+    retention
+        How long past its window an incident stays in memory for late and replayed alerts.
+    """
+
+    window: timedelta = timedelta(hours=1)
+    group_by: Literal["rule", "tactic"] = "rule"
+    entity_fields: tuple[str, ...] = ("host.name", "source.ip")
+    escalate_count: int = 10
+    max_alert_ids: int = 100
+    retention: timedelta = timedelta(hours=1)
+    watermark: datetime | None = None
+    assigned: dict[str, str] = field(default_factory=dict)
+    _active: dict[tuple[str, str, str], list[Incident]] = field(default_factory=dict)
+
+    @property
+    def incidents(self) -> list[Incident]:
+        """The incidents in memory, oldest first."""
+        every = [i for group in self._active.values() for i in group]
+        return sorted(every, key=lambda i: (i.first_seen, i.id))
+
+    def update(self, alerts: pl.DataFrame) -> pl.DataFrame:
+        """Add a batch of alerts; return every incident it opened or changed.
+
+        Examples
+        --------
+        >>> from datetime import UTC, datetime
+        >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+        >>> alerts = pl.DataFrame({"_id": ["a1", "a2"], "@timestamp": [t, t],
+        ...     "rule.id": ["r1", "r1"], "rule.name": ["Mimikatz"] * 2,
+        ...     "host.name": ["pc1"] * 2, "event.severity": [73, 73]})
+        >>> changed = IncidentTracker().update(alerts)
+        >>> changed.select("incident.title", "incident.alert_count", "incident.severity").row(0)
+        ('Mimikatz on pc1', 2, 73)
+        """
+        self.assigned = {}
+        if alerts.height == 0:
+            return pl.DataFrame(schema=INCIDENT_SCHEMA)
+        before: dict[str, int | None] = {}
+        touched: dict[str, Incident] = {}
+        for alert in self._rows(alerts):
+            incident = self._place(alert)
+            self.assigned[alert["id"]] = incident.id
+            if incident.id not in before:
+                before[incident.id] = None if incident.alert_count == 0 else incident.severity
+            if self._add(incident, alert):
+                touched[incident.id] = incident
+        self._evict()
+        rows = []
+        for incident in sorted(touched.values(), key=lambda i: (i.first_seen, i.id)):
+            previous = before[incident.id]
+            change = (
+                "opened"
+                if previous is None
+                else ("escalated" if incident.severity > previous else "updated")
+            )
+            rows.append(incident.to_row(change))
+        return pl.DataFrame(rows, schema=INCIDENT_SCHEMA, orient="row")
+
+    def track(self, alerts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """:meth:`update`, and the alerts with the id of their incident.
+
+        Returns
+        -------
+        tuple of polars.DataFrame
+            The alerts with a ``neakta.incident.id`` column (a replayed alert gets the same
+            incident as the first time), and the incidents the batch opened or changed.
+
+        Examples
+        --------
+        >>> alerts = pl.DataFrame({"_id": ["a1"], "rule.id": ["r1"], "host.name": ["pc1"]})
+        >>> linked, changed = IncidentTracker().track(alerts)
+        >>> linked["neakta.incident.id"].to_list() == changed["incident.id"].to_list()
+        True
+        """
+        changed = self.update(alerts)
+        ids = [self.assigned.get(a) for a in alerts["_id"].cast(pl.String).to_list()]
+        linked = alerts.with_columns(pl.Series("neakta.incident.id", ids, dtype=pl.String))
+        return linked, changed
+
+    def set_state(self, states: Mapping[str, str]) -> None:
+        """Take analysts' decisions (``acknowledged``, ``closed``) made elsewhere."""
+        for key, group in list(self._active.items()):
+            for incident in list(group):
+                state = states.get(incident.id)
+                if state == "closed":
+                    group.remove(incident)
+                elif state is not None:
+                    incident.state = state
+            if not group:
+                del self._active[key]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The tracker's incidents as JSON-ready dicts, for :meth:`restore`."""
+        return [incident.to_state() for incident in self.incidents]
+
+    def restore(self, states: Iterable[Mapping[str, Any]]) -> None:
+        """Resume the incidents of a :meth:`snapshot` (replacing those in memory)."""
+        self._active.clear()
+        for state in states:
+            incident = Incident.from_state(state)
+            self._active.setdefault(incident.key, []).append(incident)
+            if self.watermark is None or incident.last_seen > self.watermark:
+                self.watermark = incident.last_seen
+
+    def _rows(self, alerts: pl.DataFrame) -> Iterable[dict[str, Any]]:
+        times = [pl.col(c) for c in ("@timestamp", "event.ingested") if c in alerts.columns]
+        ordered = alerts.with_columns(
+            pl.coalesce(*(t.cast(TIMESTAMP, strict=False) for t in times), pl.lit(None))
+            .cast(TIMESTAMP)
+            .fill_null(datetime(1970, 1, 1, tzinfo=UTC))
+            .alias("_time")
+        ).sort("_time", "_id")
+        entity_columns = [c for c in self.entity_fields if c in ordered.columns]
+        entity = (
+            ordered.select(
+                pl.coalesce(*(pl.col(c).cast(pl.String) for c in entity_columns), pl.lit("unknown"))
+            ).to_series()
+            if entity_columns
+            else pl.Series([None] * ordered.height, dtype=pl.String)
+        ).to_list()
+        severity = (
+            ordered["event.severity"].cast(pl.Int64, strict=False).to_list()
+            if "event.severity" in ordered.columns
+            else [None] * ordered.height
+        )
+        columns = zip(
+            ordered["_id"].cast(pl.String).to_list(),
+            ordered["_time"].to_list(),
+            _text(ordered, "organization.id"),
+            _text(ordered, "rule.id"),
+            _text(ordered, "rule.name"),
+            _texts(ordered, "threat.tactic.id"),
+            _texts(ordered, "threat.tactic.name"),
+            entity,
+            severity,
+            _text(ordered, "neakta.asset.criticality"),
+            strict=True,
+        )
+        for alert_id, time, org, rule, name, tactics, tactic_names, who, sev, crit in columns:
+            group = tactics[0] if self.group_by == "tactic" and tactics else rule or "unknown"
+            if self.group_by == "tactic" and tactics:
+                label = tactic_names[0] if tactic_names else tactics[0]
+            else:
+                label = name or rule or "unknown rule"
+            yield {
+                "id": alert_id,
+                "time": time,
+                "key": (org or "", group, who or "unknown"),
+                "title": f"{label} on {who or 'unknown'}",
+                "rule": rule or "unknown",
+                "tactics": tactics,
+                "severity": sev or 0,
+                "criticality": crit.lower() if crit else None,
+            }
+
+    def _place(self, alert: Mapping[str, Any]) -> Incident:
+        time: datetime = alert["time"]
+        group = self._active.setdefault(alert["key"], [])
+        for incident in group:
+            if incident.first_seen - self.window <= time <= incident.last_seen + self.window:
+                return incident
+        incident = Incident(
+            id=incident_id(alert["key"], time, alert["id"]),
+            key=alert["key"],
+            title=alert["title"],
+            group_by=self.group_by,
+            first_seen=time,
+            last_seen=time,
+        )
+        group.append(incident)
+        return incident
+
+    def _add(self, incident: Incident, alert: Mapping[str, Any]) -> bool:
+        if alert["id"] in incident.seen:
+            return False
+        time: datetime = alert["time"]
+        incident.seen.add(alert["id"])
+        incident.alert_count += 1
+        if len(incident.alert_ids) < self.max_alert_ids:
+            incident.alert_ids.append(alert["id"])
+        incident.first_seen = min(incident.first_seen, time)
+        incident.last_seen = max(incident.last_seen, time)
+        if alert["rule"] not in incident.rules:
+            incident.rules.append(alert["rule"])
+        incident.tactics.extend(t for t in alert["tactics"] if t not in incident.tactics)
+        incident.alert_severity = max(incident.alert_severity, alert["severity"])
+        incident.raise_criticality(alert["criticality"])
+        incident.severity = _severity(incident, self.escalate_count)
+        if self.watermark is None or time > self.watermark:
+            self.watermark = time
+        return True
+
+    def _evict(self) -> None:
+        if self.watermark is None:
+            return
+        horizon = self.watermark - self.window - self.retention
+        for key, group in list(self._active.items()):
+            group[:] = [i for i in group if i.last_seen >= horizon]
+            if not group:
+                del self._active[key]

@@ -1,0 +1,359 @@
+"""The embedded store: alerts, incidents and the incident tracker's state in one SQLite file.
+
+No server: stdlib :mod:`sqlite3` in WAL mode, so the CLI can read while the pipeline
+writes. Each table keeps the JSON document plus the columns the queries filter and sort
+on::
+
+    alerts            id (PK), timestamp, rule_id, organization_id, severity, document
+    incidents         id (PK), state, severity, organization_id, title, first_seen,
+                      last_seen, alert_count, document, state_changed_at/_by, state_note
+    incident_history  incident_id, at, state, who, note    (every state change)
+    tracker           incident_id (PK), state              (IncidentTracker.snapshot)
+
+:meth:`SqliteStore.write` is one transaction per batch: alerts are inserted by ``_id``
+(an id already held counts as a duplicate), incidents are upserted (an analyst's state is
+kept, and a closed incident is never changed again), and when the store was given the
+tracker, its snapshot is saved in the same transaction, so a restart resumes exactly the
+incidents of the batches written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final, Literal
+
+import orjson
+import polars as pl
+
+from respond.documents import iter_documents
+from respond.errors import RespondError, SinkUnavailableError
+from respond.incidents import IncidentTracker
+from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
+
+__all__ = ["IncidentNotFoundError", "IncidentStateError", "SqliteStore"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, timestamp TEXT, rule_id TEXT, organization_id TEXT,
+    severity INTEGER, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts (timestamp);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, severity INTEGER NOT NULL,
+    organization_id TEXT, title TEXT, first_seen TEXT, last_seen TEXT,
+    alert_count INTEGER NOT NULL, document TEXT NOT NULL,
+    state_changed_at TEXT, state_changed_by TEXT, state_note TEXT);
+CREATE INDEX IF NOT EXISTS incidents_rank ON incidents (severity DESC, last_seen DESC);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state, organization_id);
+CREATE TABLE IF NOT EXISTS incident_history (
+    incident_id TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL, who TEXT, note TEXT);
+CREATE INDEX IF NOT EXISTS incident_history_id ON incident_history (incident_id);
+CREATE TABLE IF NOT EXISTS tracker (incident_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
+_UPDATE_INCIDENT: Final = """
+UPDATE incidents SET severity = ?, organization_id = ?, title = ?, first_seen = ?,
+    last_seen = ?, alert_count = ?, document = ?
+WHERE id = ? AND state != 'closed'
+"""
+_LIST_COLUMNS: Final = (
+    "id, state, severity, organization_id, title, first_seen, last_seen, alert_count, "
+    "state_changed_at, state_changed_by, state_note"
+)
+
+
+class IncidentNotFoundError(RespondError):
+    """No incident has this id."""
+
+
+class IncidentStateError(RespondError):
+    """The state change is not allowed (a closed incident stays closed)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: Any) -> str | None:
+    if not isinstance(value, datetime):
+        return None if value is None else str(value)
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+def _json(document: dict[str, Any]) -> str:
+    return orjson.dumps(document, option=orjson.OPT_NAIVE_UTC).decode()
+
+
+class SqliteStore:
+    """An :class:`respond.sinks.AlertSink` over one SQLite file, and the CLI's queries.
+
+    Parameters
+    ----------
+    path
+        The database file; its folder is created.
+    tracker
+        The pipeline's incident tracker: saved with every batch (see :meth:`resume`).
+    clock
+        The time stamped on state changes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = SqliteStore(Path(tempfile.mkdtemp()) / "neakta.db")
+    >>> store.list_incidents()
+    []
+    >>> store.close_now()
+    """
+
+    STATES: ClassVar[tuple[str, ...]] = ("open", "acknowledged", "closed")
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        tracker: IncidentTracker | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tracker = tracker
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    async def write(self, batch: SinkBatch) -> Delivery:
+        """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
+        alerts, dead = self._alert_rows(batch.alerts)
+        incidents = self._incident_rows(batch.incidents)
+        snapshot = None if self.tracker is None else self.tracker.snapshot()
+        try:
+            written = await asyncio.to_thread(self._write, alerts, incidents, snapshot)
+        except sqlite3.Error as error:
+            raise SinkUnavailableError(f"sqlite store {self.path}: {error}") from error
+        dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
+        return Delivery(written=written, duplicates=len(alerts) - written, dead=dead_frame)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Close the connection (for synchronous callers such as the CLI)."""
+        with self._lock:
+            self._db.close()
+
+    def resume(self, tracker: IncidentTracker) -> int:
+        """Load the saved tracker state into ``tracker``; return how many incidents."""
+        with self._lock:
+            rows = self._db.execute("SELECT state FROM tracker").fetchall()
+        tracker.restore(orjson.loads(row["state"]) for row in rows)
+        return len(rows)
+
+    async def sync_tracker(self, tracker: IncidentTracker) -> None:
+        """Give the tracker the states analysts set since (a closed incident takes no alert)."""
+        ids = [incident.id for incident in tracker.incidents]
+        tracker.set_state(await asyncio.to_thread(self.incident_states, ids))
+
+    def incident_states(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored state of each of these incidents that the store holds."""
+        states: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT id, state FROM incidents WHERE id IN ({marks})"
+                states.update(dict(self._db.execute(query, chunk).fetchall()))
+        return states
+
+    def list_incidents(
+        self,
+        *,
+        state: str | None = None,
+        organization: str | None = None,
+        min_severity: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Incidents, most severe first, then most recent last alert first."""
+        clauses: list[str] = ["severity >= ?"]
+        values: list[str | int] = [min_severity]
+        if state is not None:
+            clauses.append("state = ?")
+            values.append(state)
+        if organization is not None:
+            clauses.append("organization_id = ?")
+            values.append(organization)
+        query = (
+            f"SELECT {_LIST_COLUMNS} FROM incidents WHERE {' AND '.join(clauses)} "
+            "ORDER BY severity DESC, last_seen DESC, id LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(query, [*values, limit]).fetchall()
+        return [dict(row) for row in rows]
+
+    def get_incident(self, incident_id: str) -> dict[str, Any]:
+        """One incident: its document, state, history and the alerts it lists."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_LIST_COLUMNS}, document FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+            if row is None:
+                raise IncidentNotFoundError(f"no incident {incident_id!r}")
+            result = dict(row)
+            document = orjson.loads(result.pop("document"))
+            ids = document.get("incident", {}).get("alert_ids", [])
+            marks = ",".join("?" * len(ids))
+            alerts = self._db.execute(
+                f"SELECT id, document FROM alerts WHERE id IN ({marks})",
+                ids,
+            ).fetchall()
+            history = self._db.execute(
+                "SELECT at, state, who, note FROM incident_history WHERE incident_id = ? "
+                "ORDER BY at, rowid",
+                (incident_id,),
+            ).fetchall()
+        by_id = {a["id"]: orjson.loads(a["document"]) for a in alerts}
+        document.setdefault("incident", {})["state"] = result["state"]
+        result["document"] = document
+        result["alerts"] = [{"_id": i, **by_id[i]} for i in ids if i in by_id]
+        result["history"] = [dict(h) for h in history]
+        return result
+
+    def set_state(
+        self,
+        incident_id: str,
+        state: Literal["acknowledged", "closed"],
+        *,
+        who: str,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Acknowledge or close an incident, stamping who, when and why."""
+        at = _iso(self._clock())
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT state FROM incidents WHERE id = ?", (incident_id,)
+                ).fetchone()
+                if row is None:
+                    raise IncidentNotFoundError(f"no incident {incident_id!r}")
+                if row["state"] == "closed":
+                    raise IncidentStateError(f"incident {incident_id} is closed")
+                self._db.execute(
+                    "UPDATE incidents SET state = ?, state_changed_at = ?, "
+                    "state_changed_by = ?, state_note = ? WHERE id = ?",
+                    (state, at, who, note, incident_id),
+                )
+                self._db.execute(
+                    "INSERT INTO incident_history VALUES (?, ?, ?, ?, ?)",
+                    (incident_id, at, state, who, note),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return self.get_incident(incident_id)
+
+    def count_alerts(self) -> int:
+        """How many alerts the store holds."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM alerts").fetchone()[0])
+
+    def _alert_rows(
+        self, alerts: pl.DataFrame
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str, str]]]:
+        rows: list[tuple[Any, ...]] = []
+        dead: list[tuple[str, str, str, str]] = []
+        if alerts.height == 0:
+            return rows, dead
+        for identifier, document in iter_documents(alerts):
+            try:
+                text = _json(document)
+            except orjson.JSONEncodeError as error:
+                dead.append((identifier, "alerts", f"not JSON: {error}", repr(document)[:2000]))
+                continue
+            rule = document.get("rule", {})
+            org = document.get("organization", {})
+            event = document.get("event", {})
+            stamp = document.get("@timestamp")
+            rows.append(
+                (
+                    identifier,
+                    _iso(stamp),
+                    rule.get("id"),
+                    org.get("id"),
+                    event.get("severity"),
+                    text,
+                )
+            )
+        return rows, dead
+
+    def _incident_rows(self, incidents: pl.DataFrame) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        if incidents.height == 0 or "incident.severity" not in incidents.columns:
+            return rows
+        for identifier, document in iter_documents(incidents):
+            incident = document.get("incident", {})
+            rows.append(
+                (
+                    identifier,
+                    incident.get("severity", 0),
+                    document.get("organization", {}).get("id"),
+                    incident.get("title"),
+                    _iso(incident.get("first_seen")),
+                    _iso(incident.get("last_seen")),
+                    incident.get("alert_count", 0),
+                    _json(document),
+                )
+            )
+        return rows
+
+    def _write(
+        self,
+        alerts: list[tuple[Any, ...]],
+        incidents: list[tuple[Any, ...]],
+        snapshot: Iterable[dict[str, Any]] | None,
+    ) -> int:
+        at = _iso(self._clock())
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                written = self._db.executemany(
+                    "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)", alerts
+                ).rowcount
+                for identifier, severity, org, title, first, last, count, text in incidents:
+                    opened = self._db.execute(
+                        "INSERT OR IGNORE INTO incidents VALUES "
+                        "(?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                        (identifier, severity, org, title, first, last, count, text, at),
+                    ).rowcount
+                    if opened:
+                        self._db.execute(
+                            "INSERT INTO incident_history VALUES (?, ?, 'open', NULL, NULL)",
+                            (identifier, at),
+                        )
+                    else:
+                        self._db.execute(
+                            _UPDATE_INCIDENT,
+                            (severity, org, title, first, last, count, text, identifier),
+                        )
+                if snapshot is not None:
+                    self._db.execute("DELETE FROM tracker")
+                    self._db.executemany(
+                        "INSERT INTO tracker VALUES (?, ?)",
+                        ((s["id"], orjson.dumps(s).decode()) for s in snapshot),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return max(written, 0)

@@ -1,0 +1,93 @@
+"""The NDJSON export: Elasticsearch bulk pairs, no duplicates across replays and restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from respond.incidents import IncidentTracker
+from respond.ndjson import NdjsonSink
+from respond.sinks import SinkBatch
+from tests.test_respond.factories import alerts_frame
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+async def test_alerts_become_create_pairs(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "alerts.ndjson"
+    sink = NdjsonSink(path)
+    alerts = pl.DataFrame({"_id": ["a1"], "event.kind": ["alert"], "host.name": ["pc1"]})
+    delivery = await sink.write(SinkBatch(alerts=alerts))
+    await sink.close()
+    assert (delivery.written, delivery.duplicates) == (1, 0)
+    assert lines(path) == [
+        {"create": {"_index": "logs-neakta.alerts-default", "_id": "a1"}},
+        {"event": {"kind": "alert"}, "host": {"name": "pc1"}},
+    ]
+
+
+async def test_replay_after_reopening_writes_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.ndjson"
+    tracker = IncidentTracker()
+    alerts = alerts_frame([{"_id": "a1"}, {"_id": "a2", "minute": 1}])
+    sink = NdjsonSink(path, alert_index="logs-neakta.alerts-mef")
+    first = await sink.write(SinkBatch(alerts=alerts, incidents=tracker.update(alerts)))
+    await sink.close()
+    size = path.stat().st_size
+
+    reopened = NdjsonSink(path, alert_index="logs-neakta.alerts-mef")
+    again = await reopened.write(SinkBatch(alerts=alerts, incidents=tracker.update(alerts)))
+    same_incident = IncidentTracker().update(alerts)
+    unchanged = await reopened.write(SinkBatch(alerts=alerts, incidents=same_incident))
+    await reopened.close()
+    assert (first.written, again.written, again.duplicates, unchanged.duplicates) == (2, 0, 2, 2)
+    assert path.stat().st_size == size
+    actions = [line for line in lines(path)[0::2]]
+    assert actions == [
+        {"create": {"_index": "logs-neakta.alerts-mef", "_id": "a1"}},
+        {"create": {"_index": "logs-neakta.alerts-mef", "_id": "a2"}},
+        {"index": {"_index": "neakta-incidents", "_id": same_incident["_id"][0]}},
+    ]
+
+
+async def test_a_changed_incident_is_written_again(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.ndjson"
+    tracker = IncidentTracker()
+    sink = NdjsonSink(path)
+    for batch in (alerts_frame([{"_id": "a1"}]), alerts_frame([{"_id": "a2", "minute": 1}])):
+        await sink.write(SinkBatch(alerts=batch, incidents=tracker.update(batch)))
+    await sink.close()
+    counts = [
+        doc["incident"]["alert_count"]  # type: ignore[index]
+        for action, doc in zip(lines(path)[0::2], lines(path)[1::2], strict=True)
+        if "index" in action
+    ]
+    assert counts == [1, 2]
+
+
+async def test_a_pair_cut_short_by_a_crash_is_cut_off(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.ndjson"
+    sink = NdjsonSink(path)
+    await sink.write(SinkBatch(alerts=pl.DataFrame({"_id": ["a1"], "message": ["one"]})))
+    await sink.close()
+    with path.open("ab") as file:
+        file.write(b'{"create":{"_index":"logs-neakta.alerts-default","_id":"a2"}}\n{"mess')
+
+    reopened = NdjsonSink(path)
+    delivery = await reopened.write(
+        SinkBatch(alerts=pl.DataFrame({"_id": ["a1", "a2"], "message": ["one", "two"]}))
+    )
+    await reopened.close()
+    assert (delivery.written, delivery.duplicates) == (1, 1)
+    assert lines(path)[1::2] == [{"message": "one"}, {"message": "two"}]
+
+
+async def test_duplicate_ids_within_one_batch_are_written_once(tmp_path: Path) -> None:
+    sink = NdjsonSink(tmp_path / "alerts.ndjson")
+    delivery = await sink.write(SinkBatch(alerts=pl.DataFrame({"_id": ["a1", "a1"]})))
+    await sink.close()
+    assert (delivery.written, delivery.duplicates) == (1, 1)

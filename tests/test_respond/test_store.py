@@ -1,0 +1,188 @@
+"""The embedded SQLite store: idempotent writes, incident queries, states, restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from respond.incidents import IncidentTracker
+from respond.sinks import SinkBatch
+from respond.store import IncidentNotFoundError, IncidentStateError, SqliteStore
+from tests.test_respond.factories import alerts_frame
+
+NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = NOON
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "neakta.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(db, clock=Clock())
+    yield opened
+    opened.close_now()
+
+
+def batch_of(tracker: IncidentTracker, alerts: pl.DataFrame) -> SinkBatch:
+    return SinkBatch(alerts=alerts, incidents=tracker.update(alerts))
+
+
+async def test_replayed_batch_writes_no_duplicates(store: SqliteStore) -> None:
+    tracker = IncidentTracker()
+    alerts = alerts_frame([{"_id": "a1"}, {"_id": "a2", "minute": 1}])
+    first = await store.write(batch_of(tracker, alerts))
+    again = await store.write(SinkBatch(alerts=alerts, incidents=tracker.update(alerts)))
+    assert (first.written, first.duplicates) == (2, 0)
+    assert (again.written, again.duplicates) == (0, 2)
+    assert store.count_alerts() == 2
+    assert [i["alert_count"] for i in store.list_incidents()] == [2]
+
+
+async def test_list_sorts_by_severity_then_last_seen_and_filters(store: SqliteStore) -> None:
+    tracker = IncidentTracker()
+    alerts = alerts_frame(
+        [
+            {"_id": "a1", "minute": 0, "host.name": "pc-old", "event.severity": 99},
+            {"_id": "a2", "minute": 9, "host.name": "pc-new", "event.severity": 99},
+            {"_id": "a3", "minute": 5, "host.name": "pc-low", "event.severity": 21},
+            {"_id": "a4", "minute": 7, "organization.id": "moh", "event.severity": 47},
+        ]
+    )
+    await store.write(batch_of(tracker, alerts))
+    titles = [i["title"] for i in store.list_incidents()]
+    assert titles == [
+        "Mimikatz on pc-new",
+        "Mimikatz on pc-old",
+        "Mimikatz on mef-ws-01",
+        "Mimikatz on pc-low",
+    ]
+    assert [i["title"] for i in store.list_incidents(organization="moh")] == [
+        "Mimikatz on mef-ws-01"
+    ]
+    assert len(store.list_incidents(min_severity=73)) == 2
+    assert store.list_incidents(state="closed") == []
+
+
+async def test_show_gives_the_alerts_and_the_history(store: SqliteStore) -> None:
+    tracker = IncidentTracker()
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}, {"_id": "a2"}])))
+    (listed,) = store.list_incidents()
+    shown = store.get_incident(listed["id"])
+    assert [a["_id"] for a in shown["alerts"]] == ["a1", "a2"]
+    assert shown["alerts"][0]["host"] == {"name": "mef-ws-01"}
+    assert shown["document"]["incident"]["rules"] == ["r-mimikatz"]
+    assert shown["history"] == [
+        {"at": "2026-03-01T12:00:00.000000+00:00", "state": "open", "who": None, "note": None}
+    ]
+    with pytest.raises(IncidentNotFoundError):
+        store.get_incident("inc-nothing")
+
+
+async def test_ack_and_close_are_stamped_and_closed_is_final(db: Path) -> None:
+    clock = Clock()
+    store = SqliteStore(db, clock=clock)
+    tracker = IncidentTracker()
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}])))
+    (incident,) = store.list_incidents()
+    clock.now = NOON.replace(hour=13)
+    acked = store.set_state(incident["id"], "acknowledged", who="dara", note="looking")
+    clock.now = NOON.replace(hour=14)
+    closed = store.set_state(incident["id"], "closed", who="sokha", note="cleaned")
+    assert acked["state"] == "acknowledged"
+    assert (closed["state"], closed["state_changed_by"], closed["state_note"]) == (
+        "closed",
+        "sokha",
+        "cleaned",
+    )
+    assert closed["state_changed_at"] == "2026-03-01T14:00:00.000000+00:00"
+    assert [(h["state"], h["who"]) for h in closed["history"]] == [
+        ("open", None),
+        ("acknowledged", "dara"),
+        ("closed", "sokha"),
+    ]
+    with pytest.raises(IncidentStateError):
+        store.set_state(incident["id"], "acknowledged", who="dara")
+    store.close_now()
+
+
+async def test_pipeline_learns_of_a_close_and_opens_a_new_incident(db: Path) -> None:
+    tracker = IncidentTracker()
+    store = SqliteStore(db, tracker=tracker)
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}])))
+    (first,) = store.list_incidents()
+    store.set_state(first["id"], "closed", who="dara")
+    await store.sync_tracker(tracker)
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a2", "minute": 2}])))
+    incidents = {i["id"]: (i["state"], i["alert_count"]) for i in store.list_incidents()}
+    assert incidents.pop(first["id"]) == ("closed", 1)
+    assert list(incidents.values()) == [("open", 1)]
+    store.close_now()
+
+
+async def test_closed_incident_is_not_changed_by_a_late_update(store: SqliteStore) -> None:
+    tracker = IncidentTracker()
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}])))
+    (incident,) = store.list_incidents()
+    store.set_state(incident["id"], "closed", who="dara")
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a2", "minute": 1}])))
+    assert store.get_incident(incident["id"])["alert_count"] == 1
+
+
+async def test_restart_resumes_open_incidents(db: Path) -> None:
+    tracker = IncidentTracker()
+    store = SqliteStore(db, tracker=tracker)
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}])))
+    await store.close()
+
+    restarted = IncidentTracker()
+    store = SqliteStore(db, tracker=restarted)
+    assert store.resume(restarted) == 1
+    replay = alerts_frame([{"_id": "a1"}, {"_id": "a2", "minute": 4}])
+    delivery = await store.write(batch_of(restarted, replay))
+    assert (delivery.written, delivery.duplicates) == (1, 1)
+    assert [(i["alert_count"], i["state"]) for i in store.list_incidents()] == [(2, "open")]
+    store.close_now()
+
+
+async def test_acknowledged_state_survives_later_updates(store: SqliteStore) -> None:
+    tracker = IncidentTracker()
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a1"}])))
+    (incident,) = store.list_incidents()
+    store.set_state(incident["id"], "acknowledged", who="dara")
+    await store.write(batch_of(tracker, alerts_frame([{"_id": "a2", "minute": 1}])))
+    shown = store.get_incident(incident["id"])
+    assert (shown["state"], shown["alert_count"]) == ("acknowledged", 2)
+
+
+async def test_alert_that_is_not_json_goes_to_dead(store: SqliteStore) -> None:
+    alerts = pl.DataFrame(
+        {"_id": ["a1", "a2"], "big": [1, 2**70]}, schema={"_id": pl.String, "big": pl.Int128}
+    )
+    delivery = await store.write(SinkBatch(alerts=alerts))
+    assert delivery.written == 1
+    assert delivery.dead.select("_id", "index").rows() == [("a2", "alerts")]
+    assert delivery.dead["reason"][0].startswith("not JSON")
+
+
+def test_the_file_uses_write_ahead_logging(store: SqliteStore, db: Path) -> None:
+    reader = sqlite3.connect(db)
+    mode = reader.execute("PRAGMA journal_mode").fetchone()[0]
+    reader.close()
+    assert mode == "wal"
