@@ -17,7 +17,7 @@ import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
-from neakta.commands import incidents
+from neakta.commands import incidents, setup
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -161,6 +161,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="replay the bundled sample logs through the rules")
     demo.set_defaults(handler=cmd_demo)
+    setup.register(commands, settings)
     incidents.register(commands, settings)
     return parser
 

@@ -1,0 +1,153 @@
+"""``neakta setup elastic``: ILM policy, index templates, incidents alias, Kibana objects.
+
+Running it again is harmless: policies and templates are replaced, the incidents index is
+created only when its alias is missing, and saved objects are imported with overwrite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from neakta.settings import ElasticSettings, Settings
+from respond.elastic import (
+    ElasticSetupError,
+    ElasticSink,
+    build_client,
+    build_elastic_sink,
+    install_templates,
+    render_templates,
+)
+from respond.kibana import import_saved_objects, load_ndjson
+
+__all__ = ["elastic_sink_from_settings", "register"]
+
+
+def _secret(value: object) -> str | None:
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal()) if reveal else None
+
+
+def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
+    """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
+    if not elastic.hosts:
+        return None
+    return build_elastic_sink(
+        hosts=elastic.hosts,
+        api_key=_secret(elastic.api_key),
+        username=elastic.username,
+        password=_secret(elastic.password),
+        ca_file=elastic.ca_file,
+        verify_certs=elastic.verify_certs,
+        namespace=elastic.namespace,
+        incidents_alias=elastic.incidents_alias,
+    )
+
+
+async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO) -> None:
+    templates = render_templates(
+        incidents_alias=args.incidents_alias,
+        retention_days=args.retention_days,
+        rollover_max_age=elastic.rollover_max_age,
+        rollover_max_primary_shard_size=elastic.rollover_max_primary_shard_size,
+        replicas=args.replicas,
+    )
+    client = build_client(
+        hosts=args.hosts,
+        api_key=_secret(elastic.api_key),
+        username=elastic.username,
+        password=_secret(elastic.password),
+        ca_file=elastic.ca_file,
+        verify_certs=elastic.verify_certs,
+    )
+    try:
+        for line in await install_templates(
+            client, templates, incidents_alias=args.incidents_alias
+        ):
+            print(line, file=out)
+    finally:
+        await client.close()
+    if args.kibana_url:
+        result = await import_saved_objects(
+            args.kibana_url,
+            load_ndjson(),
+            space=args.kibana_space,
+            api_key=_secret(elastic.api_key),
+            username=elastic.username,
+            password=_secret(elastic.password),
+            ca_file=elastic.ca_file,
+            verify_certs=elastic.verify_certs,
+        )
+        where = f"space {args.kibana_space}" if args.kibana_space else "the default space"
+        print(f"imported {result.success_count} Kibana saved objects into {where}", file=out)
+    else:
+        print("no Kibana URL: saved objects not imported", file=out)
+
+
+def cmd_setup_elastic(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if not args.hosts:
+        print("neakta setup elastic: no hosts (--hosts or NEAKTA_ELASTIC__HOSTS)", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_setup(args, settings.elastic, out))
+    except (ElasticSetupError, ValueError) as error:
+        print(f"neakta setup elastic: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings: Settings
+) -> None:
+    """Add ``neakta setup elastic``."""
+    elastic = settings.elastic
+    setup = commands.add_parser("setup", help="install what neakta writes into")
+    targets = setup.add_subparsers(dest="setup_command", required=True)
+    parser = targets.add_parser(
+        "elastic",
+        help="install the ILM policy, index templates, incidents alias and Kibana objects",
+        description="Credentials and TLS come from NEAKTA_ELASTIC__API_KEY, "
+        "NEAKTA_ELASTIC__USERNAME, NEAKTA_ELASTIC__PASSWORD, NEAKTA_ELASTIC__CA_FILE and "
+        "NEAKTA_ELASTIC__VERIFY_CERTS (also used for Kibana).",
+    )
+    parser.add_argument(
+        "--hosts",
+        nargs="+",
+        default=list(elastic.hosts),
+        help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS, JSON: '[\"https://es01:9200\"]')",
+    )
+    parser.add_argument(
+        "--incidents-alias",
+        default=elastic.incidents_alias,
+        help="alias incidents are written through (env NEAKTA_ELASTIC__INCIDENTS_ALIAS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=elastic.retention_days,
+        help="days alert indices are kept after rollover (env NEAKTA_ELASTIC__RETENTION_DAYS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=elastic.replicas,
+        help="replicas per shard, 0 on one node (env NEAKTA_ELASTIC__REPLICAS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--kibana-url",
+        default=elastic.kibana_url,
+        help="Kibana URL; without it no saved objects are imported "
+        "(env NEAKTA_ELASTIC__KIBANA_URL)",
+    )
+    parser.add_argument(
+        "--kibana-space",
+        default=elastic.kibana_space,
+        help="Kibana space to import into (env NEAKTA_ELASTIC__KIBANA_SPACE; default: the "
+        "default space)",
+    )
+    parser.set_defaults(handler=cmd_setup_elastic)

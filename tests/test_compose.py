@@ -1,0 +1,128 @@
+"""compose.yaml validates offline and wires the stack the way neakta's settings read it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from neakta.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "compose.yaml"
+BIN = Path(sys.executable).parent
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def env_example() -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return {key: value for key, value in pairs}
+
+
+def test_compose_validates_against_the_compose_spec() -> None:
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok -- validation done" in result.stdout
+
+
+def test_check_jsonschema_catches_a_broken_compose_file(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  kafka:\n    image: apache/kafka\n    ports: 9092\n")
+
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+
+
+def test_every_variable_compose_reads_is_in_env_example() -> None:
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", COMPOSE.read_text()))
+
+    assert used - env_example().keys() == set()
+    assert env_example()["STACK_VERSION"].startswith("9.")
+
+
+def test_the_stack_has_its_services_and_their_order() -> None:
+    services = compose()["services"]
+
+    assert sorted(services) == ["certs", "es01", "kafka", "kibana", "neakta", "neakta-setup"]
+    assert services["es01"]["depends_on"] == {"certs": {"condition": "service_healthy"}}
+    assert services["neakta"]["depends_on"]["neakta-setup"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert services["neakta-setup"]["command"] == ["setup", "elastic"]
+    assert services["neakta"]["command"] == ["run"]
+    assert services["neakta"]["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
+    assert (ROOT / "deploy" / "Dockerfile").is_file()
+
+
+def test_kafka_runs_kraft_with_one_broker_controller_node() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert kafka["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    listeners = kafka["KAFKA_LISTENERS"].split(",")
+    assert [name.split("://")[0] for name in listeners] == ["INTERNAL", "HOST", "CONTROLLER"]
+    assert kafka["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
+    assert kafka["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1
+
+
+def test_elasticsearch_has_security_and_tls_on_and_kibana_trusts_its_ca() -> None:
+    services = compose()["services"]
+    es = services["es01"]["environment"]
+    kibana = services["kibana"]["environment"]
+
+    assert es["xpack.security.enabled"] == "true"
+    assert es["xpack.security.http.ssl.enabled"] == "true"
+    assert kibana["ELASTICSEARCH_HOSTS"] == "https://es01:9200"
+    assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert kibana["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"] == "config/certs/ca/ca.crt"
+    script = services["certs"]["command"][-1]
+    assert "elasticsearch-certutil ca" in script
+    assert "/_security/user/kibana_system/_password" in script
+
+
+@pytest.mark.parametrize("service", ["neakta", "neakta-setup"])
+def test_neakta_environment_is_read_by_the_settings(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = env_example()
+    environment = compose()["services"][service]["environment"]
+    for key, value in environment.items():
+        text = re.sub(r"\$\{(\w+)(?::?[-?][^}]*)?\}", lambda m: values[m.group(1)], str(value))
+        monkeypatch.setenv(key, text)
+
+    settings = Settings()
+
+    assert settings.kafka.bootstrap_servers == "kafka:19092"
+    assert settings.elastic.hosts == ("https://es01:9200",)
+    assert settings.elastic.username == "elastic"
+    assert settings.elastic.password is not None
+    assert settings.elastic.password.get_secret_value() == values["ELASTIC_PASSWORD"]
+    assert str(settings.elastic.ca_file) == "/certs/ca/ca.crt"
+    assert settings.elastic.namespace == "default"
+    assert settings.elastic.kibana_url == "http://kibana:5601"
