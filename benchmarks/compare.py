@@ -17,7 +17,7 @@ from collections.abc import Callable
 import polars as pl
 
 from benchmarks.baselines import PerRuleFilter, PythonMatcher, SqliteMatcher
-from benchmarks.workloads import EVENTS, events, rule_sources, ruleset
+from benchmarks.workloads import EVENTS, events, rule_sources, ruleset, with_unique_command_lines
 from detect import CompiledRuleSet
 
 SMALL = int(os.environ.get("NEAKTA_BENCH_SMALL_EVENTS", "2000"))
@@ -45,6 +45,7 @@ def main() -> None:
         f"Polars baselines {MEDIUM:,}, SQLite/Python {SMALL:,}"
     )
     big, medium, small = events(EVENTS), events(MEDIUM), events(SMALL)
+    unique = with_unique_command_lines(big)
     counts = [10, 100, None]
     header = f"{'rules':>6} {'engine':<34} {'events/s':>12} {'matches':>9} {'neakta x':>9}"
     print(header)
@@ -55,6 +56,9 @@ def main() -> None:
         fast.evaluate(small)  # compile-time work and calibration out of the timing
         neakta, found = rate(matches_of(fast), big)
         rows: list[tuple[str, float, int]] = [("neakta (fast patterns)", neakta, found)]
+        fresh = ruleset(count)
+        fresh.evaluate(with_unique_command_lines(small))
+        rows.append(("neakta, every command line unique", *rate(matches_of(fresh), unique)))
         naive = ruleset(count, strategy="naive")
         rows.append(
             (

@@ -12,7 +12,7 @@ from benchmarks.rulegen import generate_rules
 from detect import CompiledRuleSet, SourcedRule, load_rules, parse_rules
 from neakta.samples import generate_process_frame
 
-__all__ = ["EVENTS", "events", "rule_sources", "ruleset"]
+__all__ = ["EVENTS", "events", "rule_sources", "ruleset", "with_unique_command_lines"]
 
 # NEAKTA_SIGMAHQ=/path/to/sigma uses SigmaHQ's process_creation rules; else generated ones.
 SIGMAHQ = os.environ.get("NEAKTA_SIGMAHQ")
@@ -42,3 +42,15 @@ def ruleset(count: int | None, strategy: str = "fast") -> CompiledRuleSet:
 def events(rows: int = EVENTS) -> pl.DataFrame:
     """Sysmon-like process-creation events (deterministic)."""
     return generate_process_frame(rows, seed=7)
+
+
+def with_unique_command_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same events with a per-event token (like a temp file name) on every command line.
+
+    Generated command lines repeat far more than real ones, and neakta searches each
+    distinct value of a repetitive column once; this variant shows the cost without it.
+    """
+    token = pl.int_range(pl.len(), dtype=pl.UInt64).hash(seed=11).cast(pl.String)
+    return frame.with_columns(
+        pl.concat_str(pl.col("CommandLine"), pl.lit(" /t:"), token).alias("CommandLine")
+    )
