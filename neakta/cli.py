@@ -17,6 +17,7 @@ import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
+from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
 from neakta.settings import Settings, load_settings
 
@@ -163,6 +164,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     setup.register(commands, settings)
     incidents.register(commands, settings)
+    assets_command.register(commands, settings)
     return parser
 
 
