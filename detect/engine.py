@@ -1,24 +1,28 @@
 """Compile a rule set once; evaluate it on each batch of events.
 
-The strategy is the one signature IDS engines use. Every rule gets a *fast pattern*: a set
-of lower-cased literals of which at least one must occur in some column for the rule to
-match (:func:`detect.ir.required_literals`). Per batch:
+The strategy is the one signature IDS engines use. Every rule gets a *fast pattern*
+(:mod:`detect.patterns`): one or two slots of lower-cased literals, and in each slot at
+least one literal must occur in its column for the rule to match. Literals come from
+string matches and from the required parts of regexes. Per batch:
 
 1. each referenced string column is lower-cased once, shared by all rules;
 2. one Aho-Corasick pass per column over all the fast patterns of that column gives the
-   candidate (row, rule) pairs;
+   candidate (row, rule, slot) triples; a column whose values repeat (executable paths,
+   hashes, users) is searched once per distinct value; a rule is a candidate on a row
+   where every slot of its pattern was hit;
 3. the full rule expressions run only on the candidate rows of the rules that have any;
-4. rules without a usable fast pattern (pure regex, numbers, negations) run on every row.
+4. rules without a usable fast pattern (short literals, numbers, negations) run on every row.
 
-So the cost of most rules is one shared multi-pattern pass, not one scan each. The
-``naive`` strategy (every rule's expression over every row, in one lazy query) is kept as
-the baseline the benchmarks compare against.
+So the cost of most rules is one shared multi-pattern pass, not one scan each. On the first
+batch, :meth:`CompiledRuleSet.calibrate` counts how often every literal occurs and picks
+each rule's pattern by that count. The ``naive`` strategy (every rule's expression over
+every row, in one lazy query) is kept as the baseline the benchmarks compare against.
 
-Where the time goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks): the
-verification of dense candidates dominates. Next steps, measured before chosen: conjunctive
-fast patterns (a rule whose AND has two literal parts needs a hit of each, so intersect
-their candidate rows); literals extracted from regexes; evaluating an AND's cheap parts
-first and the rest only on the rows that pass.
+Where the time still goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks):
+rules whose only usable literals are common on Windows hosts (``\\svchost.exe``) verify
+on a large share of rows, and a dozen rules have no literal at all. Not done yet:
+evaluating an AND's cheap parts first and the rest only on the rows that pass, and
+evaluating rules that read only repetitive columns once per distinct value.
 """
 
 from __future__ import annotations
