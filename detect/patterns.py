@@ -41,7 +41,9 @@ Pattern: TypeAlias = tuple[Slot, ...]
 
 Cost: TypeAlias = Callable[[str, str], float]
 
-MIN_LENGTH = 3
+MIN_LENGTH = 2
+# A pattern expected to hit more rows than this share is not worth searching for.
+USELESS_ABOVE = 0.5
 # A second slot only pays when the first still leaves many candidates, and only when its
 # own literals are rare enough not to flood the multi-pattern search with hits.
 SECOND_SLOT_ABOVE = 0.002
@@ -71,7 +73,7 @@ _DIALECT_TRAPS = ("[[", "[:", "&&", "--", "~~", "\\<", "\\>", "(?x", "\\p", "\\P
 def regex_literals(pattern: str) -> frozenset[str] | None:
     """Lower-cased literals of which one must occur wherever ``pattern`` matches.
 
-    None when the regex guarantees no literal of at least three bytes.
+    None when the regex guarantees no literal of at least ``MIN_LENGTH`` bytes.
 
     >>> sorted(regex_literals(r"(?i)cmd.{0,5}/c.+(?:certutil|bitsadmin)"))
     ['bitsadmin', 'certutil']
@@ -137,7 +139,7 @@ def pattern_literals(node: Node) -> Iterator[tuple[str, str]]:
 
     >>> from detect.ir import StrKind
     >>> list(pattern_literals(And((StrMatch("Image", StrKind.SUFFIX, "\\\\Cmd.exe"),
-    ...                            StrMatch("CommandLine", StrKind.CONTAINS, "/c")))))
+    ...                            StrMatch("CommandLine", StrKind.CONTAINS, "c")))))
     [('Image', '\\\\cmd.exe')]
     """
     match node:
@@ -202,7 +204,7 @@ def choose_pattern(node: Node, cost: Cost = static_cost, *, second_slot: bool = 
     (frozenset({('CommandLine', '-encodedcommand')}),)
     """
     best = _cheapest(node, cost)
-    if best is None:
+    if best is None or best[0] > USELESS_ABOVE:
         return ()
     if not best[1] or not second_slot or not isinstance(node, And) or best[0] <= 0:
         return (best[1],)

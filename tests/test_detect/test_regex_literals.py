@@ -42,7 +42,7 @@ def test_literals_come_from_the_required_parts_only() -> None:
     assert regex_literals(r"(?i)\$env:comspec\[") == frozenset({"$env:comspec["})
     assert regex_literals(r"abc(?:defgh)?") == frozenset({"abc"})
     assert regex_literals(r"(?:certutil|bitsadmin)\s+") == frozenset({"certutil", "bitsadmin"})
-    assert regex_literals(r"(?:certutil|x)") is None
+    assert regex_literals(r"(?:certutil|x)") is None  # one branch has no usable literal
 
 
 def test_rust_only_syntax_gives_no_literal() -> None:
