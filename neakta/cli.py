@@ -19,6 +19,7 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
+from neakta.commands import run as run_command
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -164,6 +165,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     setup.register(commands, settings)
     incidents.register(commands, settings)
+    run_command.register(commands, settings)
     assets_command.register(commands, settings)
     return parser
 

@@ -1,0 +1,151 @@
+"""Stamp parsed events with who they are: ``event.id`` and ``organization.id``.
+
+``event.id`` is the 128-bit BLAKE2b digest, in hex, of the record's origin, a NUL byte and
+the record's text. The origin is the exact position the record was read from
+(``topic/partition/offset`` for Kafka, ``path:line`` for files), so replaying the same
+topic or file gives the same ids, and alert ids derived from them (rule id + event id) let
+a sink recognise what it already holds.
+
+Why BLAKE2b from :mod:`hashlib` rather than ``polars.Expr.hash``: Polars documents that its
+hash may change between versions, and an id that changes on upgrade would duplicate every
+alert of a replay. The price is one C call per event (about 1.4 µs on our 2-core machine,
+against 0.04 µs for the Polars hash), which we pay once per event, outside any per-rule work.
+
+``organization.id`` (the ministry) is taken, in this order, from:
+
+1. the record header ``organization.id`` (set by the ministry's forwarder);
+2. the forwarder map: the event's ``observer.hostname``, else ``log.syslog.hostname``,
+   else ``host.name``, looked up case-insensitively;
+3. the topic suffix: ``logs.<family>.<ministry>`` names the ministry.
+
+An event none of them names keeps a null ``organization.id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from hashlib import blake2b
+
+import polars as pl
+
+__all__ = ["HOSTNAME_COLUMNS", "event_ids", "parsed_positions", "stamp_events"]
+
+HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
+"""Columns looked up in the forwarder map, first non-null wins."""
+
+
+def event_ids(origins: pl.Series, lines: pl.Series) -> pl.Series:
+    """The stable ``event.id`` of each record: BLAKE2b-128 of origin, NUL, text, in hex.
+
+    Examples
+    --------
+    >>> ids = event_ids(pl.Series(["logs.web/0/7"]), pl.Series(["GET /"]))
+    >>> ids.to_list() == [blake2b(b"logs.web/0/7\\x00GET /", digest_size=16).hexdigest()]
+    True
+    >>> ids.name, len(ids[0])
+    ('event.id', 32)
+    """
+    keys = (origins.fill_null("") + "\x00" + lines.fill_null("")).cast(pl.Binary).to_list()
+    return pl.Series(
+        "event.id", [blake2b(key, digest_size=16).hexdigest() for key in keys], dtype=pl.String
+    )
+
+
+def parsed_positions(lines: pl.Series, originals: pl.Series, dead: pl.Series) -> pl.Series:
+    """Which input line each parsed event came from.
+
+    Parsers return events in input order without their positions; dead letters carry
+    theirs. Usually every line is an event or a dead letter, and the events are the lines
+    that are not dead. A web batch's ``#`` directive lines are neither; then events are
+    matched to the remaining lines in order by their ``event.original``.
+
+    Parameters
+    ----------
+    lines
+        The parser's input.
+    originals
+        The events' ``event.original``, in output order.
+    dead
+        The dead letters' positions.
+
+    Returns
+    -------
+    polars.Series
+        One ``UInt32`` position per event.
+
+    Examples
+    --------
+    >>> lines = pl.Series(["#Fields: x", "a", "bad", "b"])
+    >>> parsed_positions(lines, pl.Series(["a", "b"]), pl.Series([2], dtype=pl.UInt64)).to_list()
+    [1, 3]
+    """
+    index = pl.Series("position", range(len(lines)), dtype=pl.UInt32)
+    alive = index.filter(~index.is_in(dead.cast(pl.UInt32).implode()))
+    if len(alive) == len(originals):
+        return alive
+    remaining = lines.gather(alive).to_list()
+    positions: list[int] = []
+    cursor = 0
+    for original in originals.to_list():
+        while cursor < len(remaining) and remaining[cursor] != original:
+            cursor += 1
+        if cursor == len(remaining):
+            break
+        positions.append(alive[cursor])
+        cursor += 1
+    if len(positions) != len(originals):
+        # A parser rewrote event.original: fall back to the order of the surviving lines.
+        return alive.head(len(originals))
+    return pl.Series("position", positions, dtype=pl.UInt32)
+
+
+def stamp_events(
+    events: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    forwarders: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Add ``event.id`` and ``organization.id`` to parsed events.
+
+    Parameters
+    ----------
+    events
+        Parsed events.
+    records
+        The record each event came from, row for row: ``origin``, ``line``,
+        ``header_organization`` and ``source_organization`` (see
+        :data:`ingest.sources.RECORD_SCHEMA`).
+    forwarders
+        Forwarder or host name -> ministry id (case-insensitive names).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``events`` with ``event.id`` and ``organization.id`` (replaced if present).
+
+    Examples
+    --------
+    >>> events = pl.DataFrame({"observer.hostname": ["FG-MEF-01", "fw9"]})
+    >>> records = pl.DataFrame({
+    ...     "origin": ["logs.firewall/0/1", "logs.firewall.moh/0/1"], "line": ["x", "y"],
+    ...     "header_organization": [None, None], "source_organization": [None, "moh"]},
+    ...     schema_overrides={"header_organization": pl.String})
+    >>> stamp_events(events, records, forwarders={"fg-mef-01": "mef"})["organization.id"].to_list()
+    ['mef', 'moh']
+    """
+    ids = event_ids(records.get_column("origin"), records.get_column("line"))
+    forwarded = pl.lit(None, dtype=pl.String)
+    names = [pl.col(c) for c in HOSTNAME_COLUMNS if c in events.columns]
+    if forwarders and names:
+        lowered = {name.lower(): ministry for name, ministry in forwarders.items()}
+        forwarded = (
+            pl.coalesce(names)
+            .str.to_lowercase()
+            .replace_strict(lowered, default=None, return_dtype=pl.String)
+        )
+    organization = pl.coalesce(
+        pl.lit(records.get_column("header_organization")),
+        forwarded,
+        pl.lit(records.get_column("source_organization")),
+    )
+    return events.with_columns(ids, organization.alias("organization.id"))

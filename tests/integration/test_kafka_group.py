@@ -1,0 +1,148 @@
+"""Two consumers in one group split the partitions; a rebalance waits for the batch in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import pytest
+
+from ingest.sources import SourceBatch
+from ingest.sources.kafka import KafkaSource
+from ingest.testing import ListDeadLetters
+from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.settings import DEFAULT_RULES
+from respond.sinks import Delivery, SinkBatch
+from tests.integration.conftest import Broker, committed, create_topics, produce, unique
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = Path(__file__).resolve().parents[2] / "neakta" / "data" / "sample_endpoint.ndjson"
+LINES = SAMPLE.read_bytes().splitlines()[:1200]
+
+
+class SlowSink:
+    """Holds every batch for a while, so a rebalance finds a batch in flight."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.alerts: list[str] = []
+
+    async def write(self, batch: SinkBatch) -> Delivery:
+        await asyncio.sleep(self.pause)
+        self.alerts.extend(batch.alerts["_id"].to_list())
+        return Delivery(written=batch.alerts.height)
+
+    async def close(self) -> None:
+        return None
+
+
+def member(
+    broker: Broker, topic: str, group: str, pause: float
+) -> tuple[KafkaSource, Pipeline, SlowSink]:
+    stop = asyncio.Event()
+    source = KafkaSource(
+        bootstrap_servers=broker.bootstrap,
+        topics=[topic],
+        group_id=group,
+        max_records=100,
+        timeout_ms=100,
+        stop=stop,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
+    )
+    sink = SlowSink(pause)
+    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    pipeline = Pipeline(rulesets, sinks=[sink], dead_letters=ListDeadLetters(), stop=stop)
+    return source, pipeline, sink
+
+
+async def test_two_members_split_partitions_and_never_process_a_record_twice(
+    broker: Broker,
+) -> None:
+    topic = f"logs.endpoint.{unique('m')}"
+    group = unique("g")
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES, partitions=2)
+    first_source, first, first_sink = member(broker, topic, group, pause=0.3)
+    second_source, second, second_sink = member(broker, topic, group, pause=0.3)
+    first_run = asyncio.create_task(first.run(first_source))
+    # Join while the first member has a batch in flight (its sink is slow).
+    while first.stats.batches == 0:
+        await asyncio.sleep(0.01)
+    second_run = asyncio.create_task(second.run(second_source))
+
+    async def until_done() -> None:
+        while first.stats.records + second.stats.records < len(LINES):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(until_done(), 30)
+    first.stop.set()
+    second.stop.set()
+    await asyncio.gather(first_run, second_run)
+    await first_source.close()
+    await second_source.close()
+
+    # Each record was processed exactly once over both members: the first member's batch
+    # in flight at the rebalance was committed before its partition changed hands.
+    assert first.stats.records + second.stats.records == len(LINES)
+    assert first.stats.records > 0
+    assert second.stats.records > 0
+    assert len(first_sink.alerts) + len(second_sink.alerts) == len(
+        set(first_sink.alerts) | set(second_sink.alerts)
+    )
+    assert await committed(broker.bootstrap, group, topic, 2) == {0: 600, 1: 600}
+
+
+async def next_batch(batches: AsyncGenerator[SourceBatch, None]) -> SourceBatch:
+    return await anext(batches)
+
+
+def source(broker: Broker, topic: str, group: str) -> KafkaSource:
+    return KafkaSource(
+        bootstrap_servers=broker.bootstrap,
+        topics=[topic],
+        group_id=group,
+        max_records=10,
+        timeout_ms=100,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
+    )
+
+
+async def test_a_joining_member_waits_until_the_batch_in_flight_is_committed(
+    broker: Broker,
+) -> None:
+    topic = f"logs.endpoint.{unique('m')}"
+    group = unique("g")
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    first, second = source(broker, topic, group), source(broker, topic, group)
+    first_batches = first.batches()
+    in_flight = await anext(first_batches)
+    second_batches = second.batches()
+    second_first = asyncio.create_task(next_batch(second_batches))
+    # The rebalance the second member asked for cannot finish: the first member's
+    # on_partitions_revoked waits for its batch in flight.
+    done, _ = await asyncio.wait([second_first], timeout=3)
+    assert not done
+    await first.commit(in_flight)
+    # The first member keeps polling (and so finishes its part of the rebalance).
+    keep_polling = asyncio.create_task(next_batch(first_batches))
+    batch = await asyncio.wait_for(second_first, 15)
+    committed_by_first = {
+        f"{tp.topic}/{tp.partition}": offset  # type: ignore[attr-defined]
+        for tp, offset in in_flight.position.items()
+    }
+    # What the second member reads starts after what the first committed: nothing twice.
+    for origin in batch.records["origin"].to_list():
+        partition, offset = origin.rsplit("/", 1)
+        assert int(offset) >= committed_by_first.get(partition, 0)
+    first.stop.set()
+    second.stop.set()
+    keep_polling.cancel()
+    await first_batches.aclose()
+    await second_batches.aclose()
+    await first.close()
+    await second.close()

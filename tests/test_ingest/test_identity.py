@@ -1,0 +1,105 @@
+"""event.id is stable across runs and processes; organization.id follows its order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from hashlib import blake2b
+from pathlib import Path
+
+import polars as pl
+
+from ingest.identity import event_ids, parsed_positions, stamp_events
+from ingest.sources import FileSource
+from ingest.sources.parsing import parse_records
+
+FORTI = (
+    "date=2024-05-10 time=11:37:47 devname={host} srcip=10.1.100.11 srcport=58012 "
+    "dstip=81.2.69.142 dstport=80 proto=6 action=close policyid=1"
+)
+
+READ_IDS = """
+import asyncio, sys
+from ingest.sources import FileSource
+from ingest.sources.parsing import parse_records
+
+async def main():
+    async for batch in FileSource([sys.argv[1]]).batches():
+        events = parse_records(batch.records, year=2024).events["firewall"]
+        print("\\n".join(events["event.id"]))
+
+asyncio.run(main())
+"""
+
+
+async def ids_of(path: Path) -> list[str]:
+    found: list[str] = []
+    async for batch in FileSource([path], batch_size=2).batches():
+        found.extend(parse_records(batch.records, year=2024).events["firewall"]["event.id"])
+    return found
+
+
+async def test_ids_are_the_same_in_two_runs_and_in_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "fw.log"
+    path.write_text("\n".join(FORTI.format(host=f"fw{n}") for n in range(3)) + "\n")
+    first = await ids_of(path)
+    second = await ids_of(path)
+    other = subprocess.run(
+        [sys.executable, "-c", READ_IDS, str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert first == second == other
+    assert len(set(first)) == 3
+    line = FORTI.format(host="fw0")
+    assert first[0] == blake2b(f"{path}:1\x00{line}".encode(), digest_size=16).hexdigest()
+
+
+def test_the_same_line_at_another_position_is_another_event() -> None:
+    ids = event_ids(pl.Series(["logs.web/0/1", "logs.web/0/2"]), pl.Series(["GET /", "GET /"]))
+    assert ids[0] != ids[1]
+
+
+def test_organization_from_header_then_forwarder_map_then_topic_suffix() -> None:
+    events = pl.DataFrame(
+        {
+            "observer.hostname": ["FG-MEF-01", "FG-MEF-01", None, "unknown"],
+            "host.name": [None, None, "WS-MOH-1", None],
+        }
+    )
+    records = pl.DataFrame(
+        {
+            "origin": ["t/0/1", "t/0/2", "t/0/3", "t/0/4"],
+            "line": ["a", "b", "c", "d"],
+            "header_organization": ["mptc", None, None, None],
+            "source_organization": ["moi", "moi", None, "moi"],
+        }
+    )
+    stamped = stamp_events(events, records, forwarders={"fg-mef-01": "mef", "ws-moh-1": "moh"})
+    assert stamped["organization.id"].to_list() == ["mptc", "mef", "moh", "moi"]
+
+
+def test_positions_skip_dead_lines_and_web_directives() -> None:
+    lines = pl.Series(["#Fields: a", "x", "bad", "#Fields: b", "y", "y"])
+    positions = parsed_positions(lines, pl.Series(["x", "y", "y"]), pl.Series([2], dtype=pl.UInt64))
+    assert positions.to_list() == [1, 4, 5]
+
+
+def test_web_events_keep_their_own_ids_around_iis_directives() -> None:
+    lines = [
+        "#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status",
+        "2024-01-02 03:04:05 10.0.0.9 POST /login - 401",
+        "2024-01-02 03:04:06 10.0.0.9 GET /admin - 403",
+    ]
+    records = pl.DataFrame(
+        {
+            "family": ["web"] * 3,
+            "source": ["iis.log"] * 3,
+            "origin": ["iis.log:1", "iis.log:2", "iis.log:3"],
+            "line": lines,
+            "header_organization": [None] * 3,
+            "source_organization": [None] * 3,
+        },
+        schema_overrides={"header_organization": pl.String, "source_organization": pl.String},
+    )
+    events = parse_records(records, year=2024).events["web"]
+    expected = event_ids(pl.Series(["iis.log:2", "iis.log:3"]), pl.Series(lines[1:]))
+    assert events["event.id"].to_list() == expected.to_list()
