@@ -4,6 +4,7 @@
 """
 
 from detect.backend import PolarsBackend
+from detect.correlation import CorrelationResult, CorrelationSet, Correlator
 from detect.engine import MATCH_SCHEMA, CompiledRule, CompiledRuleSet
 from detect.errors import DetectError, RuleLoadError, RuleRejectedError
 from detect.loader import LoadedRules, RuleProblem, SourcedRule, load_rules, parse_rules
@@ -15,6 +16,9 @@ __all__ = [
     "PIPELINES",
     "CompiledRule",
     "CompiledRuleSet",
+    "CorrelationResult",
+    "CorrelationSet",
+    "Correlator",
     "DetectError",
     "LoadedRules",
     "PolarsBackend",

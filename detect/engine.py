@@ -322,6 +322,7 @@ class CompiledRuleSet:
         for number, text in enumerate(documents):
             loaded = parse_rules(text, f"<yaml {number}>")
             sources.extend(loaded.rules)
+            sources.extend(loaded.correlations)
             problems.extend(loaded.problems)
         ruleset = cls.compile(
             sources, pipeline=pipeline, placeholders=placeholders, strategy=strategy

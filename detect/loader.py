@@ -2,6 +2,10 @@
 
 One broken file or rule never stops the others: each problem names the file, the line, the
 rule and what is wrong, so ``neakta rules check`` can print ``path:line: reason``.
+
+Correlation rules are kept apart (``LoadedRules.correlations``): they run on the stream in
+:mod:`detect.correlation`, not in the batch engine, and may name base rules of other files,
+so their references are resolved there, across everything loaded, not per file.
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 __all__ = [
@@ -58,8 +64,11 @@ class RuleProblem:
 
 @dataclass(frozen=True, slots=True)
 class LoadedRules:
+    """Detection rules (``rules``), correlation rules and the problems met loading them."""
+
     rules: tuple[SourcedRule, ...]
     problems: tuple[RuleProblem, ...]
+    correlations: tuple[SourcedRule, ...] = ()
 
 
 def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -100,7 +109,8 @@ def _error_needle(error: Exception) -> str:
 def parse_rules(text: str, path: str = "<string>") -> LoadedRules:
     """Parse every Sigma rule in one YAML text (several documents allowed)."""
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        # References of correlation rules are resolved by detect.correlation, across files.
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -109,8 +119,9 @@ def parse_rules(text: str, path: str = "<string>") -> LoadedRules:
         return LoadedRules((), (RuleProblem(path, 1, type(error).__name__, str(error)),))
     starts = _document_lines(text)
     rules: list[SourcedRule] = []
+    correlations: list[SourcedRule] = []
     problems: list[RuleProblem] = []
-    for index, rule in enumerate(collection.rules):
+    for index, rule in enumerate(_apply_filters(collection.rules)):
         doc_line = starts[index] if index < len(starts) else 1
         title = getattr(rule, "title", None)
         rule_id = str(rule.id) if getattr(rule, "id", None) else None
@@ -125,17 +136,30 @@ def parse_rules(text: str, path: str = "<string>") -> LoadedRules:
             continue
         if title:
             doc_line = line_of(text, f"title: {title}", doc_line)
-        rules.append(SourcedRule(rule, path, doc_line))
+        kept = correlations if isinstance(rule, SigmaCorrelationRule) else rules
+        kept.append(SourcedRule(rule, path, doc_line))
     reported = {str(e) for r in collection.rules for e in r.errors}
     for other in collection.errors:
         if str(other) not in reported:
             problems.append(RuleProblem(path, 1, type(other).__name__, str(other)))
-    return LoadedRules(tuple(rules), tuple(problems))
+    return LoadedRules(tuple(rules), tuple(problems), tuple(correlations))
+
+
+def _apply_filters(
+    parsed: Sequence[object],
+) -> list[SigmaRule | SigmaCorrelationRule]:
+    """The rules of one file, with the file's Sigma filters applied to the rules they name."""
+    filters = [r for r in parsed if isinstance(r, SigmaFilter)]
+    rules = [r for r in parsed if isinstance(r, SigmaRule | SigmaCorrelationRule)]
+    if not filters:
+        return rules
+    return [reduce(lambda r, f: f.apply_on_rule(r), filters, rule) for rule in rules]
 
 
 def load_rules(paths: Sequence[str | Path]) -> LoadedRules:
     """Load every rule file under ``paths``; unreadable files become problems, not crashes."""
     rules: list[SourcedRule] = []
+    correlations: list[SourcedRule] = []
     problems: list[RuleProblem] = []
     for path in find_rule_files(paths):
         try:
@@ -145,5 +169,6 @@ def load_rules(paths: Sequence[str | Path]) -> LoadedRules:
             continue
         loaded = parse_rules(text, str(path))
         rules.extend(loaded.rules)
+        correlations.extend(loaded.correlations)
         problems.extend(loaded.problems)
-    return LoadedRules(tuple(rules), tuple(problems))
+    return LoadedRules(tuple(rules), tuple(problems), tuple(correlations))

@@ -51,20 +51,37 @@ def _print_problems(ruleset: CompiledRuleSet, out: TextIO) -> None:
 
 
 def cmd_rules_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    ruleset = _compile(args.paths, args.pipeline, settings)
+    from detect.correlation import CorrelationSet
+
+    loaded = load_rules(args.paths)
+    ruleset = CompiledRuleSet.compile(
+        loaded.rules, pipeline=args.pipeline, placeholders=settings.placeholders
+    )
+    correlations = CorrelationSet.compile(
+        [*loaded.rules, *loaded.correlations], ruleset, pipeline=args.pipeline
+    )
+    rejected = loaded.problems + ruleset.rejected + correlations.rejected
     if not args.summary_only:
-        _print_problems(ruleset, out)
-    total = len(ruleset.rules) + len(ruleset.rejected)
-    share = 100 * len(ruleset.rules) / total if total else 100.0
+        for problem in rejected:
+            print(problem, file=out)
+    compiled = len(ruleset.rules) + len(correlations.rules)
+    total = compiled + len(rejected)
+    share = 100 * compiled / total if total else 100.0
     print(
-        f"{len(ruleset.rules)} of {total} rules compiled ({share:.2f}%), "
-        f"{len(ruleset.rejected)} rejected; "
+        f"{compiled} of {total} rules compiled ({share:.2f}%), "
+        f"{len(rejected)} rejected; "
         f"{100 * ruleset.fast_pattern_coverage:.1f}% of compiled rules have a fast pattern",
         file=out,
     )
-    for reason, count in Counter(p.reason for p in ruleset.rejected).most_common():
+    if loaded.correlations:
+        print(
+            f"  correlation rules: {len(correlations.rules)} compiled, "
+            f"{len(correlations.rejected)} rejected",
+            file=out,
+        )
+    for reason, count in Counter(p.reason for p in rejected).most_common():
         print(f"  {count:5d}  {reason}", file=out)
-    return 1 if ruleset.rejected else 0
+    return 1 if rejected else 0
 
 
 def cmd_rules_convert(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -112,7 +129,7 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from neakta.demo import run_demo
 
-    return run_demo(out)
+    return run_demo(out, folder=args.dir)
 
 
 def _pipeline_option(parser: argparse.ArgumentParser, default: str) -> None:
@@ -161,7 +178,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     _pipeline_option(convert, settings.pipeline)
     convert.set_defaults(handler=cmd_rules_convert)
 
-    demo = commands.add_parser("demo", help="replay the bundled sample logs through the rules")
+    demo = commands.add_parser(
+        "demo", help="replay the bundled ministry logs into a fresh local store"
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(".neakta") / "demo",
+        help="folder of the demo's store and exports, emptied first (default %(default)s)",
+    )
     demo.set_defaults(handler=cmd_demo)
     setup.register(commands, settings)
     incidents.register(commands, settings)

@@ -1,80 +1,156 @@
-"""The embedded default: bundled sample ministry logs -> detections -> a printed summary."""
+"""The embedded default: bundled ministry logs -> detections -> incidents in a local store.
+
+``neakta demo`` replays the bundled sample logs of all three families (firewall, web,
+endpoint) through the same pipeline ``neakta run`` uses, with the bundled rules, the sample
+asset inventory of the ministries and the sample threat intelligence. Alerts and incidents
+land in a fresh SQLite store, alerts also in an Elasticsearch bulk file, and the incidents
+are printed as a table.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import polars as pl
 
-from detect import CompiledRuleSet, load_rules
-from ingest.events import read_events_file
+from enrich import load_assets, load_attack, load_indicators
+from ingest.deadletter import NdjsonDeadLetters
+from neakta.alerting import AlertStage, Lookups
+from neakta.commands.run import REPLAY_LATENESS_S
+from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.samples import BUNDLED, DATA_DIR
 from neakta.settings import DEFAULT_RULES
+from neakta.status import RunStats, format_summary
+from respond import IncidentTracker, NdjsonSink, SqliteStore, severity_label
+from respond.sinks import AlertSink, Delivery, SinkBatch
 
-__all__ = ["SAMPLE_ENDPOINT", "format_table", "run_demo"]
+__all__ = ["DEMO_DIR", "format_table", "run_demo"]
 
-SAMPLE_ENDPOINT = Path(__file__).resolve().parent / "data" / "sample_endpoint.ndjson"
+DEMO_DIR = Path(".neakta") / "demo"
+ENRICH_DATA = Path(__file__).resolve().parent.parent / "enrich" / "data"
 
 
-def format_table(frame: pl.DataFrame, widths: dict[str, int]) -> str:
-    """A plain text table of ``frame`` with columns cut to ``widths``."""
+def format_table(rows: Sequence[dict[str, Any]], widths: dict[str, int]) -> str:
+    """A plain text table of ``rows`` with columns cut to ``widths``.
+
+    >>> print(format_table([{"a": "x", "b": "long text"}], {"a": 1, "b": 5}))
+    a  b
+    -  -----
+    x  long…
+    """
 
     def cut(value: object, width: int) -> str:
         text = "" if value is None else str(value)
         return text if len(text) <= width else text[: width - 1] + "…"
 
     columns = list(widths)
-    head = "  ".join(c.ljust(widths[c]) for c in columns)
+    head = "  ".join(c.ljust(widths[c]) for c in columns).rstrip()
     rule = "  ".join("-" * widths[c] for c in columns)
     body = [
-        "  ".join(cut(row[c], widths[c]).ljust(widths[c]) for c in columns).rstrip()
-        for row in frame.select(columns).iter_rows(named=True)
+        "  ".join(cut(row.get(c), widths[c]).ljust(widths[c]) for c in columns).rstrip()
+        for row in rows
     ]
     return "\n".join([head, rule, *body])
 
 
-def run_demo(out: TextIO, *, rules: Path = DEFAULT_RULES, events: Path = SAMPLE_ENDPOINT) -> int:
-    """Evaluate the bundled rules on the bundled endpoint sample and print the matches."""
-    started = time.perf_counter()
-    loaded = load_rules([rules])
-    ruleset = CompiledRuleSet.compile(loaded.rules, pipeline="raw")
-    for problem in (*loaded.problems, *ruleset.rejected):
-        print(f"rule problem: {problem}", file=out)
-    decoded = read_events_file(events)
-    matches = ruleset.evaluate(decoded.events)
-    elapsed = time.perf_counter() - started
-    columns = decoded.events.columns
-    shown = matches.join(
-        decoded.events.with_row_index("row").select(
-            pl.col("row").cast(pl.UInt32),
-            "Computer",
-            pl.coalesce(
-                pl.col(c) for c in ("CommandLine", "QueryName", "TargetObject") if c in columns
-            ).alias("what"),
+class _Tally:
+    """Counts alerts by family-independent level and rule, for the printed summary."""
+
+    def __init__(self) -> None:
+        self.alerts: list[pl.DataFrame] = []
+
+    async def write(self, batch: SinkBatch) -> Delivery:
+        if batch.alerts.height:
+            self.alerts.append(batch.alerts.select("rule.name", "neakta.rule.level"))
+        return Delivery()
+
+    async def close(self) -> None:
+        return None
+
+
+def _lookups() -> Lookups:
+    return Lookups(
+        attack=load_attack(),
+        inventory=load_assets(ENRICH_DATA / "assets.csv"),
+        indicators=load_indicators(
+            [ENRICH_DATA / "indicators.csv", ENRICH_DATA / "indicators.stix.json"]
         ),
-        on="row",
-        how="left",
-    ).with_columns(line=decoded.lines.gather(matches["row"]))
-    print(
-        f"neakta demo: {decoded.events.height} endpoint events from {events.name}, "
-        f"{len(ruleset.rules)} rules from {rules.name}/, "
-        f"{matches.height} detections in {elapsed:.2f} s",
-        file=out,
     )
-    print(file=out)
+
+
+async def _replay(files: list[Path], rules: Path, folder: Path, tally: _Tally) -> RunStats:
+    tracker = IncidentTracker()
+    store = SqliteStore(folder / "neakta.db", tracker=tracker)
+    sinks: list[AlertSink] = [store, NdjsonSink(folder / "alerts.ndjson"), tally]
+    rulesets = compile_rulesets([rules])
+    correlations = compile_correlations([rules], next(iter(rulesets.values())))
+    stage = AlertStage(
+        _lookups(),
+        tracker=tracker,
+        correlator=correlations.correlator(lateness_s=REPLAY_LATENESS_S),
+    )
+    pipeline = Pipeline(
+        rulesets,
+        sinks=sinks,
+        dead_letters=NdjsonDeadLetters(folder / "dead-letters.ndjson"),
+        make_alerts=stage,
+    )
+    try:
+        return await pipeline.replay(files)
+    finally:
+        await pipeline.close()
+
+
+def run_demo(
+    out: TextIO, *, rules: Path = DEFAULT_RULES, data: Path = DATA_DIR, folder: Path = DEMO_DIR
+) -> int:
+    """Replay the bundled logs into a fresh store under ``folder`` and print the incidents."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    files = [data / sample.name for sample in BUNDLED]
+    tally = _Tally()
+    started = time.perf_counter()
+    stats = asyncio.run(_replay(files, rules, folder, tally))
+    elapsed = time.perf_counter() - started
+    print(f"neakta demo: {len(files)} bundled log files from {data}", file=out)
+    print(format_summary(stats, elapsed), file=out)
+    if tally.alerts:
+        alerts = pl.concat(tally.alerts)
+        by_level = alerts.group_by("neakta.rule.level").len().sort("len", descending=True)
+        levels = ", ".join(f"{n} {level}" for level, n in by_level.iter_rows())
+        print(f"alerts by level: {levels}", file=out)
+    store = SqliteStore(folder / "neakta.db")
+    try:
+        incidents = store.list_incidents(limit=1000)
+    finally:
+        store.close_now()
+    shown = [
+        {
+            **incident,
+            "severity": severity_label(int(incident["severity"])),
+            "ministry": incident["organization_id"],
+            "seen": f"{str(incident['first_seen'])[11:19]}-{str(incident['last_seen'])[11:19]}",
+        }
+        for incident in incidents[:25]
+    ]
+    print(f"\n{len(incidents)} incidents (the 25 most severe):\n", file=out)
     widths = {
-        "line": 5,
-        "level": 8,
-        "rule_title": 44,
-        "Computer": 28,
-        "what": 60,
+        "severity": 8,
+        "ministry": 8,
+        "title": 62,
+        "alert_count": 6,
+        "seen": 17,
     }
     print(format_table(shown, widths), file=out)
-    print(file=out)
-    by_level = shown.group_by("level").len().sort("len", descending=True)
-    summary = ", ".join(f"{n} {level}" for level, n in by_level.iter_rows())
-    print(f"detections by level: {summary}", file=out)
-    if decoded.dead.height:
-        print(f"{decoded.dead.height} undecodable line(s) kept aside", file=out)
+    print(
+        f"\nstore: {folder / 'neakta.db'} (neakta incidents list --db {folder / 'neakta.db'})"
+        f"\nalerts for Elasticsearch _bulk: {folder / 'alerts.ndjson'}",
+        file=out,
+    )
     return 0

@@ -12,6 +12,9 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 4. the dead letters, then every sink, are written;
 5. only then the source commits the batch.
 
+When a finite source (files) ends, ``make_alerts.finish()`` (if it has one) gives what
+stateful stages still hold, such as correlation windows waiting for later events.
+
 A sink or dead-letter destination that raises a *retriable* error (``retriable = True``,
 as :class:`respond.errors.SinkUnavailableError` and aiokafka's errors have) gets the same
 batch again after a growing pause, and no new batch is read meanwhile: backpressure. A sink
@@ -36,6 +39,7 @@ from typing import Any, ClassVar, Final, TypeVar
 import polars as pl
 
 from detect import CompiledRuleSet, load_rules
+from detect.correlation import CorrelationSet
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
@@ -48,6 +52,7 @@ __all__ = [
     "Pipeline",
     "PipelineStoppedError",
     "alert_ids",
+    "compile_correlations",
     "compile_rulesets",
     "simple_alerts",
 ]
@@ -136,6 +141,12 @@ def simple_alerts(
         matches.get_column("rule_title").alias("message"),
     )
     return SinkBatch(alerts=alerts.select("_id", pl.exclude("_id")))
+
+
+def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
+    """The correlation rules among the rules at ``paths``, over the base rule set."""
+    loaded = load_rules(paths)
+    return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
 
 
 def compile_rulesets(
@@ -287,12 +298,31 @@ class Pipeline:
                         status.update(self.stats, lag())
                     if self.stop.is_set():
                         break
+                else:
+                    await self._finish()
         except PipelineStoppedError as stopped:
             _log.info("%s", stopped)
         if status is not None:
             status.update(self.stats, lag())
             status.finish()
         return self.stats
+
+    async def _finish(self) -> None:
+        """The source ended: deliver what stateful stages held back (open windows)."""
+        finish: Callable[[], SinkBatch] | None = getattr(self.make_alerts, "finish", None)
+        if finish is None:
+            return
+        output = finish()
+        if not (output.alerts.height or output.incidents.height):
+            return
+        written = duplicates = 0
+        for sink in self.sinks:
+            delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
+            written = max(written, delivery.written)
+            duplicates = max(duplicates, delivery.duplicates)
+        self.stats.alerts += output.alerts.height
+        self.stats.written += written
+        self.stats.duplicates += duplicates
 
     async def replay(self, paths: Sequence[str | Path], **options: Any) -> RunStats:
         """Run over files (see :class:`ingest.sources.FileSource` for ``options``)."""

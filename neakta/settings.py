@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "DEFAULT_RULES",
+    "CorrelationSettings",
     "ElasticSettings",
     "EnrichSettings",
     "KafkaSettings",
@@ -121,6 +122,17 @@ class EnrichSettings(BaseModel):
     attack: Path = Path(__file__).resolve().parent.parent / "enrich" / "data" / "attack.csv"
 
 
+class CorrelationSettings(BaseModel):
+    """Sigma correlation rules on the stream: event-time lateness and checkpoints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lateness_s: float = 60.0
+    max_event_ids: int = 20
+    checkpoint_path: Path = Path(".neakta/checkpoints.db")
+    checkpoints_kept: int = 3
+
+
 class Settings(BaseSettings):
     """Everything configurable in neakta, read once at start-up."""
 
@@ -137,6 +149,7 @@ class Settings(BaseSettings):
     elastic: ElasticSettings = Field(default_factory=ElasticSettings)
     respond: RespondSettings = Field(default_factory=RespondSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
+    correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
 
 
 def load_settings() -> Settings:

@@ -7,46 +7,31 @@ Also :func:`enrichment_from_settings`, which loads every lookup file the
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import polars as pl
 
 from enrich import (
-    AssetInventory,
-    AttackCatalog,
-    IndicatorSet,
     load_assets,
     load_attack,
     load_indicators,
     open_geoip,
     tag_assets,
 )
-from enrich.geo import GeoReader
 from enrich.inventory import ASSET_FIELDS
+from neakta.alerting import Lookups
 from neakta.settings import EnrichSettings, Settings
 
-__all__ = ["SAMPLE_ASSETS", "Enrichment", "enrichment_from_settings", "register"]
+__all__ = ["SAMPLE_ASSETS", "enrichment_from_settings", "register"]
 
 SAMPLE_ASSETS = Path(__file__).resolve().parents[2] / "enrich" / "data" / "assets.csv"
 """The bundled sample inventory of Cambodia's ministries."""
 
 
-@dataclass(frozen=True, slots=True)
-class Enrichment:
-    """Every lookup the settings configure; None (or empty) where one is not configured."""
-
-    inventory: AssetInventory | None
-    indicators: IndicatorSet | None
-    geoip: GeoReader | None
-    asn: GeoReader | None
-    attack: AttackCatalog
-
-
-def enrichment_from_settings(enrich: EnrichSettings) -> Enrichment:
+def enrichment_from_settings(enrich: EnrichSettings) -> Lookups:
     """Load the configured files (raises :class:`enrich.SourceFileError` for a bad one)."""
-    return Enrichment(
+    return Lookups(
         inventory=None if enrich.assets is None else load_assets(enrich.assets),
         indicators=load_indicators(enrich.indicators) if enrich.indicators else None,
         geoip=open_geoip(enrich.geoip_city),

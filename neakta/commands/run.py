@@ -16,18 +16,28 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from detect import CompiledRuleSet
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
 from neakta.alert_file import NdjsonAlertWriter
-from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.alerting import AlertStage
+from neakta.commands.assets import enrichment_from_settings
+from neakta.commands.incidents import (
+    ndjson_sink_from_settings,
+    notifier_from_settings,
+    store_from_settings,
+    tracker_from_settings,
+)
+from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
 from neakta.settings import KafkaSettings, Settings
 from neakta.status import StatusLine, configure_logging, format_summary
 from respond.sinks import AlertSink
 
-__all__ = ["cmd_replay", "cmd_run", "register"]
+__all__ = ["build_alert_stage", "cmd_replay", "cmd_run", "register"]
 
 _log = logging.getLogger("neakta.run")
 
@@ -67,6 +77,14 @@ def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
         default=run.dead_letters,
         help="NDJSON file for dead letters in file mode "
         "(env NEAKTA_RUN__DEAD_LETTERS; default %(default)s)",
+    )
+    parser.add_argument(
+        "--db",
+        dest="store",
+        type=Path,
+        default=settings.respond.store_path,
+        help="SQLite file keeping alerts and incidents (env NEAKTA_RESPOND__STORE_PATH; "
+        "default %(default)s)",
     )
     parser.add_argument(
         "--max-record-bytes",
@@ -203,6 +221,47 @@ async def _kafka(
     return source, KafkaDeadLetters(producer)
 
 
+REPLAY_LATENESS_S = 7 * 86_400.0
+"""Allowed lateness of correlations over files that end: files are read one after another,
+so event time starts over at each file; every window is decided when the files end."""
+
+
+def build_alert_stage(
+    settings: Settings,
+    *,
+    store: Path | None,
+    rules: Sequence[Path],
+    base: CompiledRuleSet,
+    lateness_s: float,
+) -> tuple[AlertStage, list[AlertSink]]:
+    """The alert stage (enrichment, correlation, incidents) and the embedded sinks.
+
+    With a store path, incidents are kept in the SQLite store there, which also resumes the
+    incidents a previous run left open; without one, alerts carry no incidents.
+    """
+    lookups = enrichment_from_settings(settings.enrich)
+    sinks: list[AlertSink] = []
+    tracker = None
+    if store is not None:
+        tracker = tracker_from_settings(settings.respond)
+        where = settings.respond.model_copy(update={"store_path": store})
+        sinks.append(store_from_settings(where, tracker))
+    export = ndjson_sink_from_settings(settings.respond)
+    notifier = notifier_from_settings(settings.respond)
+    sinks.extend(sink for sink in (export, notifier) if sink is not None)
+    correlations = compile_correlations(rules, base)
+    for problem in correlations.rejected:
+        _log.warning("correlation rule rejected: %s", problem)
+    correlator = (
+        correlations.correlator(
+            lateness_s=lateness_s, max_event_ids=settings.correlation.max_event_ids
+        )
+        if correlations.rules
+        else None
+    )
+    return AlertStage(lookups, tracker=tracker, correlator=correlator), sinks
+
+
 def _sinks(args: argparse.Namespace, settings: Settings, out: TextIO) -> list[AlertSink]:
     sinks: list[AlertSink] = [NdjsonAlertWriter(args.alerts, stdout=out)]
     if settings.elastic.hosts:
@@ -258,9 +317,18 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
         dead_letters = NdjsonDeadLetters(args.dead_letters)
         mode = "files " + " ".join(map(str, args.inputs))
+    live = bool(args.bootstrap_servers) or args.follow
+    stage, embedded = build_alert_stage(
+        settings,
+        store=args.store,
+        rules=args.rules,
+        base=first,
+        lateness_s=settings.correlation.lateness_s if live else REPLAY_LATENESS_S,
+    )
     pipeline = Pipeline(
         rulesets,
-        sinks=_sinks(args, settings, out),
+        sinks=[*_sinks(args, settings, out), *embedded],
+        make_alerts=stage,
         dead_letters=dead_letters,
         forwarders=settings.run.forwarders,
         stop=stop,

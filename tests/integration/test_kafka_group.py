@@ -38,8 +38,17 @@ class SlowSink:
         return None
 
 
+EVERY_PROCESS = """
+title: Any Process
+id: 0c7d4e9a-5b61-4f0e-8a3d-2e9f1b6c7a10
+logsource: {category: process_creation, product: windows}
+detection: {selection: {Image|contains: '.exe'}, condition: selection}
+level: low
+"""
+
+
 def member(
-    broker: Broker, topic: str, group: str, pause: float
+    broker: Broker, topic: str, group: str, pause: float, rules: Path = DEFAULT_RULES
 ) -> tuple[KafkaSource, Pipeline, SlowSink]:
     stop = asyncio.Event()
     source = KafkaSource(
@@ -53,20 +62,25 @@ def member(
         heartbeat_interval_ms=200,
     )
     sink = SlowSink(pause)
-    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    rulesets = compile_rulesets([rules], families=("endpoint",))
     pipeline = Pipeline(rulesets, sinks=[sink], dead_letters=ListDeadLetters(), stop=stop)
     return source, pipeline, sink
 
 
 async def test_two_members_split_partitions_and_never_process_a_record_twice(
-    broker: Broker,
+    broker: Broker, tmp_path: Path
 ) -> None:
     topic = f"logs.endpoint.{unique('m')}"
     group = unique("g")
     await create_topics(broker.bootstrap, [topic], partitions=2)
     await produce(broker.bootstrap, topic, LINES, partitions=2)
-    first_source, first, first_sink = member(broker, topic, group, pause=0.3)
-    second_source, second, second_sink = member(broker, topic, group, pause=0.3)
+    # Every batch raises alerts, so every batch waits on the slow sink: the first member
+    # cannot finish the topic alone before the second has joined.
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "every_process.yml").write_text(EVERY_PROCESS)
+    first_source, first, first_sink = member(broker, topic, group, pause=0.3, rules=rules)
+    second_source, second, second_sink = member(broker, topic, group, pause=0.3, rules=rules)
     first_run = asyncio.create_task(first.run(first_source))
     # Join while the first member has a batch in flight (its sink is slow).
     while first.stats.batches == 0:

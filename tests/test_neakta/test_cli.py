@@ -115,13 +115,6 @@ def test_rules_test_is_human_readable(
     assert "1 match(es) in 3 event(s)" in out
 
 
-def test_demo_finds_the_seeded_attacks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "17 detections" in out
-    assert "Mimikatz" in out
-
-
 def test_sigma_cli_lists_and_uses_the_polars_target(tmp_path: Path) -> None:
     rule = tmp_path / "rule.yml"
     rule.write_text(GOOD)

@@ -55,6 +55,8 @@ def replay(
             str(alerts),
             "--dead-letters",
             str(tmp_path / "dead.ndjson"),
+            "--db",
+            str(tmp_path / "neakta.db"),
             "--no-status",
         ]
     )
@@ -97,6 +99,20 @@ def test_a_second_replay_finds_its_alerts_already_written(
     assert code == 0
     assert second == first
     assert "alerts: 1 (0 written, 1 already held)" in err
+
+
+def test_replay_keeps_incidents_in_the_store_and_a_replay_adds_none(
+    tmp_path: Path, rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "sysmon.ndjson"
+    events.write_text(ATTACK + "\n")
+    replay(tmp_path, rules, events, capsys=capsys)
+    replay(tmp_path, rules, events, capsys=capsys)
+    assert main(["incidents", "list", "--db", str(tmp_path / "neakta.db"), "--json"]) == 0
+    incidents = orjson.loads(capsys.readouterr().out)
+    assert [(i["title"], i["alert_count"], i["state"]) for i in incidents] == [
+        ("Whoami From A Web Server on web1", 1, "open")
+    ]
 
 
 def test_run_without_kafka_or_inputs_says_what_is_missing(

@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "respond.alerts",
+    "respond.correlated",
     "respond.documents",
     "respond.incidents",
     "respond.ndjson",

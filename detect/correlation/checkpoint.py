@@ -1,0 +1,168 @@
+"""Checkpoints: Kafka offsets and the correlation state saved together, in one transaction.
+
+A *slot* is what one :class:`~detect.correlation.Correlator` covers: usually a partition
+number fed by that partition of every co-partitioned topic (see :mod:`detect.correlation`
+for the protocol). A checkpoint is the offsets (next offset to read, per topic and
+partition of the slot) and the state snapshot taken right after the batches before those
+offsets. The store keeps the last ``keep`` checkpoints per consumer group and slot, so the
+one matching Kafka's committed offsets is still there after a crash between saving the
+checkpoint and committing the offsets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from detect.correlation.errors import CheckpointError
+
+__all__ = ["Checkpoint", "CheckpointStore", "SQLiteCheckpointStore", "TopicPartition"]
+
+TopicPartition = tuple[str, int]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (
+    group_id TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (group_id, slot, seq)
+);
+CREATE TABLE IF NOT EXISTS checkpoint_offset (
+    group_id TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, slot, seq, topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Offsets (next offset to read per topic-partition) and the state saved with them."""
+
+    seq: int
+    offsets: dict[TopicPartition, int]
+    state: bytes
+
+
+class CheckpointStore(Protocol):
+    """Where checkpoints live (SQLite by default)."""
+
+    def save(
+        self, group_id: str, slot: str, offsets: Mapping[TopicPartition, int], state: bytes
+    ) -> int:
+        """Save offsets and state atomically; return the checkpoint's sequence number."""
+        ...
+
+    def restore_point(
+        self, group_id: str, slot: str, committed: Mapping[TopicPartition, int | None]
+    ) -> Checkpoint | None:
+        """The newest checkpoint whose offsets are at or before ``committed``."""
+        ...
+
+
+class SQLiteCheckpointStore:
+    """Checkpoints in one SQLite file, its folder created if needed (``":memory:"`` too).
+
+    >>> store = SQLiteCheckpointStore(":memory:")
+    >>> store.save("neakta", "0", {("logs.web", 0): 120}, b"state-a")
+    1
+    >>> store.save("neakta", "0", {("logs.web", 0): 180}, b"state-b")
+    2
+    >>> store.restore_point("neakta", "0", {("logs.web", 0): 120}).state  # crash before commit
+    b'state-a'
+    """
+
+    def __init__(self, path: str | Path, *, keep: int = 3) -> None:
+        if keep < 2:
+            raise ValueError("keep at least 2 checkpoints (a crash may fall between the steps)")
+        self.keep = keep
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread off: the pipeline may call from a worker thread (one at a time).
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise CheckpointError(f"cannot open checkpoint store {path}: {error}") from error
+
+    def save(
+        self, group_id: str, slot: str, offsets: Mapping[TopicPartition, int], state: bytes
+    ) -> int:
+        """Save offsets and state in one transaction; older checkpoints beyond ``keep`` go."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM checkpoint WHERE group_id = ? AND slot = ?",
+                (group_id, slot),
+            ).fetchone()
+            seq = int(last) + 1
+            db.execute(
+                "INSERT INTO checkpoint (group_id, slot, seq, state) VALUES (?, ?, ?, ?)",
+                (group_id, slot, seq, state),
+            )
+            db.executemany(
+                "INSERT INTO checkpoint_offset VALUES (?, ?, ?, ?, ?, ?)",
+                [(group_id, slot, seq, t, p, o) for (t, p), o in offsets.items()],
+            )
+            for table in ("checkpoint", "checkpoint_offset"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE group_id = ? AND slot = ? AND seq <= ?",
+                    (group_id, slot, seq - self.keep),
+                )
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise CheckpointError(f"cannot save checkpoint: {error}") from error
+        return seq
+
+    def checkpoints(self, group_id: str, slot: str) -> list[Checkpoint]:
+        """The kept checkpoints of a slot, newest first."""
+        try:
+            rows = self._db.execute(
+                "SELECT seq, state FROM checkpoint WHERE group_id = ? AND slot = ? "
+                "ORDER BY seq DESC",
+                (group_id, slot),
+            ).fetchall()
+            found = []
+            for seq, state in rows:
+                offsets = self._db.execute(
+                    "SELECT topic, partition, next_offset FROM checkpoint_offset "
+                    "WHERE group_id = ? AND slot = ? AND seq = ?",
+                    (group_id, slot, seq),
+                ).fetchall()
+                found.append(Checkpoint(seq, {(t, p): o for t, p, o in offsets}, bytes(state)))
+        except sqlite3.Error as error:
+            raise CheckpointError(f"cannot read checkpoints: {error}") from error
+        return found
+
+    def restore_point(
+        self, group_id: str, slot: str, committed: Mapping[TopicPartition, int | None]
+    ) -> Checkpoint | None:
+        """The checkpoint to resume from, given Kafka's committed offsets.
+
+        The newest checkpoint none of whose offsets is ahead of Kafka's (a topic-partition
+        Kafka has no offset for counts as ahead). Restore its state and seek the consumer
+        to its offsets: equal offsets mean no replay; lower ones replay already-acknowledged
+        batches, whose alerts carry the same ids. None: start with an empty state.
+        """
+        for checkpoint in self.checkpoints(group_id, slot):
+            if all(
+                (done := committed.get(tp)) is not None and offset <= done
+                for tp, offset in checkpoint.offsets.items()
+            ):
+                return checkpoint
+        return None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
