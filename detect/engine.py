@@ -42,7 +42,7 @@ from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
-from detect.patterns import Pattern, choose_pattern, pattern_literals
+from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern, pattern_literals
 from detect.pipelines import DEFAULT_PIPELINE, resolve_pipeline
 
 __all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
@@ -262,7 +262,7 @@ class CompiledRuleSet:
             unseen = 0.1 / rows / len(literal.encode("utf-8"))
             return frequency.get((column, literal), 0) / rows + unseen
 
-        self._choose([choose_pattern(r.node, share) for r in self.rules])
+        self._choose([choose_pattern(r.node, share, drop_above=USELESS_ABOVE) for r in self.rules])
         self.calibrated = True
         totals: dict[str, int] = defaultdict(int)
         for (column, _), n in frequency.items():

@@ -25,6 +25,7 @@ from typing import Any, TypeAlias
 from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, Regex, StrMatch
 
 __all__ = [
+    "USELESS_ABOVE",
     "Pattern",
     "Slot",
     "choose_pattern",
@@ -189,10 +190,17 @@ def _cheapest(node: Node, cost: Cost) -> tuple[float, Slot] | None:
             return None
 
 
-def choose_pattern(node: Node, cost: Cost = static_cost, *, second_slot: bool = True) -> Pattern:
+def choose_pattern(
+    node: Node,
+    cost: Cost = static_cost,
+    *,
+    second_slot: bool = True,
+    drop_above: float | None = None,
+) -> Pattern:
     """The pattern to search for ``node``: one slot, or two for a costly top-level AND.
 
-    An empty tuple means the rule has no pattern and runs on every row.
+    An empty tuple means the rule has no pattern and runs on every row; so does a pattern
+    whose cost is above ``drop_above`` (with sampled shares: one that would hit most rows).
 
     >>> from detect.ir import StrKind
     >>> rule = And((StrMatch("Image", StrKind.SUFFIX, "\\\\cmd.exe"),
@@ -204,7 +212,7 @@ def choose_pattern(node: Node, cost: Cost = static_cost, *, second_slot: bool = 
     (frozenset({('CommandLine', '-encodedcommand')}),)
     """
     best = _cheapest(node, cost)
-    if best is None or best[0] > USELESS_ABOVE:
+    if best is None or (drop_above is not None and best[0] > drop_above):
         return ()
     if not best[1] or not second_slot or not isinstance(node, And) or best[0] <= 0:
         return (best[1],)
