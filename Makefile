@@ -37,6 +37,8 @@ test: lint typecheck unit
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.compare
+	$(BIN)/python -m benchmarks.pipeline
+	$(BIN)/python -m benchmarks.correlation
 	$(BIN)/pytest benchmarks --benchmark-enable -q
 
 # Measure against a local SigmaHQ checkout: make sigmahq SIGMAHQ=/path/to/sigma
@@ -44,4 +46,4 @@ sigmahq: $(STAMP)
 	$(BIN)/neakta rules check --summary-only $(SIGMAHQ)/rules $(SIGMAHQ)/rules-emerging-threats $(SIGMAHQ)/rules-threat-hunting
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .benchmarks .neakta

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from functools import partial
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import polars as pl
 
@@ -44,10 +44,10 @@ from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key
+from respond.alerts import SEVERITY
 from respond.sinks import AlertSink, SinkBatch
 
 __all__ = [
-    "SEVERITY",
     "MakeAlerts",
     "Pipeline",
     "PipelineStoppedError",
@@ -60,14 +60,6 @@ __all__ = [
 MakeAlerts = Callable[[pl.DataFrame, pl.DataFrame, CompiledRuleSet], SinkBatch]
 """``(events, matches, ruleset) -> SinkBatch``: what a batch's matches become."""
 
-SEVERITY: Final[dict[str, int]] = {
-    "informational": 1,
-    "low": 21,
-    "medium": 47,
-    "high": 73,
-    "critical": 99,
-}
-"""Sigma level -> ECS ``event.severity``."""
 
 _log = logging.getLogger("neakta.pipeline")
 _T = TypeVar("_T")

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import orjson
 
 from neakta.settings import RespondSettings, Settings
+from respond.alerts import SEVERITY
 from respond.incidents import IncidentTracker, severity_label
 from respond.ndjson import NdjsonSink
 from respond.notify import WebhookNotifier
@@ -29,7 +30,7 @@ __all__ = [
     "tracker_from_settings",
 ]
 
-_SEVERITIES = {"informational": 1, "low": 21, "medium": 47, "high": 73, "critical": 99}
+_SEVERITIES = SEVERITY
 
 
 def tracker_from_settings(respond: RespondSettings) -> IncidentTracker:
