@@ -13,6 +13,14 @@ fresh topic on a local Tansu broker and evaluate the bundled rules:
 :func:`compare_pipeline` returns them for ``benchmarks/compare.py``. Environment:
 ``NEAKTA_BENCH_PIPELINE_EVENTS`` (default 200,000) and
 ``NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS`` (default 2,000).
+
+It then prints where the Kafka side's time goes (:func:`compare_consumer`, same topic, same
+run): records/s of ``getmany`` alone with aiokafka's fetch size and with the source's, of
+``getmany`` plus the records frame (:meth:`KafkaSource.batches`), and the pipeline again
+with the source's fetch overlap off (``fetcher_steps=0``, as before) and on; for those two,
+``source s`` is the median time the pipeline waited for its next batch (``getmany``, the
+records frame, the decode), the part the source can change. Rounds alternate, so a busy
+machine hurts both sides alike: ``NEAKTA_BENCH_CONSUMER_ROUNDS`` (default 3).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.resources
+import math
 import os
 import shutil
 import socket
@@ -27,8 +36,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +48,28 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detect import CompiledRuleSet
 from ingest.parsers import parse_endpoint
-from ingest.sources.kafka import KafkaSource
+from ingest.sources import SourceBatch
+from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
 from ingest.testing import ListDeadLetters
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.sinks import Delivery, SinkBatch
 
-__all__ = ["PipelineRates", "compare_pipeline", "fill_topic", "tansu_broker"]
+__all__ = [
+    "ConsumerRate",
+    "PipelineRates",
+    "compare_consumer",
+    "compare_pipeline",
+    "fill_topic",
+    "tansu_broker",
+]
 
 SAMPLE = Path(__file__).resolve().parent.parent / "neakta" / "data" / "sample_endpoint.ndjson"
 EVENTS = int(os.environ.get("NEAKTA_BENCH_PIPELINE_EVENTS", "200000"))
 BASELINE_EVENTS = int(os.environ.get("NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS", "2000"))
+CONSUMER_ROUNDS = int(os.environ.get("NEAKTA_BENCH_CONSUMER_ROUNDS", "3"))
+AIOKAFKA_PARTITION_FETCH_BYTES = 1 << 20
+"""aiokafka's own ``max_partition_fetch_bytes``."""
 # Tansu answers a group join after about half the session timeout: keep joins out of timings.
 _QUICK_JOIN: dict[str, Any] = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 200}
 
@@ -139,23 +160,72 @@ class _CountingSink:
         return None
 
 
+class _TimedSource:
+    """A source that adds up how long the pipeline waits for each next batch."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+        self.waited = 0.0
+
+    async def batches(self) -> AsyncGenerator[SourceBatch, None]:
+        batches = self.source.batches()
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    batch = await anext(batches)
+                except StopAsyncIteration:
+                    return
+                self.waited += time.perf_counter() - started
+                yield batch
+        finally:
+            await batches.aclose()
+
+    async def commit(self, batch: SourceBatch) -> None:
+        await self.source.commit(batch)
+
+    async def close(self) -> None:
+        await self.source.close()
+
+
 async def run_neakta(
-    bootstrap: str, topic: str, count: int, rulesets: dict[str, CompiledRuleSet]
+    bootstrap: str,
+    topic: str,
+    count: int,
+    rulesets: dict[str, CompiledRuleSet],
+    **source_options: Any,
 ) -> tuple[float, int]:
-    """Events/s of the pipeline over ``count`` records of ``topic``, and its alerts."""
+    """Events/s of the pipeline over ``count`` records of ``topic``, and its alerts.
+
+    ``source_options`` go to :class:`KafkaSource` (``fetcher_steps``, consumer options).
+    """
+    rate, alerts, _ = await run_neakta_timed(bootstrap, topic, count, rulesets, **source_options)
+    return rate, alerts
+
+
+async def run_neakta_timed(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    rulesets: dict[str, CompiledRuleSet],
+    **source_options: Any,
+) -> tuple[float, int, float]:
+    """:func:`run_neakta`, and the seconds the pipeline spent waiting for the source."""
     stop = asyncio.Event()
-    source = KafkaSource(
-        bootstrap_servers=bootstrap,
-        topics=[topic],
-        group_id=f"bench-{uuid.uuid4().hex[:8]}",
-        max_records=50_000,
-        timeout_ms=200,
-        stop=stop,
-        **_QUICK_JOIN,
+    source = _TimedSource(
+        KafkaSource(
+            bootstrap_servers=bootstrap,
+            topics=[topic],
+            group_id=f"bench-{uuid.uuid4().hex[:8]}",
+            max_records=50_000,
+            timeout_ms=200,
+            stop=stop,
+            **(_QUICK_JOIN | source_options),
+        )
     )
     sink = _CountingSink()
     pipeline = Pipeline(rulesets, sinks=[sink], dead_letters=ListDeadLetters(), stop=stop)
-    await source.start()
+    await source.source.start()
     started = time.perf_counter()
     finished = started
 
@@ -170,7 +240,7 @@ async def run_neakta(
     await pipeline.run(source)
     await watcher
     await source.close()
-    return count / (finished - started), sink.alerts
+    return count / (finished - started), sink.alerts, source.waited
 
 
 async def run_per_record(
@@ -203,6 +273,123 @@ async def run_per_record(
     return seen / (time.perf_counter() - started), matches
 
 
+@dataclass(frozen=True)
+class ConsumerRate:
+    """One way of reading the topic: records/s (best and median round), batch size, and for
+    the pipeline the median seconds it waited for the source's next batch (else NaN)."""
+
+    label: str
+    best: float
+    median: float
+    per_batch: float
+    waited: float
+
+
+async def _assigned(consumer: AIOKafkaConsumer) -> None:
+    while not consumer.assignment():
+        await asyncio.sleep(0.01)
+
+
+async def read_getmany(
+    bootstrap: str, topic: str, count: int, **options: Any
+) -> tuple[float, float, float]:
+    """Records/s of bare ``getmany(max_records=50,000)`` calls, records per call, NaN."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"get-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(_QUICK_JOIN | options),
+    )
+    await consumer.start()
+    seen = calls = 0
+    try:
+        await _assigned(consumer)
+        started = time.perf_counter()
+        while seen < count:
+            fetched = await consumer.getmany(timeout_ms=200, max_records=50_000)
+            calls += bool(fetched)
+            seen += sum(len(records) for records in fetched.values())
+        elapsed = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return seen / elapsed, seen / max(calls, 1), float("nan")
+
+
+async def read_batches(
+    bootstrap: str, topic: str, count: int, **options: Any
+) -> tuple[float, float, float]:
+    """Records/s of :meth:`KafkaSource.batches` (``getmany`` + records frame), per batch, NaN."""
+    source = KafkaSource(
+        bootstrap_servers=bootstrap,
+        topics=[topic],
+        group_id=f"src-{uuid.uuid4().hex[:8]}",
+        max_records=50_000,
+        timeout_ms=200,
+        **(_QUICK_JOIN | options),
+    )
+    await source.start()
+    seen = calls = 0
+    try:
+        while not source.assigned:
+            await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        batches = source.batches()
+        async for batch in batches:
+            seen += batch.size
+            calls += 1
+            if seen >= count:
+                break
+        elapsed = time.perf_counter() - started
+        await batches.aclose()
+    finally:
+        await source.close()
+    return seen / elapsed, seen / max(calls, 1), float("nan")
+
+
+async def compare_consumer(
+    bootstrap: str, topic: str, count: int, *, rounds: int = CONSUMER_ROUNDS
+) -> list[ConsumerRate]:
+    """The Kafka side's rates on one topic, alternating the ways round by round."""
+    small: dict[str, Any] = {"max_partition_fetch_bytes": AIOKAFKA_PARTITION_FETCH_BYTES}
+    big: dict[str, Any] = {"max_partition_fetch_bytes": PARTITION_FETCH_BYTES}
+    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    ways: list[tuple[str, Any]] = [
+        ("getmany alone, 1 MiB partition fetch", partial(read_getmany, **small)),
+        ("getmany alone, 16 MiB partition fetch", partial(read_getmany, **big)),
+        ("getmany + records frame (source)", read_batches),
+        (
+            "pipeline, fetch overlap off (before)",
+            partial(_pipeline_rate, rulesets=rulesets, fetcher_steps=0, **small),
+        ),
+        ("pipeline, source defaults (after)", partial(_pipeline_rate, rulesets=rulesets)),
+    ]
+    found: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in ways}
+    for _ in range(rounds):
+        for label, way in ways:
+            found[label].append(await way(bootstrap, topic, count))
+    rates = []
+    for label, runs in found.items():
+        speeds = sorted(rate for rate, _, _ in runs)
+        waits = sorted(waited for _, _, waited in runs)
+        middle = len(runs) // 2
+        rates.append(ConsumerRate(label, speeds[-1], speeds[middle], runs[-1][1], waits[middle]))
+    return rates
+
+
+async def _pipeline_rate(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    *,
+    rulesets: dict[str, CompiledRuleSet],
+    **source_options: Any,
+) -> tuple[float, float, float]:
+    rate, _, waited = await run_neakta_timed(bootstrap, topic, count, rulesets, **source_options)
+    return rate, float("nan"), waited
+
+
 async def compare_pipeline(
     bootstrap: str, *, events: int = EVENTS, baseline_events: int = BASELINE_EVENTS
 ) -> PipelineRates:
@@ -215,9 +402,15 @@ async def compare_pipeline(
     return PipelineRates(events, neakta, alerts, baseline_events, baseline, matches)
 
 
+async def _measure(bootstrap: str) -> tuple[PipelineRates, list[ConsumerRate]]:
+    rates = await compare_pipeline(bootstrap)
+    topic = await fill_topic(bootstrap, EVENTS)
+    return rates, await compare_consumer(bootstrap, topic, EVENTS)
+
+
 def main() -> None:
     with tansu_broker() as bootstrap:
-        rates = asyncio.run(compare_pipeline(bootstrap))
+        rates, consumer = asyncio.run(_measure(bootstrap))
     print(f"{'engine':<40} {'events':>9} {'events/s':>12} {'alerts':>8}")
     print(
         f"{'neakta pipeline (batches)':<40} {rates.events:>9,} {rates.neakta:>12,.0f} "
@@ -228,6 +421,18 @@ def main() -> None:
         f"{rates.baseline:>12,.0f} {rates.baseline_matches:>8,}"
     )
     print(f"neakta is {rates.ratio:,.0f} times the per-record rate")
+    print()
+    print(
+        f"{'kafka side, ' + format(EVENTS, ',') + ' records':<40} {'best/s':>12} "
+        f"{'median/s':>12} {'per batch':>10} {'source s':>9}"
+    )
+    for rate in consumer:
+        per_batch = "" if math.isnan(rate.per_batch) else f"{rate.per_batch:,.0f}"
+        waited = "" if math.isnan(rate.waited) else f"{rate.waited:.2f}"
+        print(
+            f"{rate.label:<40} {rate.best:>12,.0f} {rate.median:>12,.0f} {per_batch:>10} "
+            f"{waited:>9}"
+        )
 
 
 if __name__ == "__main__":

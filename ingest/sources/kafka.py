@@ -5,6 +5,16 @@ The consumer never auto-commits. Each ``getmany(timeout_ms, max_records)`` becom
 decoded in one cast. The pipeline calls :meth:`KafkaSource.commit` once the batch's alerts
 and dead letters are written, which commits ``last offset + 1`` per partition.
 
+Throughput: aiokafka's fetcher holds one fetch response per partition and asks for the next
+one only once ``getmany`` has drained it. So the source lets the event loop turn a few times
+right after ``getmany`` (:data:`FETCHER_STEPS`): the next fetch request is on the wire while
+this batch is decoded, parsed and evaluated, instead of after its commit. A partition's fetch
+is capped at ``max_partition_fetch_bytes`` (aiokafka's default, 1 MiB, is about 1,400
+endpoint events), which would cap every batch far below ``max_records``; the source asks for
+:data:`PARTITION_FETCH_BYTES` unless told otherwise. Columns are built per partition from
+plain lists in one ``pl.Series`` call each; offsets of a gap-free partition are a range, and
+headers are only looked at when a record has any.
+
 Rebalances: a batch is *in flight* from the moment ``getmany`` returned it until it is
 committed, and a lock is held for exactly that span (never around ``getmany`` itself). The
 rebalance listener's ``on_partitions_revoked`` waits for that lock, so a partition is only
@@ -18,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -30,10 +41,30 @@ from aiokafka.helpers import create_ssl_context
 from ingest.sources.families import family_of_topic
 from ingest.sources.records import SourceBatch, decode_records
 
-__all__ = ["ORGANIZATION_HEADER", "KafkaSource", "security_options"]
+__all__ = [
+    "FETCHER_STEPS",
+    "ORGANIZATION_HEADER",
+    "PARTITION_FETCH_BYTES",
+    "KafkaSource",
+    "records_frame",
+    "security_options",
+]
 
 ORGANIZATION_HEADER = "organization.id"
 """Record header a forwarder sets to name the ministry."""
+
+PARTITION_FETCH_BYTES: Final = 16 << 20
+"""Default ``max_partition_fetch_bytes``: room for a full ``max_records`` batch per partition.
+
+The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by default).
+"""
+
+FETCHER_STEPS: Final = 4
+"""Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
+
+_value = attrgetter("value")
+_offset = attrgetter("offset")
+_headers = attrgetter("headers")
 
 _log = logging.getLogger("neakta.kafka")
 
@@ -88,6 +119,69 @@ def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
     return None
 
 
+def records_frame(
+    topic: str,
+    partition: int,
+    records: Sequence[Any],
+    *,
+    family: str | None,
+    ministry: str | None,
+) -> pl.DataFrame:
+    """One partition's fetched records as raw record columns, without per-record rows.
+
+    Parameters
+    ----------
+    topic, partition
+        Where the records come from.
+    records
+        aiokafka ``ConsumerRecord`` objects (``offset``, ``value``, ``headers``), in offset
+        order, at least one.
+    family, ministry
+        The topic's log family and ministry (:func:`ingest.sources.families.family_of_topic`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``family``, ``source``, ``origin`` (``topic/partition/offset``), ``raw`` (``Binary``),
+        ``header_organization`` (header ``organization.id``), ``source_organization``: the
+        input of :func:`ingest.sources.records.decode_records`.
+
+    Examples
+    --------
+    >>> from aiokafka.structs import ConsumerRecord
+    >>> def record(offset, value, headers=()):
+    ...     return ConsumerRecord("logs.web.mef", 0, offset, 0, 0, None, value, None, -1,
+    ...                           len(value), headers)
+    >>> frame = records_frame("logs.web.mef", 0, [record(7, b"GET /"),
+    ...                       record(9, b"GET /a", (("organization.id", b"mi"),))],
+    ...                       family="web", ministry="mef")
+    >>> frame.select("origin", "raw", "header_organization").rows()
+    [('logs.web.mef/0/7', b'GET /', None), ('logs.web.mef/0/9', b'GET /a', 'mi')]
+    """
+    size = len(records)
+    first, last = records[0].offset, records[-1].offset
+    if last - first + 1 == size:
+        # Offsets only grow within a partition, so this span has no gap: a range.
+        offsets = pl.int_range(first, last + 1, dtype=pl.Int64, eager=True)
+    else:
+        offsets = pl.Series(list(map(_offset, records)), dtype=pl.Int64)
+    headers = list(map(_headers, records))
+    if any(headers):
+        header = pl.Series([_organization(h) for h in headers], dtype=pl.String)
+    else:
+        header = pl.repeat(None, size, dtype=pl.String, eager=True)
+    return pl.DataFrame(
+        {
+            "family": pl.repeat(family, size, dtype=pl.String, eager=True),
+            "source": pl.repeat(topic, size, dtype=pl.String, eager=True),
+            "origin": f"{topic}/{partition}/" + offsets.cast(pl.String),
+            "raw": pl.Series(list(map(_value, records)), dtype=pl.Binary),
+            "header_organization": header,
+            "source_organization": pl.repeat(ministry, size, dtype=pl.String, eager=True),
+        }
+    )
+
+
 class KafkaSource:
     """A consumer group member as a :class:`ingest.sources.Source`.
 
@@ -107,8 +201,12 @@ class KafkaSource:
         Longer records are dead letters.
     stop
         Set it to end the batches after the current one.
+    fetcher_steps
+        Event-loop turns given to aiokafka's fetcher after each ``getmany`` so that its next
+        fetch overlaps this batch's processing; 0 turns that off.
     options
-        More ``AIOKafkaConsumer`` options (:func:`security_options`, ``client_id``...).
+        More ``AIOKafkaConsumer`` options (:func:`security_options`, ``client_id``,
+        ``max_partition_fetch_bytes`` (default :data:`PARTITION_FETCH_BYTES`)...).
     """
 
     def __init__(
@@ -122,6 +220,7 @@ class KafkaSource:
         timeout_ms: int = 500,
         max_record_bytes: int = 1 << 20,
         stop: asyncio.Event | None = None,
+        fetcher_steps: int = FETCHER_STEPS,
         **options: Any,
     ) -> None:
         self.topics = tuple(topics)
@@ -129,12 +228,14 @@ class KafkaSource:
         self.max_records = max_records
         self.timeout_ms = timeout_ms
         self.max_record_bytes = max_record_bytes
+        self.fetcher_steps = fetcher_steps
         self.stop = stop or asyncio.Event()
         self._options = {
             "bootstrap_servers": bootstrap_servers,
             "group_id": group_id,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
+            "max_partition_fetch_bytes": PARTITION_FETCH_BYTES,
             **options,
         }
         self._consumer: AIOKafkaConsumer | None = None
@@ -164,6 +265,9 @@ class KafkaSource:
             await self._in_flight.acquire()
             self._flying = True
             try:
+                # The fetcher's next request goes out now, not at this batch's commit.
+                for _ in range(self.fetcher_steps):
+                    await asyncio.sleep(0)
                 yield self._batch(fetched)
             finally:
                 self._land()
@@ -175,25 +279,8 @@ class KafkaSource:
             if not records:
                 continue
             family, ministry = family_of_topic(tp.topic, self.families)
-            offsets = pl.Series("offset", [r.offset for r in records], dtype=pl.Int64)
-            if any(r.headers for r in records):
-                header = [_organization(r.headers) for r in records]
-            else:
-                header = [None] * len(records)
-            size = len(records)
             parts.append(
-                pl.DataFrame(
-                    {
-                        "family": pl.repeat(family, size, dtype=pl.String, eager=True),
-                        "source": pl.repeat(tp.topic, size, dtype=pl.String, eager=True),
-                        "origin": f"{tp.topic}/{tp.partition}/" + offsets.cast(pl.String),
-                        "raw": pl.Series([r.value for r in records], dtype=pl.Binary),
-                        "header_organization": pl.Series(header, dtype=pl.String),
-                        "source_organization": pl.repeat(
-                            ministry, size, dtype=pl.String, eager=True
-                        ),
-                    }
-                )
+                records_frame(tp.topic, tp.partition, records, family=family, ministry=ministry)
             )
             position[tp] = records[-1].offset + 1
             self._next[tp] = records[-1].offset + 1
