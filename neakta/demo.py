@@ -83,7 +83,9 @@ def _lookups() -> Lookups:
     )
 
 
-async def _replay(files: list[Path], rules: Path, folder: Path, tally: _Tally) -> RunStats:
+async def _replay(
+    files: list[Path], rules: Path, folder: Path, tally: _Tally
+) -> tuple[RunStats, float, str]:
     tracker = IncidentTracker()
     store = SqliteStore(folder / "neakta.db", tracker=tracker)
     sinks: list[AlertSink] = [store, NdjsonSink(folder / "alerts.ndjson"), tally]
@@ -100,10 +102,14 @@ async def _replay(files: list[Path], rules: Path, folder: Path, tally: _Tally) -
         dead_letters=NdjsonDeadLetters(folder / "dead-letters.ndjson"),
         make_alerts=stage,
     )
+    base = next(iter(rulesets.values()))
+    loaded = f"{len(base.rules)} rules, {len(correlations.rules)} correlation rules"
+    started = time.perf_counter()
     try:
-        return await pipeline.replay(files)
+        stats = await pipeline.replay(files)
     finally:
         await pipeline.close()
+    return stats, time.perf_counter() - started, loaded
 
 
 def run_demo(
@@ -115,10 +121,8 @@ def run_demo(
     folder.mkdir(parents=True)
     files = [data / sample.name for sample in BUNDLED]
     tally = _Tally()
-    started = time.perf_counter()
-    stats = asyncio.run(_replay(files, rules, folder, tally))
-    elapsed = time.perf_counter() - started
-    print(f"neakta demo: {len(files)} bundled log files from {data}", file=out)
+    stats, elapsed, loaded = asyncio.run(_replay(files, rules, folder, tally))
+    print(f"neakta demo: {len(files)} bundled log files from {data}; {loaded}", file=out)
     print(format_summary(stats, elapsed), file=out)
     if tally.alerts:
         alerts = pl.concat(tally.alerts)
@@ -135,6 +139,7 @@ def run_demo(
             **incident,
             "severity": severity_label(int(incident["severity"])),
             "ministry": incident["organization_id"],
+            "alerts": incident["alert_count"],
             "seen": f"{str(incident['first_seen'])[11:19]}-{str(incident['last_seen'])[11:19]}",
         }
         for incident in incidents[:25]
@@ -144,7 +149,7 @@ def run_demo(
         "severity": 8,
         "ministry": 8,
         "title": 62,
-        "alert_count": 6,
+        "alerts": 6,
         "seen": 17,
     }
     print(format_table(shown, widths), file=out)
