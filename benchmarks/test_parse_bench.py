@@ -2,7 +2,8 @@
 
 Run with ``pytest benchmarks/test_parse_bench.py --benchmark-enable``; each group holds
 the vectorized parser and its per-line counterpart, and both produce a Polars frame with
-the same core columns so the comparison includes building the result.
+the same core columns so the comparison includes building the result. The Sysmon group
+reads the bundled endpoint sample, repeated.
 """
 
 import random
@@ -10,12 +11,14 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 
-from ingest.parsers import parse_firewall, parse_web
+from ingest.parsers import parse_endpoint, parse_firewall, parse_web
 
 LINES = 200_000
 YEAR = 2024
@@ -77,6 +80,14 @@ def nginx_lines(count: int = LINES) -> pl.Series:
             f'"https://portal.gov.example/home" "{rng.choice(_AGENTS)}"'
         )
     return pl.Series("line", lines)
+
+
+@cache
+def sysmon_lines(count: int = LINES) -> pl.Series:
+    """Raw Sysmon event JSON from ministry workstations (the bundled sample, repeated)."""
+    sample = Path(__file__).resolve().parent.parent / "neakta" / "data" / "sample_endpoint.ndjson"
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    return pl.Series("line", (lines * (count // len(lines) + 1))[:count])
 
 
 _KV = re.compile(r'(\w+)=(?:"([^"]*)"|(\S*))')
@@ -143,6 +154,38 @@ def nginx_per_line(lines: list[str]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def sysmon_per_line(lines: list[str]) -> pl.DataFrame:
+    """orjson per line, then the normalized row from the flat Sysmon fields."""
+    rows = []
+    for line in lines:
+        event = orjson.loads(line)
+        image = _text(event.get("Image"))
+        user = _text(event.get("User"))
+        domain, _, name = user.rpartition("\\") if user is not None else (None, None, None)
+        stamp = event.get("UtcTime")
+        rows.append(
+            {
+                "@timestamp": datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+                if stamp
+                else None,
+                "event.code": _text(event.get("EventID")),
+                "host.name": _text(event.get("Computer")),
+                "process.executable": image,
+                "process.name": re.split(r"[\\/]", image)[-1] if image else None,
+                "process.command_line": _text(event.get("CommandLine")),
+                "process.pid": event.get("ProcessId"),
+                "process.parent.executable": _text(event.get("ParentImage")),
+                "user.name": name,
+                "user.domain": domain if user is not None and "\\" in user else None,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"process.pid": pl.Int64})
+
+
 def run(benchmark: Any, parse: Callable[[], pl.DataFrame]) -> None:
     frame = benchmark.pedantic(parse, rounds=3, iterations=1, warmup_rounds=1)
     benchmark.extra_info["lines"] = LINES
@@ -173,11 +216,24 @@ def test_nginx_per_line(benchmark: Any) -> None:
     run(benchmark, lambda: nginx_per_line(lines))
 
 
+@pytest.mark.benchmark(group="sysmon-json")
+def test_sysmon_vectorized(benchmark: Any) -> None:
+    lines = sysmon_lines()
+    run(benchmark, lambda: parse_endpoint(lines).events)
+
+
+@pytest.mark.benchmark(group="sysmon-json")
+def test_sysmon_per_line(benchmark: Any) -> None:
+    lines = sysmon_lines().to_list()
+    run(benchmark, lambda: sysmon_per_line(lines))
+
+
 @pytest.mark.parametrize(
     ("vectorized", "per_line", "sample"),
     [
         (lambda s: parse_firewall(s, year=YEAR).events, fortigate_per_line, fortigate_lines),
         (lambda s: parse_web(s, year=YEAR).events, nginx_per_line, nginx_lines),
+        (lambda s: parse_endpoint(s).events, sysmon_per_line, sysmon_lines),
     ],
 )
 def test_both_parsers_agree(

@@ -55,7 +55,8 @@ def cef_events(frame: pl.DataFrame) -> pl.DataFrame:
     '2019-05-10T18:37:47+00:00'
     """
     raw = pl.col(ORIGINAL)
-    frame = frame.with_columns(
+    # Lazily, so that expressions used more than once (the action's class) are computed once.
+    lazy = frame.lazy().with_columns(
         raw.str.extract_groups(_HEADER).alias("_header"), raw.str.extract(_RT, 1).alias("_rt")
     )
     header = pl.col("_header")
@@ -72,7 +73,7 @@ def cef_events(frame: pl.DataFrame) -> pl.DataFrame:
             pl.Datetime("us"), "%b %d %Y %H:%M:%S%.f", strict=False
         ).dt.replace_time_zone("UTC"),
     )
-    events = frame.with_columns(
+    events = lazy.with_columns(
         pl.coalesce(rt_time, pl.col(SYSLOG_TIME)).alias("@timestamp"),
         pl.coalesce(kv_value(raw, "dvchost"), pl.col("log.syslog.hostname")).alias(
             "observer.hostname"
@@ -97,8 +98,12 @@ def cef_events(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("cef").alias("event.module"),
     )
     event_type = classify_action(pl.col("event.action"))
-    return events.with_columns(
-        event_type.alias("event.type"),
-        outcome_of(event_type).alias("event.outcome"),
-        pl.col(REASON).fill_null(missing_endpoints()),
-    ).drop("_header", "_rt")
+    return (
+        events.with_columns(
+            event_type.alias("event.type"),
+            outcome_of(event_type).alias("event.outcome"),
+            pl.col(REASON).fill_null(missing_endpoints()),
+        )
+        .drop("_header", "_rt")
+        .collect()
+    )

@@ -140,7 +140,8 @@ def clf_events(frame: pl.DataFrame) -> pl.DataFrame:
     """
     status = pl.col("status").cast(pl.Int32, strict=False)
     parts = pl.col("target").str.splitn("?", 2)
-    events = frame.with_columns(
+    # Lazily, so that expressions used more than once (the status) are computed once.
+    events = frame.lazy().with_columns(
         parse_clf(pl.col("time")).alias("@timestamp"),
         pl.col("client").alias("source.ip"),
         _dash_null("user").alias("user.name"),
@@ -160,4 +161,4 @@ def clf_events(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("web.access").alias("event.dataset"),
     )
     reason = pl.when(pl.col("@timestamp").is_null()).then(pl.lit("invalid timestamp"))
-    return events.with_columns(pl.col(REASON).fill_null(reason)).drop(PIECES)
+    return events.with_columns(pl.col(REASON).fill_null(reason)).drop(PIECES).collect()

@@ -22,12 +22,28 @@ _SYSMON_KINDS: dict[str, tuple[str, str]] = {
     "14": ("registry", "change"), "22": ("network", "protocol"), "23": ("file", "deletion"),
 }  # fmt: skip
 _BASENAME = r"([^\\/]+)$"
+_HASHES_LOWER = "_hashes"
 
 
 def _hash(algorithm: str) -> pl.Expr:
-    """One algorithm's value from Sysmon's ``MD5=..,SHA256=..`` list, in lower case."""
+    """One algorithm's value from Sysmon's ``MD5=..,SHA256=..`` list, in lower case.
+
+    Reads the working column ``_hashes`` (see :func:`_lowered_hashes`). The whole match
+    is extracted and cut at its only ``=``: a regex without capture groups or case
+    folding runs on the faster engine.
+    """
+    pair = pl.col(_HASHES_LOWER).str.extract(rf"(?:^|,)\s*{algorithm}=[0-9a-f]+", 0)
+    return pair.str.splitn("=", 2).struct.field("field_1")
+
+
+def _lowered_hashes() -> pl.Expr:
+    """The hash list in lower case, matched by :func:`_hash` as ``(?i)`` would match it.
+
+    Under Unicode case folding ``s`` also matches the long s ``ſ``, which has no other
+    case to lower to; spelling it ``s`` keeps the matches of a case-insensitive regex.
+    """
     hashes = pl.coalesce(pl.col("_Hashes"), pl.col("_Hash"))
-    return hashes.str.extract(rf"(?i)(?:^|,)\s*{algorithm}=([0-9a-f]+)", 1).str.to_lowercase()
+    return hashes.str.to_lowercase().str.replace_all("\u017f", "s", literal=True)
 
 
 def _kind(code: pl.Expr, which: int) -> pl.Expr:
@@ -40,7 +56,10 @@ def _normalize(frame: pl.DataFrame, dataset: str) -> pl.DataFrame:
     user = pl.col("_User")
     code = pl.col("event.code")
     sysmon_event = pl.col("winlog.channel") == SYSMON_CHANNEL
-    derived = frame.with_columns(
+    # Lazily, so that expressions used more than once (the user, the timestamp, whether
+    # the event is Sysmon's) are computed once.
+    lazy = frame.lazy().with_columns(_lowered_hashes().alias(_HASHES_LOWER))
+    derived = lazy.with_columns(
         pl.coalesce(parse_iso8601(pl.col("@timestamp")), parse_iso8601(pl.col("_UtcTime"))).alias(
             "@timestamp"
         ),
@@ -81,7 +100,11 @@ def _normalize(frame: pl.DataFrame, dataset: str) -> pl.DataFrame:
     reason = pl.when(pl.col("_time_text").is_not_null() & pl.col("@timestamp").is_null()).then(
         pl.lit("invalid timestamp")
     )
-    return derived.with_columns(*numbers, pl.col(REASON).fill_null(reason))
+    return (
+        derived.with_columns(*numbers, pl.col(REASON).fill_null(reason))
+        .drop(_HASHES_LOWER)
+        .collect()
+    )
 
 
 def _read(frame: pl.DataFrame, dtype: pl.Struct, columns: list[pl.Expr]) -> pl.DataFrame:
@@ -163,7 +186,8 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
         .with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
     )
     rest = pl.concat([candidates.filter(~is_beats), retry])
-    plain = _read(rest, sysmon.RAW_DTYPE, sysmon.raw_columns(pl.col("_json")))
+    dtype = sysmon.raw_dtype(rest.get_column(ORIGINAL))
+    plain = _read(rest, dtype, sysmon.raw_columns(pl.col("_json"), dtype))
     found = pl.col("event.code").is_not_null() | pl.col(REASON).is_not_null()
     parts.append(_normalize(plain.filter(found), "endpoint.sysmon"))
     parts.append(reject(plain.filter(~found).select(candidates.columns), UNRECOGNIZED))

@@ -62,7 +62,8 @@ def fortigate_events(frame: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(stamp(raw).alias(STAMP))
     tz = raw.str.extract(_TZ, 0).str.slice(3).str.strip_chars_start('"')
     zoned = pl.concat_str(pl.col(STAMP), tz.fill_null("+0000"))
-    events = frame.with_columns(
+    # Lazily, so that expressions used twice (the action's class) are computed once.
+    events = frame.lazy().with_columns(
         zoned.str.strptime(TIMESTAMP, "date=%Y-%m-%d time=%H:%M:%S%#z", strict=False).alias(
             "@timestamp"
         ),
@@ -90,8 +91,12 @@ def fortigate_events(frame: pl.DataFrame) -> pl.DataFrame:
     invalid_time = pl.when(pl.col("@timestamp").is_null()).then(pl.lit("invalid timestamp"))
     reason = pl.coalesce(missing_endpoints(), invalid_time)
     event_type = classify_action(pl.col("event.action"))
-    return events.with_columns(
-        event_type.alias("event.type"),
-        outcome_of(event_type).alias("event.outcome"),
-        pl.col(REASON).fill_null(reason),
-    ).drop(STAMP)
+    return (
+        events.with_columns(
+            event_type.alias("event.type"),
+            outcome_of(event_type).alias("event.outcome"),
+            pl.col(REASON).fill_null(reason),
+        )
+        .drop(STAMP)
+        .collect()
+    )

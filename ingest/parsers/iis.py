@@ -104,10 +104,13 @@ def iis_events(frame: pl.DataFrame) -> pl.DataFrame:
     ('/a?q=1', 15000000, '2024-01-02T03:04:05+00:00')
     """
     layouts = frame.get_column(FIELDS).unique(maintain_order=True).drop_nulls().to_list()
+    # Lazily, so that fields read more than once (the date, the status) are read once.
     parts = [
-        frame.filter(pl.col(FIELDS) == layout)
+        frame.lazy()
+        .filter(pl.col(FIELDS) == layout)
         .with_columns(pl.col(MESSAGE).str.strip_chars().str.split(" ").alias(_TOKENS))
         .with_columns(_columns(layout.split()))
+        .collect()
         for layout in layouts
     ]
     if not parts:

@@ -48,7 +48,9 @@ def iptables_events(frame: pl.DataFrame) -> pl.DataFrame:
     prefix = pl.col(MESSAGE).str.extract(_PREFIX, 1)
     inbound = kv_value(raw, "IN")
     outbound = kv_value(raw, "OUT")
-    events = frame.with_columns(
+    # Lazily, so that expressions used more than once (the prefix, the interfaces) are
+    # computed once.
+    events = frame.lazy().with_columns(
         pl.col(SYSLOG_TIME).alias("@timestamp"),
         pl.col("log.syslog.hostname").alias("observer.hostname"),
         kv_value(raw, "SRC").alias("source.ip"),
@@ -75,4 +77,4 @@ def iptables_events(frame: pl.DataFrame) -> pl.DataFrame:
         event_type.alias("event.type"),
         outcome_of(event_type).alias("event.outcome"),
         pl.col(REASON).fill_null(missing_endpoints()),
-    )
+    ).collect()

@@ -54,7 +54,8 @@ def pfsense_events(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("log.syslog.appname") == "filterlog").then(pl.col(MESSAGE)),
         pl.col(ORIGINAL).str.extract(_CSV, 1),
     )
-    frame = frame.with_columns(csv.str.split(",").alias(_CSV_FIELDS))
+    # Lazily, so that expressions used more than once (the transport) are computed once.
+    lazy = frame.lazy().with_columns(csv.str.split(",").alias(_CSV_FIELDS))
     fields = pl.col(_CSV_FIELDS)
 
     def field(index: int) -> pl.Expr:
@@ -73,7 +74,7 @@ def pfsense_events(frame: pl.DataFrame) -> pl.DataFrame:
     has_ports = transport.is_in(["tcp", "udp"])
     direction = field(_DIRECTION)
     action = field(_ACTION)
-    events = frame.with_columns(
+    events = lazy.with_columns(
         pl.col(SYSLOG_TIME).alias("@timestamp"),
         pl.col("log.syslog.hostname").alias("observer.hostname"),
         by_version("source").alias("source.ip"),
@@ -100,7 +101,11 @@ def pfsense_events(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("Netgate").alias("observer.vendor"),
         pl.lit("pfSense").alias("observer.product"),
     )
-    return events.with_columns(
-        outcome_of(pl.col("event.type")).alias("event.outcome"),
-        pl.col(REASON).fill_null(missing_endpoints()),
-    ).drop(_CSV_FIELDS)
+    return (
+        events.with_columns(
+            outcome_of(pl.col("event.type")).alias("event.outcome"),
+            pl.col(REASON).fill_null(missing_endpoints()),
+        )
+        .drop(_CSV_FIELDS)
+        .collect()
+    )

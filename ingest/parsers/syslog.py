@@ -15,20 +15,25 @@ SYSLOG_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
 }
 
+# The two header regexes match the header only, in a ``head`` group; the message is the rest
+# of the line. Capture groups run on a slower regex engine whose cost grows with the length
+# of the match, so the message is cut off with a slice instead of matched as ``(.*)``. A
+# header is followed by a space (then the message, possibly empty) or by the end of line.
+
 # <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
 _RFC5424 = (
-    r"(?s)^<(?<pri>\d{1,3})>\d{1,2} (?<ts>\S+) (?<host>\S+) (?<app>\S+) \S+ \S+ "
-    r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?<msg>.*))?$"
+    r"(?s)^(?<head><(?<pri>\d{1,3})>\d{1,2} (?<ts>\S+) (?<host>\S+) (?<app>\S+) \S+ \S+ "
+    r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: |$))"
 )
 # [<PRI>]Mmm dd hh:mm:ss HOSTNAME [TAG[PID]:] MSG; rsyslog may send an RFC 3339 stamp.
 _RFC3164 = (
-    r"(?s)^(?:<(?<pri>\d{1,3})>)?"
+    r"(?s)^(?<head>(?:<(?<pri>\d{1,3})>)?"
     r"(?<ts>[A-Z][a-z]{2} [ \d]?\d \d{2}:\d{2}:\d{2}"
     r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
-    r" (?<host>[^\s\[\]]+)(?: (?:(?<app>[^\s\[\]:]+)(?:\[[^\]\s]*\])?: ?)?(?<msg>.*))?$"
+    r" (?<host>[^\s\[\]]+)(?: (?:(?<app>[^\s\[\]:]+)(?:\[[^\]\s]*\])?: ?)?|$))"
 )
 # Devices such as FortiGate send only <PRI> before the message.
-_PRI_ONLY = r"(?s)^<(?<pri>\d{1,3})>(?<msg>.*)$"
+_PRI_ONLY = r"^<(\d{1,3})>"
 
 
 def _nil(value: pl.Expr) -> pl.Expr:
@@ -85,8 +90,12 @@ def split_syslog(lines: pl.Series, *, year: int) -> pl.DataFrame:
         line,
         line.str.extract_groups(_RFC5424).alias("rfc5424"),
         line.str.extract_groups(_RFC3164).alias("rfc3164"),
-        line.str.extract_groups(_PRI_ONLY).alias("pri_only"),
+        line.str.extract(_PRI_ONLY, 1).alias("pri_only"),
     )
+
+    def rest(head: pl.Expr) -> pl.Expr:
+        return line.str.slice(head.str.len_chars())
+
     return frame.select(
         pl.when(is_new)
         .then(parse_iso8601(_nil(new.struct.field("ts"))))
@@ -101,15 +110,16 @@ def split_syslog(lines: pl.Series, *, year: int) -> pl.DataFrame:
         .then(_nil(new.struct.field("app")))
         .otherwise(old.struct.field("app"))
         .alias("appname"),
-        pl.coalesce(new.struct.field("pri"), old.struct.field("pri"), bare.struct.field("pri"))
-        .cast(pl.Int32)
+        # ``\d`` also matches digits of other scripts, which do not convert.
+        pl.coalesce(new.struct.field("pri"), old.struct.field("pri"), bare)
+        .cast(pl.Int32, strict=False)
         .alias("priority"),
         pl.when(is_new)
-        .then(new.struct.field("msg").fill_null(""))
+        .then(rest(new.struct.field("head")))
         .when(is_old)
-        .then(old.struct.field("msg").fill_null(""))
-        .when(bare.struct.field("pri").is_not_null())
-        .then(bare.struct.field("msg"))
+        .then(rest(old.struct.field("head")))
+        .when(bare.is_not_null())
+        .then(line.str.slice(bare.str.len_chars() + 2))
         .otherwise(line)
         .alias("message"),
     )

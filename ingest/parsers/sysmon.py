@@ -19,6 +19,7 @@ __all__ = [
     "RAW_DTYPE",
     "beats_columns",
     "raw_columns",
+    "raw_dtype",
 ]
 
 # Sysmon EventData name -> column, in priority order where two names feed one column.
@@ -131,21 +132,65 @@ RAW_DTYPE: Final = _struct_of([path for group in RAW_PATHS.values() for path in 
 BEATS_DTYPE: Final = _struct_of([path for group in BEATS_PATHS.values() for path in group])
 
 
+# The nested objects of raw event JSON. Most batches have none of them (flat Sysmon JSON)
+# and decoding into a struct that names them costs about a third of the decoding time.
+_NESTED_ROOTS: Final = ("EventData", "Event", "System")
+# A JSON ``\uXXXX`` escape (an odd run of backslashes before ``u``) can spell any key.
+_UNICODE_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u"
+
+
+def raw_dtype(texts: pl.Series) -> pl.Struct:
+    """:data:`RAW_DTYPE` without the nested objects that no line of ``texts`` can hold.
+
+    A key can only be in a line whose text contains it in quotes, or spells it with a
+    ``\\u`` escape; a key absent from every line is null for every line either way, so
+    leaving it out of the struct changes no decoded value.
+
+    Examples
+    --------
+    >>> [field.name for field in raw_dtype(pl.Series(['{"EventID": 1}'])).fields][-3:]
+    ['User', 'Hash', 'UtcTime']
+    >>> len(raw_dtype(pl.Series(['{"System": {"EventID": 1}}'])).fields)
+    55
+    """
+    escaped = texts.filter(texts.str.contains("\\u", literal=True))
+    if escaped.str.contains(_UNICODE_ESCAPE).any():
+        return RAW_DTYPE
+    absent = {
+        root for root in _NESTED_ROOTS if not texts.str.contains(f'"{root}"', literal=True).any()
+    }
+    if not absent:
+        return RAW_DTYPE
+    return pl.Struct([field for field in RAW_DTYPE.fields if field.name not in absent])
+
+
 def _at(struct: pl.Expr, path: str) -> pl.Expr:
     for part in path.split("."):
         struct = struct.struct.field(part)
     return struct
 
 
-def _columns(struct: pl.Expr, paths: dict[str, list[str]]) -> list[pl.Expr]:
-    return [
-        pl.coalesce(*(_at(struct, path) for path in group)).alias(column)
-        for column, group in paths.items()
-    ]
+def _columns(
+    struct: pl.Expr, paths: dict[str, list[str]], roots: set[str] | None = None
+) -> list[pl.Expr]:
+    """First non-null of each column's paths; paths under a root not in ``roots`` skipped."""
+    columns = []
+    for column, group in paths.items():
+        kept = [path for path in group if roots is None or path.split(".")[0] in roots]
+        value = (
+            pl.coalesce(*(_at(struct, path) for path in kept))
+            if kept
+            else pl.lit(None, dtype=pl.String)
+        )
+        columns.append(value.alias(column))
+    return columns
 
 
-def raw_columns(struct: pl.Expr) -> list[pl.Expr]:
+def raw_columns(struct: pl.Expr, dtype: pl.Struct = RAW_DTYPE) -> list[pl.Expr]:
     """Columns (and the derived raw fields) read from decoded raw Windows event JSON.
+
+    ``dtype`` is the struct the JSON was decoded into, :data:`RAW_DTYPE` or the result
+    of :func:`raw_dtype`.
 
     Examples
     --------
@@ -154,7 +199,7 @@ def raw_columns(struct: pl.Expr) -> list[pl.Expr]:
     >>> decoded.select(raw_columns(pl.col("e"))).get_column("event.code").to_list()
     ['1']
     """
-    return _columns(struct, RAW_PATHS)
+    return _columns(struct, RAW_PATHS, {field.name for field in dtype.fields})
 
 
 def beats_columns(struct: pl.Expr) -> list[pl.Expr]:

@@ -148,3 +148,28 @@ def test_sysmon_hashes_are_kept_whole_and_split_in_both_shapes() -> None:
     rows = [subset(row, dict.fromkeys(columns)) for row in parse_rows([raw, beats])]
     expected = dict(zip(columns, [hashes, "bb22", "aa11", "cc33", "dd44"], strict=True))
     assert rows == [expected, expected]
+
+
+def test_nested_key_spelled_with_a_unicode_escape_is_still_read() -> None:
+    # Flat events leave the nested objects out of the decoded struct; an escaped key
+    # ("\u0045" is "E") must not be mistaken for an absent one.
+    flat = json.dumps({"EventID": 1, "Computer": "ws01"})
+    escaped = '{"\\u0045ventData": {"Image": "C:\\\\x\\\\a.exe"}, "EventID": 1}'
+    rows = parse_rows([flat, escaped])
+    assert [row["process.name"] for row in rows] == [None, "a.exe"]
+
+
+def test_large_batch_decoded_in_slices_keeps_positions_and_reasons() -> None:
+    # Large enough to be decoded in slices side by side; the failures sit in both halves.
+    lines = [json.dumps({"EventID": 1, "Computer": f"ws{index}"}) for index in range(10_000)]
+    lines[3] = "{not json"
+    lines[9_998] = '{"EventID": {"#text": 7036}}'
+    result = parse_endpoint(pl.Series(lines))
+    assert result.dead.select("position", "reason").rows() == [
+        (3, "invalid JSON"),
+        (9_998, "JSON field types do not fit the endpoint schema"),
+    ]
+    names = result.events.get_column("host.name")
+    assert names.len() == 9_998
+    assert names.to_list()[:4] == ["ws0", "ws1", "ws2", "ws4"]
+    assert names.to_list()[-2:] == ["ws9997", "ws9999"]

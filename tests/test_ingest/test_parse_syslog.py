@@ -77,3 +77,9 @@ def test_columns_and_types() -> None:
             "message": pl.String,
         }
     )
+
+
+def test_priority_in_digits_of_another_script_is_null_not_an_error() -> None:
+    # ``\d`` matches the Arabic-Indic digit three; it used to make the Int32 cast raise.
+    frame = split_syslog(pl.Series(["<\u0663>hello"]), year=2024)
+    assert frame.row(0) == (None, None, None, None, "hello")
