@@ -43,7 +43,7 @@ from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern, pattern_literals
-from detect.pipelines import DEFAULT_PIPELINE, resolve_pipeline
+from detect.pipelines import DEFAULT_PIPELINE, UNROUTED, resolve_pipeline
 
 __all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
 
@@ -301,8 +301,9 @@ class CompiledRuleSet:
                 rejected.append(_problem(source, error.reason, error.detail))
                 continue
             except SigmaError as error:
-                reason = type(error).__name__
-                problem = _problem(source, reason, str(error).split(" (while ")[0])
+                message = str(error).split(" (while ")[0]
+                reason = UNROUTED.split(":")[0] if UNROUTED in message else type(error).__name__
+                problem = _problem(source, reason, message)
                 rejected.append(problem)
                 continue
             compiled.append(_metadata(rule, len(compiled), source.path, source.line, node))

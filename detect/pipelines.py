@@ -27,6 +27,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
     AddConditionTransformation,
     FieldMappingTransformation,
+    RuleFailureTransformation,
     ValueListPlaceholderTransformation,
 )
 
@@ -40,10 +41,13 @@ __all__ = [
     "PIPELINES",
     "SYSMON_CHANNEL",
     "SYSMON_EVENT_IDS",
+    "UNROUTED",
     "resolve_pipeline",
 ]
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+UNROUTED = "logsource not routed: no parser produces events of this log source"
+"""Why the ``ecs`` pipeline rejects a rule for a log source none of our parsers produce."""
 
 # Sysmon event ids per Sigma logsource category (as the windows/sysmon pipelines define them).
 SYSMON_EVENT_IDS: dict[str, list[int]] = {
@@ -255,10 +259,26 @@ def raw_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Process
 def ecs_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
     """Sigma taxonomy -> ECS columns of ingest's normalised frames, with routing."""
     items = _placeholders(placeholders or {})
+    # A rule for a log source no parser produces (Linux, cloud, Zeek, a vendor's own
+    # category, outbound proxies: web server access logs are not proxy logs) would see
+    # every event with its fields missing, and a negation would then match everything:
+    # such a rule is rejected by name instead.
+    items.append(
+        ProcessingItem(
+            identifier="ecs_unrouted_logsource",
+            transformation=RuleFailureTransformation(UNROUTED),
+            rule_conditions=[
+                LogsourceCondition(product="windows"),
+                LogsourceCondition(category="webserver"),
+                LogsourceCondition(category="firewall"),
+            ],
+            rule_condition_linking=any,
+            rule_condition_negation=True,
+        )
+    )
     items += _windows_routes("EventID", "Channel", numeric_ids=False)
     items += [
         _route("route_webserver", {"event.dataset": "web.*"}, category="webserver"),
-        _route("route_proxy", {"event.dataset": "web.*"}, category="proxy"),
         _route("route_firewall", {"event.dataset": "firewall.*"}, category="firewall"),
         ProcessingItem(
             identifier="ecs_windows_fields",

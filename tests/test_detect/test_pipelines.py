@@ -171,3 +171,34 @@ def test_webserver_rule_does_not_see_firewall_or_endpoint_events() -> None:
     )
 
     assert _rows(rule, firewall) == []
+
+
+UNROUTED_RULES = """
+title: Zeek RDP From The Internet
+id: 9b1c7a52-3e0d-4f6b-8a2e-5d4c3b2a1f00
+logsource: {product: zeek, service: rdp}
+detection:
+  selection: {id.resp_p: 3389}
+  filter: {id.orig_h|cidr: 10.0.0.0/8}
+  condition: selection and not filter
+level: high
+---
+title: Framework User Agent In Proxy Logs
+id: 1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6
+logsource: {category: proxy}
+detection:
+  selection: {c-useragent: 'Mozilla/4.0 (compatible; Metasploit RSPEC)'}
+  condition: selection
+level: high
+"""
+
+
+def test_the_ecs_pipeline_rejects_rules_for_log_sources_no_parser_produces() -> None:
+    ruleset = CompiledRuleSet.from_yaml(*UNROUTED_RULES.split("---"), pipeline="ecs")
+    assert ruleset.rules == ()
+    assert [(p.title, p.reason) for p in ruleset.rejected] == [
+        ("Zeek RDP From The Internet", "logsource not routed"),
+        ("Framework User Agent In Proxy Logs", "logsource not routed"),
+    ]
+    # Under the raw pipeline, events carry the rule's own names: nothing to route.
+    assert len(CompiledRuleSet.from_yaml(*UNROUTED_RULES.split("---"), pipeline="raw").rules) == 2
