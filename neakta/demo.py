@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -85,7 +86,7 @@ def _lookups() -> Lookups:
 
 async def _replay(
     files: list[Path], rules: Path, folder: Path, tally: _Tally
-) -> tuple[RunStats, float, str]:
+) -> tuple[RunStats, float, str, tuple[str, ...]]:
     tracker = IncidentTracker()
     store = SqliteStore(folder / "neakta.db", tracker=tracker)
     sinks: list[AlertSink] = [store, NdjsonSink(folder / "alerts.ndjson"), tally]
@@ -109,7 +110,8 @@ async def _replay(
         stats = await pipeline.replay(files)
     finally:
         await pipeline.close()
-    return stats, time.perf_counter() - started, loaded
+    titles = tuple(rule.title for rule in correlations.rules)
+    return stats, time.perf_counter() - started, loaded, titles
 
 
 def run_demo(
@@ -121,7 +123,7 @@ def run_demo(
     folder.mkdir(parents=True)
     files = [data / sample.name for sample in BUNDLED]
     tally = _Tally()
-    stats, elapsed, loaded = asyncio.run(_replay(files, rules, folder, tally))
+    stats, elapsed, loaded, correlation_titles = asyncio.run(_replay(files, rules, folder, tally))
     print(f"neakta demo: {len(files)} bundled log files from {data}; {loaded}", file=out)
     print(format_summary(stats, elapsed), file=out)
     if tally.alerts:
@@ -153,6 +155,13 @@ def run_demo(
         "seen": 17,
     }
     print(format_table(shown, widths), file=out)
+    counts = Counter(severity_label(int(i["severity"])) for i in incidents)
+    print("\nincidents by severity: " + ", ".join(f"{n} {s}" for s, n in counts.most_common()),
+          file=out)  # fmt: skip
+    correlated = [i for i in incidents if str(i["title"]).startswith(correlation_titles)]
+    print(f"found by correlation rules ({len(correlated)}):", file=out)
+    for incident in correlated:
+        print(f"  {severity_label(int(incident['severity'])):8}  {incident['title']}", file=out)
     print(
         f"\nstore: {folder / 'neakta.db'} (neakta incidents list --db {folder / 'neakta.db'})"
         f"\nalerts for Elasticsearch _bulk: {folder / 'alerts.ndjson'}",

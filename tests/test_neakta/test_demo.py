@@ -24,12 +24,17 @@ def test_the_demo_prints_the_summary_and_the_incident_table(
     out = capsys.readouterr().out
     assert "events: 6,000 (endpoint 3,000, firewall 800, web 2,200)" in out
     assert "dead letters: 0" in out
+    assert "found by correlation rules (5):" in out
     assert "Mimikatz Execution By Name Or Module Syntax on mef-fin-srv-03" in out
     found = titles(tmp_path / "demo")
     for seeded in (
         "Mimikatz Execution By Name Or Module Syntax on mef-fin-srv-03.mef.gov.kh",
         "Path Traversal In A Web Request on 203.0.113.47",
         "File Download Via Certutil.EXE on mef-fin-ws-012.mef.gov.kh",
+        "Port Scan From One Source on 198.51.100.77",
+        "SSH Or RDP Brute Force From One Source on 192.0.2.66",
+        "Web Login Brute Force From One Client on 192.0.2.140",
+        "Firewall Denies Followed By An Allowed Connection on 192.0.2.66",
     ):
         assert seeded in found
     exported = (tmp_path / "demo" / "alerts.ndjson").read_bytes().splitlines()
