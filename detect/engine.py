@@ -20,14 +20,16 @@ every row, in one lazy query) is kept as the baseline the benchmarks compare aga
 
 Where the time still goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks):
 rules whose only usable literals are common on Windows hosts (``\\svchost.exe``) verify
-on a large share of rows, and a dozen rules have no literal at all. Not done yet:
-evaluating an AND's cheap parts first and the rest only on the rows that pass, and
-evaluating rules that read only repetitive columns once per distinct value.
+on a large share of rows, and a few rules have no literal at all. A rule whose columns
+take few distinct combinations in the sample (executables, parents, users) is evaluated
+once per distinct combination and joined back to its rows. Not done yet: evaluating an
+AND's cheap parts first and the rest only on the rows that pass.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +65,10 @@ DENSE_SHARE = 0.5
 # A column whose sample has fewer distinct values than this share of its rows (executable
 # paths, hashes, users) is searched once per distinct value instead of once per row.
 REPETITIVE_SHARE = 0.5
+# A rule whose columns can take at most this share of a sample's row count as distinct
+# combinations (the product of each column's distinct values in the sample) is evaluated
+# once per distinct combination and joined back to its rows.
+DISTINCT_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,9 @@ class CompiledRuleSet:
         self._keywords = [_has_keywords(r.node) for r in self.rules]
         self.calibrated = False
         self._repetitive: set[str] = set()
+        self._per_distinct: set[int] = set()
+        self._bases = [sorted(ir.fields_of(r.node) | _lowered_fields(r.node)) for r in self.rules]
+        self._lowers = [sorted(_lowered_fields(r.node)) for r in self.rules]
         self._choose([r.pattern for r in self.rules])
         self._meta = pl.DataFrame(
             {
@@ -250,6 +259,14 @@ class CompiledRuleSet:
             )
             frequency.update(((column, lit), n) for lit, n in counts.iter_rows())
         rows = max(sample.height, 1)
+        distinct = {column: sample[column].n_unique() for column in self._fields}
+        self._per_distinct = {
+            index
+            for index, base in enumerate(self._bases)
+            if base
+            and not self._keywords[index]
+            and math.prod(distinct[c] for c in base) <= DISTINCT_SHARE * rows
+        }
         self._repetitive = {
             column
             for column in by_column
@@ -378,8 +395,32 @@ class CompiledRuleSet:
     def _run_unfiltered(self, frame: pl.DataFrame) -> pl.DataFrame:
         if not self._unfiltered:
             return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-        result = frame.lazy().select(self._exprs[i] for i in self._unfiltered).collect()
-        return _true_pairs(result, None)
+        by_distinct = [i for i in self._unfiltered if i in self._per_distinct]
+        whole = [i for i in self._unfiltered if i not in self._per_distinct]
+        found = pl.collect_all([self._distinct_query(frame, i, None) for i in by_distinct])
+        if whole:
+            result = frame.lazy().select(self._exprs[i] for i in whole).collect()
+            found.append(_true_pairs(result, None))
+        return pl.concat(found) if found else _NO_PAIRS.clear()
+
+    def _distinct_query(
+        self, frame: pl.DataFrame, index: int, rows: pl.Series | None
+    ) -> pl.LazyFrame:
+        """The rule on each distinct combination of its columns, joined back to the rows."""
+        base = self._bases[index]
+        source = frame.select(base) if rows is None else frame.select(base)[rows]
+        row_ids = pl.int_range(pl.len(), dtype=pl.UInt32) if rows is None else pl.lit(rows)
+        lowered = [
+            pl.col(f).cast(pl.String).str.to_lowercase().alias(_LOWER + f)
+            for f in self._lowers[index]
+        ]
+        hits = source.lazy().unique().with_columns(lowered).filter(self._exprs[index]).select(base)
+        return (
+            source.lazy()
+            .with_columns(row_ids.alias("row"))
+            .join(hits, on=base, nulls_equal=True)
+            .select("row", pl.lit(index, dtype=pl.UInt32).alias("rule_index"))
+        )
 
     def _candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
         """(row, rule_index) pairs whose rows satisfy every slot of the rule's pattern."""
@@ -431,6 +472,9 @@ class CompiledRuleSet:
             .items()
         ):
             index = int(rule_index)
+            if index in self._per_distinct:
+                queries.append(self._distinct_query(frame, index, rows["row"]))
+                continue
             if rows.height > DENSE_SHARE * frame.height:
                 dense.append(index)
                 continue
@@ -447,6 +491,9 @@ class CompiledRuleSet:
             full = frame.lazy().select(self._exprs[i] for i in dense).collect()
             found.append(_true_pairs(full, None))
         return pl.concat(found)
+
+
+_NO_PAIRS = pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
 
 
 def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:

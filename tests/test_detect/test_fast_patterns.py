@@ -51,3 +51,36 @@ def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> 
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
     matches = ruleset.evaluate(frame(images, lines))
     assert matches["row"].to_list() == list(range(0, 100, 2))
+
+
+NOT_AN_EXE = """
+title: Process Image Without An Exe Extension
+id: 4a0f3c2e-8b7d-4e61-9c5a-1d2e3f4a5b6c
+logsource: {category: process_creation, product: windows}
+detection:
+  exe:
+    Image|endswith: '.exe'
+  system:
+    ParentImage|startswith: 'C:\\Windows\\'
+  condition: not exe and system
+level: medium
+"""
+
+
+def test_rules_over_few_distinct_values_are_evaluated_once_per_combination() -> None:
+    images = [r"C:\Windows\cmd.exe", r"C:\Users\a\evil.scr", None, r"C:\Temp\x.PIF"]
+    parents = [r"C:\Windows\explorer.exe", r"C:\Tools\p.exe", None]
+    rows = [(images[i % 4], parents[i % 3]) for i in range(600)]
+    events = pl.DataFrame(rows, schema={"Image": pl.String, "ParentImage": pl.String}, orient="row")
+    expected = [
+        i
+        for i, (image, parent) in enumerate(rows)
+        # A missing Image does not end with .exe, so ``not exe`` holds for it.
+        if (image is None or not image.lower().endswith(".exe"))
+        and parent is not None
+        and parent.lower().startswith("c:\\windows\\")
+    ]
+    ruleset = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none")
+    assert ruleset.evaluate(events)["row"].to_list() == expected
+    naive = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none", strategy="naive")
+    assert naive.evaluate(events)["row"].to_list() == expected
