@@ -3,7 +3,7 @@
 Run with ``pytest benchmarks/test_parse_bench.py --benchmark-enable``; each group holds
 the vectorized parser and its per-line counterpart, and both produce a Polars frame with
 the same core columns so the comparison includes building the result. The Sysmon group
-reads the bundled endpoint sample, repeated.
+reads the bundled endpoint sample, repeated; the auditd group joins four records per event.
 """
 
 import random
@@ -18,7 +18,7 @@ import orjson
 import polars as pl
 import pytest
 
-from ingest.parsers import parse_endpoint, parse_firewall, parse_web
+from ingest.parsers import parse_auditd, parse_endpoint, parse_firewall, parse_web
 
 LINES = 200_000
 YEAR = 2024
@@ -88,6 +88,34 @@ def sysmon_lines(count: int = LINES) -> pl.Series:
     sample = Path(__file__).resolve().parent.parent / "neakta" / "data" / "sample_endpoint.ndjson"
     lines = sample.read_text(encoding="utf-8").splitlines()
     return pl.Series("line", (lines * (count // len(lines) + 1))[:count])
+
+
+_TOOLS = ("/usr/bin/curl", "/usr/bin/wget", "/bin/bash", "/usr/bin/python3", "/bin/ls")
+
+
+@cache
+def auditd_lines(count: int = LINES) -> pl.Series:
+    """auditd execve events from ministry Linux servers: SYSCALL, EXECVE, CWD, PROCTITLE."""
+    rng = random.Random(13)
+    lines: list[str] = []
+    for index in range(count // 4):
+        tool = rng.choice(_TOOLS)
+        name = tool.rsplit("/", 1)[-1]
+        stamp = f"{1710000000 + index}.{index % 1000:03d}"
+        head = f"node=srv{index % 5} type={{}} msg=audit({stamp}:{index}):"
+        target = f"/tmp/build {index}" if index % 4 == 0 else f"/var/tmp/{index}"
+        argument = target.encode().hex().upper() if " " in target else f'"{target}"'
+        lines += [
+            head.format("SYSCALL")
+            + f" arch=c000003e syscall=59 success=yes exit=0 a0=55d1 a1=55d2 a2=55d3 a3=0"
+            f" items=2 ppid={rng.randrange(2, 60000)} pid={rng.randrange(2, 60000)} auid=1000"
+            f" uid={rng.choice((0, 1000, 33))} gid=0 euid=0 tty=pts0 ses=3"
+            f' comm="{name}" exe="{tool}" key="exec"',
+            head.format("EXECVE") + f' argc=3 a0="{name}" a1="-v" a2={argument}',
+            head.format("CWD") + f' cwd="/home/u{index % 50}"',
+            head.format("PROCTITLE") + f" proctitle={name.encode().hex().upper()}002D76",
+        ]
+    return pl.Series("line", lines)
 
 
 _KV = re.compile(r'(\w+)=(?:"([^"]*)"|(\S*))')
@@ -186,10 +214,75 @@ def sysmon_per_line(lines: list[str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema_overrides={"process.pid": pl.Int64})
 
 
-def run(benchmark: Any, parse: Callable[[], pl.DataFrame]) -> None:
+_AUDIT_HEADER = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+)(?:\.(\d+))?:(\d+)\):")
+_AUDIT_FIELD = re.compile(r'(?:^|[\s\x1d])(\w+)=("[^"]*"|[^\s\x1d]+)')
+_AUDIT_ARG = re.compile(r"a(\d+)(?:\[(\d+)\])?")
+
+
+def _audit_value(raw: str) -> str | None:
+    if raw.startswith('"'):
+        return raw[1:-1]
+    if raw == "(null)":
+        return None
+    try:
+        return bytes.fromhex(raw).decode("utf-8")
+    except ValueError:
+        return raw
+
+
+def auditd_per_line(lines: list[str]) -> pl.DataFrame:
+    """A regex per line into a dict per event id, then one row per SYSCALL + EXECVE event."""
+    events: dict[tuple[str | None, str, str], dict[str, Any]] = {}
+    for line in lines:
+        header = _AUDIT_HEADER.search(line)
+        if header is None:
+            continue
+        node, kind, seconds, fraction, serial = header.groups()
+        event = events.setdefault((node, seconds + "." + (fraction or ""), serial), {"args": {}})
+        event["node"], event["seconds"], event["fraction"] = node, seconds, fraction
+        pairs = dict(_AUDIT_FIELD.findall(line[header.end() :]))
+        if kind == "SYSCALL":
+            event["syscall"] = pairs
+        elif kind == "EXECVE":
+            for key, raw in pairs.items():
+                argument = _AUDIT_ARG.fullmatch(key)
+                if argument is not None:
+                    index, chunk = int(argument[1]), int(argument[2] or 0)
+                    event["args"].setdefault(index, {})[chunk] = raw
+            event["execve"] = True
+        elif kind == "CWD":
+            event["cwd"] = _audit_value(pairs.get("cwd", "(null)"))
+    rows = []
+    for event in events.values():
+        syscall = event.get("syscall")
+        if syscall is None or "execve" not in event:
+            continue
+        arguments = [
+            _audit_value("".join(chunks[c] for c in sorted(chunks))) or "(null)"
+            for _, chunks in sorted(event["args"].items())
+        ]
+        executable = _audit_value(syscall.get("exe", "(null)"))
+        micros = int(event["seconds"]) * 1_000_000 + int((event["fraction"] or "0").ljust(6, "0"))
+        rows.append(
+            {
+                "@timestamp": datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros),
+                "host.name": event["node"],
+                "process.executable": executable,
+                "process.name": executable.rsplit("/", 1)[-1] if executable else None,
+                "process.command_line": " ".join(arguments),
+                "process.pid": int(syscall["pid"]),
+                "process.parent.pid": int(syscall["ppid"]),
+                "process.working_directory": event.get("cwd"),
+                "user.id": syscall.get("uid"),
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"@timestamp": pl.Datetime("us", "UTC")})
+
+
+def run(benchmark: Any, parse: Callable[[], pl.DataFrame], rows: int = LINES) -> None:
     frame = benchmark.pedantic(parse, rounds=3, iterations=1, warmup_rounds=1)
     benchmark.extra_info["lines"] = LINES
-    assert frame.height == LINES
+    assert frame.height == rows
 
 
 @pytest.mark.benchmark(group="fortigate-kv")
@@ -228,12 +321,25 @@ def test_sysmon_per_line(benchmark: Any) -> None:
     run(benchmark, lambda: sysmon_per_line(lines))
 
 
+@pytest.mark.benchmark(group="auditd-exec")
+def test_auditd_vectorized(benchmark: Any) -> None:
+    lines = auditd_lines()
+    run(benchmark, lambda: parse_auditd(lines).events, LINES // 4)
+
+
+@pytest.mark.benchmark(group="auditd-exec")
+def test_auditd_per_line(benchmark: Any) -> None:
+    lines = auditd_lines().to_list()
+    run(benchmark, lambda: auditd_per_line(lines), LINES // 4)
+
+
 @pytest.mark.parametrize(
     ("vectorized", "per_line", "sample"),
     [
         (lambda s: parse_firewall(s, year=YEAR).events, fortigate_per_line, fortigate_lines),
         (lambda s: parse_web(s, year=YEAR).events, nginx_per_line, nginx_lines),
         (lambda s: parse_endpoint(s).events, sysmon_per_line, sysmon_lines),
+        (lambda s: parse_auditd(s).events, auditd_per_line, auditd_lines),
     ],
 )
 def test_both_parsers_agree(

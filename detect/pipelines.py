@@ -10,7 +10,9 @@ Three pipelines ship with neakta (also registered for sigma-cli as ``neakta_<nam
 ``ecs``
     Events normalised by ``ingest`` to ECS columns (``process.executable``,
     ``url.query``, ``source.ip``...). Routing uses ``event.code`` / ``winlog.channel`` for
-    Windows, ``event.dataset`` for firewall (``firewall.*``) and web (``web.*``) logs.
+    Windows, ``event.dataset`` for firewall (``firewall.*``) and web (``web.*``) logs, and
+    ``event.module: auditd`` for Linux ``process_creation`` (auditd executions); other
+    Linux categories are rejected as not routed.
 ``none``
     No mapping and no routing: every rule sees every event.
 
@@ -36,6 +38,7 @@ from ingest.schema import ENDPOINT_SCHEMA
 __all__ = [
     "DEFAULT_PIPELINE",
     "ECS_FIREWALL_FIELDS",
+    "ECS_LINUX_FIELDS",
     "ECS_WEB_FIELDS",
     "ECS_WINDOWS_FIELDS",
     "PIPELINES",
@@ -153,6 +156,16 @@ ECS_WINDOWS_FIELDS: dict[str | None, str | list[str]] = {
     "ImageLoaded": "dll.path",
     "Provider_Name": "winlog.provider_name",
 }
+# Sigma Linux process_creation fields -> ECS, as ingest's auditd parser writes them.
+ECS_LINUX_FIELDS: dict[str | None, str | list[str]] = {
+    "Image": "process.executable",
+    "CommandLine": "process.command_line",
+    "ParentImage": "process.parent.executable",
+    "User": "user.name",
+    "CurrentDirectory": "process.working_directory",
+    "ProcessId": "process.pid",
+    "ParentProcessId": "process.parent.pid",
+}
 # Sigma webserver (W3C names) and proxy fields -> ECS.
 ECS_WEB_FIELDS: dict[str | None, str | list[str]] = {
     "c-ip": "source.ip",
@@ -259,10 +272,10 @@ def raw_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Process
 def ecs_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
     """Sigma taxonomy -> ECS columns of ingest's normalised frames, with routing."""
     items = _placeholders(placeholders or {})
-    # A rule for a log source no parser produces (Linux, cloud, Zeek, a vendor's own
-    # category, outbound proxies: web server access logs are not proxy logs) would see
-    # every event with its fields missing, and a negation would then match everything:
-    # such a rule is rejected by name instead.
+    # A rule for a log source no parser produces (Linux other than process creation, cloud,
+    # Zeek, a vendor's own category, outbound proxies: web server access logs are not proxy
+    # logs) would see every event with its fields missing, and a negation would then match
+    # everything: such a rule is rejected by name instead.
     items.append(
         ProcessingItem(
             identifier="ecs_unrouted_logsource",
@@ -271,6 +284,7 @@ def ecs_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Process
                 LogsourceCondition(product="windows"),
                 LogsourceCondition(category="webserver"),
                 LogsourceCondition(category="firewall"),
+                LogsourceCondition(product="linux", category="process_creation"),
             ],
             rule_condition_linking=any,
             rule_condition_negation=True,
@@ -280,10 +294,21 @@ def ecs_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Process
     items += [
         _route("route_webserver", {"event.dataset": "web.*"}, category="webserver"),
         _route("route_firewall", {"event.dataset": "firewall.*"}, category="firewall"),
+        _route(
+            "route_linux_process_creation",
+            {"event.module": "auditd", "event.category": "process"},
+            category="process_creation",
+            product="linux",
+        ),
         ProcessingItem(
             identifier="ecs_windows_fields",
             transformation=FieldMappingTransformation(ECS_WINDOWS_FIELDS),
             rule_conditions=[LogsourceCondition(product="windows")],
+        ),
+        ProcessingItem(
+            identifier="ecs_linux_fields",
+            transformation=FieldMappingTransformation(ECS_LINUX_FIELDS),
+            rule_conditions=[LogsourceCondition(product="linux", category="process_creation")],
         ),
         ProcessingItem(
             identifier="ecs_webserver_fields",

@@ -118,6 +118,7 @@ ENDPOINT_SCHEMA: Final[dict[str, pl.DataType]] = COMMON_COLUMNS | {
     "process.parent.entity_id": _S,
     "user.name": _S,
     "user.domain": _S,
+    "user.id": _S,
     "file.path": _S,
     "dll.path": _S,
     "registry.path": _S,
@@ -148,7 +149,7 @@ ENDPOINT_SCHEMA: Final[dict[str, pl.DataType]] = COMMON_COLUMNS | {
     "winlog.event_data.StartModule": _S,
     "winlog.event_data.StartFunction": _S,
 }
-"""Windows and Sysmon events (raw event JSON or Winlogbeat ECS JSON)."""
+"""Windows and Sysmon events (raw event JSON or Winlogbeat ECS JSON), Linux auditd executions."""
 
 DEAD_LETTER_SCHEMA: Final[dict[str, pl.DataType]] = {
     "raw": _S,

@@ -1,8 +1,8 @@
-"""Windows and Sysmon events, one JSON object per line: raw event JSON or Winlogbeat."""
+"""Endpoint events: Windows/Sysmon JSON (raw event or Winlogbeat), and Linux auditd records."""
 
 import polars as pl
 
-from ingest.parsers import sysmon
+from ingest.parsers import auditd, sysmon
 from ingest.parsers.jsonlines import TYPE_MISMATCH, decode_objects, json_reason
 from ingest.parsers.result import ORIGINAL, REASON, ParseResult, finish, number_lines, reject
 from ingest.parsers.timestamps import parse_iso8601
@@ -14,6 +14,7 @@ UNRECOGNIZED = "unrecognized endpoint event shape"
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 
 _OBJECT = r"^\s*\{"
+_AUDIT = r"msg=audit\("
 _HASHES = ("md5", "sha1", "sha256")
 # Sysmon event id -> (event.category, event.type).
 _SYSMON_KINDS: dict[str, tuple[str, str]] = {
@@ -128,17 +129,22 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
     Winlogbeat ECS document (``winlog.event_id``, ``process.*``...). Invalid JSON, JSON
     that is not an object, and objects with neither shape become dead letters.
 
+    A line that does not start with ``{`` but carries an auditd record id
+    (``msg=audit(``) is an auditd record, parsed by :func:`ingest.parsers.auditd.audit_parts`:
+    the records of one ``execve`` become one event (``event.dataset`` ``auditd.exec``),
+    positioned at its first record. Any other line is a dead letter with the JSON reason.
+
     Parameters
     ----------
     lines
-        Raw lines, one JSON object per row.
+        Raw lines, one JSON object or auditd record per row.
 
     Returns
     -------
     ParseResult
         ``events`` with the columns of :data:`ingest.schema.ENDPOINT_SCHEMA`
-        (``event.dataset`` ``endpoint.sysmon`` or ``endpoint.winlogbeat``), and
-        ``dead`` with the rejected lines.
+        (``event.dataset`` ``endpoint.sysmon``, ``endpoint.winlogbeat`` or ``auditd.exec``),
+        and ``dead`` with the rejected lines.
 
     Examples
     --------
@@ -163,7 +169,8 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
     pending = pl.col(REASON).is_null()
     raw = pl.col(ORIGINAL)
     objects = frame.select(pending & raw.str.contains(_OBJECT)).to_series()
-    others = frame.filter(~objects)
+    records = frame.select(pending & ~objects & raw.str.contains(_AUDIT)).to_series()
+    others = frame.filter(~objects & ~records)
     # Lines that do not even start like an object are rare: name why they fail one by one.
     others = others.with_columns(
         pl.col(REASON).fill_null(
@@ -172,7 +179,7 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
     )
     candidates = frame.filter(objects)
     is_beats = candidates.select(raw.str.contains('"winlog"', literal=True)).to_series()
-    parts = [others]
+    parts = [others, *auditd.audit_parts(frame.filter(records))]
     beats = _read(
         candidates.filter(is_beats), sysmon.BEATS_DTYPE, sysmon.beats_columns(pl.col("_json"))
     )

@@ -8,7 +8,12 @@ import polars as pl
 import pytest
 
 from detect import CompiledRuleSet, parse_rules
-from detect.pipelines import ECS_FIREWALL_FIELDS, ECS_WEB_FIELDS, ECS_WINDOWS_FIELDS
+from detect.pipelines import (
+    ECS_FIREWALL_FIELDS,
+    ECS_LINUX_FIELDS,
+    ECS_WEB_FIELDS,
+    ECS_WINDOWS_FIELDS,
+)
 from ingest.parsers import parse_endpoint, parse_firewall, parse_web
 from ingest.schema import ENDPOINT_SCHEMA, FIREWALL_SCHEMA, WEB_SCHEMA
 
@@ -202,3 +207,63 @@ def test_the_ecs_pipeline_rejects_rules_for_log_sources_no_parser_produces() -> 
     ]
     # Under the raw pipeline, events carry the rule's own names: nothing to route.
     assert len(CompiledRuleSet.from_yaml(*UNROUTED_RULES.split("---"), pipeline="raw").rules) == 2
+
+
+AUDITD_EXEC = (
+    "node=web1 type=SYSCALL msg=audit(1610903553.730:591): syscall=59 success=yes ppid=1 "
+    'pid=1235 uid=0 comm="curl" exe="/usr/bin/curl"\x1dUID="root"',
+    'node=web1 type=EXECVE msg=audit(1610903553.730:591): argc=3 a0="curl" a1="-o" a2="/tmp/x"',
+    'node=web1 type=CWD msg=audit(1610903553.730:591): cwd="/root"',
+    "node=web1 type=SYSCALL msg=audit(1610903554.000:592): syscall=59 success=yes ppid=1 "
+    'pid=1236 uid=1000 comm="curl" exe="/usr/bin/curl"',
+    'node=web1 type=EXECVE msg=audit(1610903554.000:592): argc=2 a0="curl" a1="example.org"',
+)
+LINUX_CURL_TO_TMP = _rule(
+    "    category: process_creation\n    product: linux",
+    "    selection:\n        Image|endswith: '/curl'\n        CommandLine|contains: ' /tmp/'\n"
+    "        User: root\n        CurrentDirectory: /root\n    condition: selection",
+)
+
+
+def test_every_linux_mapped_column_is_one_the_parsers_write() -> None:
+    assert _targets(ECS_LINUX_FIELDS) - set(ENDPOINT_SCHEMA) == set()
+
+
+def test_linux_process_creation_rule_matches_a_parsed_auditd_event() -> None:
+    events = parse_endpoint(pl.Series(AUDITD_EXEC)).events
+
+    assert _rows(LINUX_CURL_TO_TMP, events) == [0]
+
+
+def test_linux_and_windows_process_creation_rules_see_only_their_own_events() -> None:
+    events = parse_endpoint(
+        pl.Series(
+            [
+                _sysmon(1, Image="C:\\x\\curl", CommandLine="curl -o /tmp/x", User="root"),
+                *AUDITD_EXEC,
+            ]
+        )
+    ).events
+    windows = _rule(
+        "    category: process_creation\n    product: windows",
+        "    selection:\n        Image|endswith: 'curl'\n    condition: selection",
+    )
+    linux = _rule(
+        "    category: process_creation\n    product: linux",
+        "    selection:\n        Image|endswith: 'curl'\n    condition: selection",
+    )
+
+    assert events.get_column("event.module").to_list() == ["sysmon", "auditd", "auditd"]
+    assert _rows(windows, events) == [0]
+    assert _rows(linux, events) == [1, 2]
+
+
+def test_the_ecs_pipeline_still_rejects_other_linux_log_sources() -> None:
+    rule = _rule(
+        "    product: linux\n    service: auth",
+        "    selection:\n        - 'Failed password'\n    condition: selection",
+    )
+    ruleset = CompiledRuleSet.from_yaml(rule, pipeline="ecs")
+
+    assert ruleset.rules == ()
+    assert [p.reason for p in ruleset.rejected] == ["logsource not routed"]

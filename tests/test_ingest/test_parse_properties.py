@@ -12,6 +12,18 @@ from tests.test_ingest import ingest_samples as samples
 
 Parser = Callable[[pl.Series], ParseResult]
 
+# One execve as auditd logs it: its four records become one endpoint event.
+AUDITD_LINES = (
+    "node=web1 type=SYSCALL msg=audit(1610903553.730:591): arch=c000003e syscall=59 "
+    'success=yes exit=0 ppid=1234 pid=1235 auid=1000 uid=0 comm="curl" exe="/usr/bin/curl" '
+    'key="exec"\x1dUID="root"',
+    'node=web1 type=EXECVE msg=audit(1610903553.730:591): argc=3 a0="curl" a1="-o" '
+    "a2=2F746D702F612062",
+    'node=web1 type=CWD msg=audit(1610903553.730:591): cwd="/root"',
+    "node=web1 type=PROCTITLE msg=audit(1610903553.730:591): "
+    "proctitle=6375726C002D6F002F746D702F612062",
+)
+
 PARSERS: dict[str, tuple[Parser, dict[str, pl.DataType], tuple[str, ...]]] = {
     "firewall": (
         lambda lines: parse_firewall(lines, year=2024),
@@ -19,9 +31,9 @@ PARSERS: dict[str, tuple[Parser, dict[str, pl.DataType], tuple[str, ...]]] = {
         samples.FIREWALL_LINES,
     ),
     "web": (lambda lines: parse_web(lines, year=2024), WEB_SCHEMA, samples.WEB_LINES),
-    "endpoint": (parse_endpoint, ENDPOINT_SCHEMA, samples.ENDPOINT_LINES),
+    "endpoint": (parse_endpoint, ENDPOINT_SCHEMA, samples.ENDPOINT_LINES + AUDITD_LINES),
 }
-ALL_SAMPLES = samples.FIREWALL_LINES + samples.WEB_LINES + samples.ENDPOINT_LINES
+ALL_SAMPLES = samples.FIREWALL_LINES + samples.WEB_LINES + samples.ENDPOINT_LINES + AUDITD_LINES
 # Characters that carry structure in the formats, so mutations hit the interesting paths.
 SPECIAL = st.sampled_from([*'"=[]{},|\\ :<>#?-\t\n', "\u00e9", "\ufffd", "\x00"])
 
@@ -69,10 +81,17 @@ def directive_count(lines: list[str]) -> int:
     return int(messages.str.starts_with("#").sum())
 
 
+def joined_records(events: pl.DataFrame) -> int:
+    """Lines that an auditd event took besides its first: its original holds one per line."""
+    auditd = events.filter(pl.col("event.module") == "auditd")
+    return int(auditd.get_column("event.original").str.count_matches("\n").sum())
+
+
 def check_accounting(family: str, lines: list[str]) -> None:
     parse, schema, _ = PARSERS[family]
     result = parse(pl.Series(lines, dtype=pl.String))
     skipped = directive_count(lines) if family == "web" else 0
+    skipped += joined_records(result.events) if family == "endpoint" else 0
     assert result.events.height + result.dead.height + skipped == len(lines)
     positions = result.dead.get_column("position").to_list()
     assert positions == sorted(set(positions))
