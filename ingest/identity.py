@@ -19,6 +19,10 @@ against 0.04 µs for the Polars hash), which we pay once per event, outside any 
 3. the topic suffix: ``logs.<family>.<ministry>`` names the ministry.
 
 An event none of them names keeps a null ``organization.id``.
+
+``neakta.partition`` (``Int32``) is the Kafka partition the record was read from, taken
+from its ``topic/partition/offset`` origin; null for records read from files. Stateful
+stages keep one state per partition number (see :mod:`detect.correlation`).
 """
 
 from __future__ import annotations
@@ -28,10 +32,34 @@ from hashlib import blake2b
 
 import polars as pl
 
-__all__ = ["HOSTNAME_COLUMNS", "event_ids", "parsed_positions", "stamp_events"]
+__all__ = [
+    "HOSTNAME_COLUMNS",
+    "PARTITION_COLUMN",
+    "event_ids",
+    "origin_partitions",
+    "parsed_positions",
+    "stamp_events",
+]
 
 HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
 """Columns looked up in the forwarder map, first non-null wins."""
+
+PARTITION_COLUMN = "neakta.partition"
+"""Column of the Kafka partition an event was read from (null from files)."""
+
+_KAFKA_ORIGIN = r"^.+/(\d+)/\d+$"
+
+
+def origin_partitions(origins: pl.Series) -> pl.Series:
+    """The partition of ``topic/partition/offset`` origins; null for any other origin.
+
+    Examples
+    --------
+    >>> origin_partitions(pl.Series(["logs.web/3/17", "access.log:4", None])).to_list()
+    [3, None, None]
+    """
+    partitions = origins.str.extract(_KAFKA_ORIGIN, 1).cast(pl.Int32, strict=False)
+    return partitions.alias(PARTITION_COLUMN)
 
 
 def event_ids(origins: pl.Series, lines: pl.Series) -> pl.Series:
@@ -121,7 +149,8 @@ def stamp_events(
     Returns
     -------
     polars.DataFrame
-        ``events`` with ``event.id`` and ``organization.id`` (replaced if present).
+        ``events`` with ``event.id``, ``organization.id`` and ``neakta.partition``
+        (replaced if present).
 
     Examples
     --------
@@ -148,4 +177,5 @@ def stamp_events(
         forwarded,
         pl.lit(records.get_column("source_organization")),
     )
-    return events.with_columns(ids, organization.alias("organization.id"))
+    partitions = origin_partitions(records.get_column("origin"))
+    return events.with_columns(ids, organization.alias("organization.id"), partitions)

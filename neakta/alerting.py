@@ -13,12 +13,20 @@
    their own alerts; the matches of base rules that do not generate alerts of their own
    are dropped here;
 5. the incident tracker groups the alerts into incidents.
+
+Correlation state is kept per *slot*: one :class:`~detect.correlation.Correlator` per Kafka
+partition number (``neakta.partition``; co-partitioned family topics share a slot), and
+slot -1 for events read from files. With a checkpoint store, :meth:`AlertStage.checkpoint`
+saves each slot's state with its offsets once the sinks acknowledged a batch (before the
+offsets are committed), :meth:`AlertStage.assign` restores it when partitions are assigned
+and says where to seek, and :meth:`AlertStage.revoke` drops the slots of revoked ones.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -26,7 +34,7 @@ from typing import Final
 import polars as pl
 
 from detect import CompiledRuleSet
-from detect.correlation import Correlator
+from detect.correlation import CheckpointStore, CorrelationStateError, Correlator
 from enrich import (
     AssetInventory,
     AttackCatalog,
@@ -43,7 +51,16 @@ from respond.correlated import build_correlation_alerts, group_fields
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 
-__all__ = ["INDICATOR_RULE_ID", "AlertStage", "Lookups"]
+__all__ = ["FILE_SLOT", "INDICATOR_RULE_ID", "AlertStage", "Lookups", "TopicPartition"]
+
+FILE_SLOT: Final = -1
+"""Correlation slot of events that carry no Kafka partition (read from files)."""
+
+TopicPartition = tuple[str, int]
+"""``(topic, partition)``; aiokafka's ``TopicPartition`` is one."""
+
+_PARTITION: Final = "neakta.partition"
+_log = logging.getLogger("neakta.alerting")
 
 INDICATOR_RULE_ID: Final = "5f0c2d4e-7a1b-4c3d-9e8f-0a1b2c3d4e5f"
 """``rule.id`` of the alerts raised by an indicator of compromise in an event."""
@@ -87,17 +104,29 @@ class AlertStage:
     tracker
         Groups alerts into incidents; None: alerts only.
     correlator
-        Correlation rules and their window state; None: single-event rules only.
+        Correlation rules and the window state of slot -1 (events without a partition);
+        the correlators of partition slots are made like it. None: single-event rules only.
     clock
         Gives the processing time (``event.ingested``).
+    checkpoints, group_id
+        Where :meth:`checkpoint` saves and :meth:`assign` restores slot states, under this
+        consumer group; None: state lives in memory only.
     """
 
     lookups: Lookups
     tracker: IncidentTracker | None = None
     correlator: Correlator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    checkpoints: CheckpointStore | None = None
+    group_id: str = ""
     skipped: Counter[str] = field(default_factory=Counter, init=False)
+    slots: dict[int, Correlator] = field(default_factory=dict, init=False)
+    _offsets: dict[int, dict[TopicPartition, int]] = field(default_factory=dict, init=False)
     _indicator_meta: pl.DataFrame = field(default_factory=_indicator_rule, init=False)
+
+    def __post_init__(self) -> None:
+        if self.correlator is not None:
+            self.slots[FILE_SLOT] = self.correlator
 
     def __call__(
         self, events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
@@ -105,9 +134,7 @@ class AlertStage:
         now = self.clock()
         correlated = None
         if self.correlator is not None:
-            result = self.correlator.process(events, matches)
-            self.skipped.update(result.skipped.get_column("reason").to_list())
-            correlated = self._correlated(result.alerts, now)
+            correlated = self._correlated(self._correlate(events, matches), now)
             matches = self.correlator.correlations.visible(matches)
         hits = self._indicator_hits(events)
         rows = pl.concat([matches["row"], hits["row"].unique()]).unique().sort()
@@ -130,11 +157,114 @@ class AlertStage:
         return self._incidents(pl.concat(alerts, how="diagonal_relaxed"))
 
     def finish(self) -> SinkBatch:
-        """At the end of a finite stream: the correlation windows still waiting for events."""
-        if self.correlator is None:
+        """At the end of a finite stream: the correlation windows still waiting for events.
+
+        Nothing with a checkpoint store: a stopped Kafka run leaves its open windows in the
+        store, and the next run goes on with them.
+        """
+        if self.correlator is None or self.checkpoints is not None:
             return SinkBatch()
-        alerts = self._correlated(self.correlator.flush(), self.clock())
+        flushed = [self.slots[slot].flush() for slot in sorted(self.slots)]
+        alerts = self._correlated(pl.concat(flushed), self.clock())
         return self._incidents(alerts) if alerts.height else SinkBatch()
+
+    # Correlation slots -----------------------------------------------------------------
+
+    def _slot(self, slot: int) -> Correlator:
+        correlator = self.slots.get(slot)
+        if correlator is None:
+            correlator = self.slots[slot] = self._fresh()
+        return correlator
+
+    def _fresh(self) -> Correlator:
+        template = self.correlator
+        assert template is not None
+        return Correlator(
+            template.correlations,
+            lateness_s=template.lateness_us / 1_000_000,
+            max_event_ids=template.max_event_ids,
+        )
+
+    def _correlate(self, events: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+        """Each slot's events and matches through that slot's correlator."""
+        if _PARTITION in events.columns:
+            slots = events.get_column(_PARTITION).fill_null(FILE_SLOT)
+        else:
+            slots = pl.repeat(FILE_SLOT, events.height, dtype=pl.Int32, eager=True)
+        present = slots.unique().sort().to_list() or [FILE_SLOT]
+        found = []
+        for slot in present:
+            if len(present) == 1:
+                part, local = events, matches
+            else:
+                rows = (slots == slot).arg_true().cast(pl.UInt32)
+                part = events[rows]
+                where = pl.DataFrame(
+                    {"row": rows, "_local": pl.int_range(rows.len(), dtype=pl.UInt32, eager=True)}
+                )
+                local = (
+                    matches.join(where, on="row", how="inner", maintain_order="left")
+                    .with_columns(row=pl.col("_local"))
+                    .drop("_local")
+                )
+            result = self._slot(slot).process(part, local)
+            self.skipped.update(result.skipped.get_column("reason").to_list())
+            found.append(result.alerts)
+        return pl.concat(found)
+
+    def checkpoint(self, position: Mapping[Hashable, int]) -> None:
+        """Save the state of every slot the batch at ``position`` read, with its offsets.
+
+        Call it once every sink acknowledged the batch and before its offsets are
+        committed. Keys of ``position`` that are not ``(topic, partition)`` (files) are
+        ignored, and so is the call without a checkpoint store.
+        """
+        if self.checkpoints is None or self.correlator is None:
+            return
+        read: dict[int, dict[TopicPartition, int]] = {}
+        for key, offset in position.items():
+            if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], int):
+                read.setdefault(key[1], {})[(str(key[0]), key[1])] = offset
+        for slot, offsets in sorted(read.items()):
+            # The state covers everything the slot read before, of every topic.
+            kept = self._offsets.setdefault(slot, {})
+            kept.update(offsets)
+            self.checkpoints.save(self.group_id, str(slot), kept, self._slot(slot).snapshot())
+
+    def assign(self, committed: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
+        """Partitions were assigned (with Kafka's committed offsets): restore their slots.
+
+        Each slot restarts from the newest checkpoint at or before the committed offsets
+        (empty state when there is none); returns the offsets to seek the consumer to.
+        """
+        if self.correlator is None:
+            return {}
+        by_slot: dict[int, dict[TopicPartition, int | None]] = {}
+        for (topic, partition), offset in committed.items():
+            by_slot.setdefault(partition, {})[(topic, partition)] = offset
+        seeks: dict[TopicPartition, int] = {}
+        for slot, offsets in sorted(by_slot.items()):
+            correlator = self.slots[slot] = self._fresh()
+            self._offsets[slot] = {}
+            if self.checkpoints is None:
+                continue
+            point = self.checkpoints.restore_point(self.group_id, str(slot), offsets)
+            if point is None:
+                continue
+            try:
+                correlator.restore(point.state)
+            except CorrelationStateError as error:
+                _log.warning("slot %d starts empty, its checkpoint is unreadable: %s", slot, error)
+                continue
+            self._offsets[slot] = dict(point.offsets)
+            seeks.update(point.offsets)
+        return seeks
+
+    def revoke(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions were revoked: their slots' state is in the store, drop it here."""
+        for _topic, partition in partitions:
+            self.slots.pop(partition, None)
+            self._offsets.pop(partition, None)
 
     def _incidents(self, alerts: pl.DataFrame) -> SinkBatch:
         if self.tracker is None:

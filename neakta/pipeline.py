@@ -10,7 +10,9 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
    :class:`respond.sinks.SinkBatch` (later stages slot in here: enrichment, correlation,
    incidents);
 4. the dead letters, then every sink, are written;
-5. only then the source commits the batch.
+5. ``make_alerts.checkpoint(batch.position)`` (if it has one) saves the state of stateful
+   stages with the batch's offsets (correlation windows, see :mod:`detect.correlation`);
+6. only then the source commits the batch.
 
 When a finite source (files) ends, ``make_alerts.finish()`` (if it has one) gives what
 stateful stages still hold, such as correlation windows waiting for later events.
@@ -29,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from hashlib import blake2b
@@ -283,6 +285,7 @@ class Pipeline:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
                 async for batch in batches:
                     result = await self.process(batch)
+                    await self._checkpoint(batch)
                     await source.commit(batch)
                     self.stats.add(result)
                     self.last_batch = time.monotonic()
@@ -298,6 +301,19 @@ class Pipeline:
             status.update(self.stats, lag())
             status.finish()
         return self.stats
+
+    async def _checkpoint(self, batch: SourceBatch) -> None:
+        """Save what stateful stages hold with the batch's offsets, before they are committed."""
+        checkpoint: Callable[[Mapping[Hashable, int]], None] | None = getattr(
+            self.make_alerts, "checkpoint", None
+        )
+        if checkpoint is None:
+            return
+
+        async def save() -> None:
+            checkpoint(batch.position)
+
+        await self._deliver("checkpoint store", save)
 
     async def _finish(self) -> None:
         """The source ended: deliver what stateful stages held back (open windows)."""

@@ -21,13 +21,18 @@ rebalance listener's ``on_partitions_revoked`` waits for that lock, so a partiti
 handed to another consumer after its in-flight batch is finished and committed. The
 listener is not called by ``stop()``; the pipeline commits every batch before it asks for
 the next one and before it closes the source, so nothing is left to commit there.
+
+State kept outside Kafka (correlation windows) hooks in with two callbacks: ``on_assigned``
+gets the assigned partitions with the group's committed offsets (None where there is none)
+and returns the offsets to seek them to (state saved with older offsets is replayed from
+there); ``on_revoked`` gets the revoked partitions once their in-flight batch is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
@@ -46,6 +51,8 @@ __all__ = [
     "ORGANIZATION_HEADER",
     "PARTITION_FETCH_BYTES",
     "KafkaSource",
+    "OnAssigned",
+    "OnRevoked",
     "records_frame",
     "security_options",
 ]
@@ -61,6 +68,12 @@ The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by defau
 
 FETCHER_STEPS: Final = 4
 """Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
+
+OnAssigned = Callable[[dict[TopicPartition, int | None]], Awaitable[Mapping[tuple[str, int], int]]]
+"""``(committed offset per assigned partition) -> offsets to seek to``."""
+
+OnRevoked = Callable[[list[TopicPartition]], Awaitable[None]]
+"""Called with the revoked partitions, after their in-flight batch was committed."""
 
 _value = attrgetter("value")
 _offset = attrgetter("offset")
@@ -100,16 +113,37 @@ def security_options(
 
 
 class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, in_flight: asyncio.Lock) -> None:
-        self._in_flight = in_flight
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Held only while a batch is processed and committed, never around getmany.
-        async with self._in_flight:
+        async with self._source._in_flight:
             _log.info("partitions revoked after in-flight batch: %s", sorted(map(str, revoked)))
+            if revoked and self._source.on_revoked is not None:
+                try:
+                    await self._source.on_revoked(sorted(revoked))
+                except Exception as error:
+                    self._source._failed = error
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         _log.info("partitions assigned: %s", sorted(map(str, assigned)))
+        consumer = self._source._consumer
+        if not assigned or self._source.on_assigned is None or consumer is None:
+            return
+        try:
+            committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
+            seeks = await self._source.on_assigned(committed)
+        except Exception as error:
+            # aiokafka would log and swallow it: the next batch raises it instead.
+            self._source._failed = error
+            return
+        for (topic, partition), offset in sorted(seeks.items()):
+            tp = TopicPartition(topic, partition)
+            if tp in assigned:
+                if offset != committed.get(tp):
+                    _log.info("%s resumes at checkpoint offset %d", tp, offset)
+                consumer.seek(tp, offset)
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -204,6 +238,9 @@ class KafkaSource:
     fetcher_steps
         Event-loop turns given to aiokafka's fetcher after each ``getmany`` so that its next
         fetch overlaps this batch's processing; 0 turns that off.
+    on_assigned, on_revoked
+        Rebalance callbacks for state kept outside Kafka (see :data:`OnAssigned`,
+        :data:`OnRevoked`); None: nothing to do.
     options
         More ``AIOKafkaConsumer`` options (:func:`security_options`, ``client_id``,
         ``max_partition_fetch_bytes`` (default :data:`PARTITION_FETCH_BYTES`)...).
@@ -221,8 +258,12 @@ class KafkaSource:
         max_record_bytes: int = 1 << 20,
         stop: asyncio.Event | None = None,
         fetcher_steps: int = FETCHER_STEPS,
+        on_assigned: OnAssigned | None = None,
+        on_revoked: OnRevoked | None = None,
         **options: Any,
     ) -> None:
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
         self.topics = tuple(topics)
         self.families = dict(families or {})
         self.max_records = max_records
@@ -242,17 +283,21 @@ class KafkaSource:
         self._in_flight = asyncio.Lock()
         self._flying = False
         self._next: dict[TopicPartition, int] = {}
+        self._failed: Exception | None = None
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
         if self._consumer is not None:
             return
         self._consumer = AIOKafkaConsumer(**self._options)
-        self._consumer.subscribe(self.topics, listener=_FinishBeforeRevoke(self._in_flight))
+        self._consumer.subscribe(self.topics, listener=_FinishBeforeRevoke(self))
         await self._consumer.start()
 
     async def batches(self) -> AsyncGenerator[SourceBatch, None]:
-        """One batch per non-empty ``getmany``, until ``stop`` is set."""
+        """One batch per non-empty ``getmany``, until ``stop`` is set.
+
+        Raises what a rebalance callback (``on_assigned``, ``on_revoked``) raised.
+        """
         await self.start()
         consumer = self._consumer
         assert consumer is not None
@@ -260,6 +305,9 @@ class KafkaSource:
             fetched = await consumer.getmany(
                 timeout_ms=self.timeout_ms, max_records=self.max_records
             )
+            if self._failed is not None:
+                # A rebalance callback failed: its state is not in place, read nothing more.
+                raise self._failed
             if not fetched:
                 continue
             await self._in_flight.acquire()

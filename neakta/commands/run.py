@@ -6,6 +6,12 @@ to ``--alerts`` (NDJSON, ``-`` for stdout) and to Elasticsearch when ``elastic.h
 set; dead letters to ``<topic>.dlq`` in Kafka mode and to ``--dead-letters`` (NDJSON) in
 file mode. SIGTERM and SIGINT end the run after the batch in hand, committed. A status
 line goes to stderr when it is a terminal (or with ``--status``); a summary at the end.
+
+In Kafka mode correlation state is kept per partition number and checkpointed in
+``--checkpoints`` (SQLite) together with the offsets: saved after the sinks acknowledged
+a batch and before its offsets are committed, restored when partitions are assigned. The
+consumer uses the range assignor, so partition p of every co-partitioned topic goes to
+the same process.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from detect import CompiledRuleSet
+from detect.correlation import CheckpointError, SQLiteCheckpointStore
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
 from neakta.alert_file import NdjsonAlertWriter
@@ -156,13 +163,20 @@ def register(
         default=list(kafka.topics),
         help="topics to consume (env NEAKTA_KAFKA__TOPICS, a JSON list; default %(default)s)",
     )
+    run.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=settings.correlation.checkpoint_path,
+        help="SQLite file of correlation state checkpoints in Kafka mode "
+        "(env NEAKTA_CORRELATION__CHECKPOINT_PATH; default %(default)s)",
+    )
     _common(run, settings)
     run.set_defaults(handler=cmd_run)
 
     replay = commands.add_parser("replay", help="run the pipeline over log files")
     replay.add_argument("files", nargs="+", type=Path, help="log files or folders")
     _common(replay, settings)
-    replay.set_defaults(handler=cmd_replay, bootstrap_servers=None)
+    replay.set_defaults(handler=cmd_replay, bootstrap_servers=None, checkpoints=None)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -192,11 +206,18 @@ def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
 
 
 async def _kafka(
-    args: argparse.Namespace, kafka: KafkaSettings, stop: asyncio.Event
+    args: argparse.Namespace, kafka: KafkaSettings, stop: asyncio.Event, stage: AlertStage
 ) -> tuple[Source, DeadLetterSink]:
-    from aiokafka import AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer, TopicPartition
+    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
     from ingest.sources.kafka import KafkaSource
+
+    async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
+        return stage.assign(committed)
+
+    async def on_revoked(partitions: list[TopicPartition]) -> None:
+        stage.revoke(partitions)
 
     options = _kafka_options(kafka)
     producer = AIOKafkaProducer(
@@ -216,6 +237,10 @@ async def _kafka(
         stop=stop,
         session_timeout_ms=kafka.session_timeout_ms,
         heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        # Partition p of every co-partitioned topic to one consumer: one correlation slot.
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        on_assigned=on_assigned,
+        on_revoked=on_revoked,
         **options,
     )
     return source, KafkaDeadLetters(producer)
@@ -297,6 +322,24 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
+    live = bool(args.bootstrap_servers) or args.follow
+    stage, embedded = build_alert_stage(
+        settings,
+        store=args.store,
+        rules=args.rules,
+        base=first,
+        lateness_s=settings.correlation.lateness_s if live else REPLAY_LATENESS_S,
+    )
+    checkpoints = None
+    if args.bootstrap_servers and stage.correlator is not None:
+        try:
+            checkpoints = SQLiteCheckpointStore(
+                args.checkpoints, keep=settings.correlation.checkpoints_kept
+            )
+        except CheckpointError as error:
+            print(f"neakta: {error}", file=sys.stderr)
+            return 2
+        stage.checkpoints, stage.group_id = checkpoints, args.group_id
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -304,7 +347,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     source: Source
     dead_letters: DeadLetterSink
     if args.bootstrap_servers:
-        source, dead_letters = await _kafka(args, settings.kafka, stop)
+        source, dead_letters = await _kafka(args, settings.kafka, stop, stage)
         mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
     else:
         source = FileSource(
@@ -317,14 +360,6 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
         dead_letters = NdjsonDeadLetters(args.dead_letters)
         mode = "files " + " ".join(map(str, args.inputs))
-    live = bool(args.bootstrap_servers) or args.follow
-    stage, embedded = build_alert_stage(
-        settings,
-        store=args.store,
-        rules=args.rules,
-        base=first,
-        lateness_s=settings.correlation.lateness_s if live else REPLAY_LATENESS_S,
-    )
     pipeline = Pipeline(
         rulesets,
         sinks=[*_sinks(args, settings, out), *embedded],
@@ -353,5 +388,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             loop.remove_signal_handler(signum)
         await source.close()
         await pipeline.close()
+        if checkpoints is not None:
+            checkpoints.close()
     print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
     return code

@@ -1,0 +1,192 @@
+"""Correlation state per partition ("slot"), checkpointed with the offsets and restored."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from detect import CompiledRuleSet
+from detect.correlation import SQLiteCheckpointStore
+from enrich import load_attack
+from ingest.sources.kafka import records_frame
+from ingest.sources.parsing import parse_records
+from ingest.sources.records import SourceBatch, decode_records
+from ingest.testing import ListDeadLetters, MemorySource
+from neakta.alerting import FILE_SLOT, AlertStage, Lookups
+from neakta.cli import main
+from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.settings import DEFAULT_RULES
+from respond.testing import ListSink
+
+TOPIC = "logs.firewall.mef"
+GROUP = "neakta"
+SCAN = "Port Scan From One Source"
+SCANNER = "198.51.100.77"
+SAMPLES = Path(__file__).resolve().parents[2] / "neakta" / "data"
+LINES = (SAMPLES / "sample_firewall.log").read_text().splitlines()
+RULESETS = compile_rulesets([DEFAULT_RULES], families=("firewall",))
+CORRELATIONS = compile_correlations([DEFAULT_RULES], RULESETS["firewall"])
+ATTACK = load_attack()
+# Lines 268-307: 40 connections from the scanner to distinct ports in one minute (>= 25).
+FIRST, MIDDLE, END = LINES[:288], LINES[288:300], LINES[300:]
+
+
+def kafka_batch(placed: list[tuple[int, int, str]]) -> SourceBatch:
+    """A batch as KafkaSource makes it from (partition, offset, line) records."""
+    parts = []
+    position: dict[Hashable, int] = {}
+    for partition in sorted({p for p, _, _ in placed}):
+        records = [
+            ConsumerRecord(TOPIC, p, o, 0, 0, None, line.encode(), None, -1, len(line), ())
+            for p, o, line in placed
+            if p == partition
+        ]
+        parts.append(records_frame(TOPIC, partition, records, family="firewall", ministry="mef"))
+        position[TopicPartition(TOPIC, partition)] = records[-1].offset + 1
+    good, dead = decode_records(pl.concat(parts), max_bytes=1 << 20)
+    return SourceBatch(good, dead, position)
+
+
+def on_partition(lines: list[str], partition: int = 0, start: int = 0) -> SourceBatch:
+    return kafka_batch([(partition, start + n, line) for n, line in enumerate(lines)])
+
+
+def stage(store: SQLiteCheckpointStore | None = None) -> AlertStage:
+    return AlertStage(
+        Lookups(attack=ATTACK),
+        correlator=CORRELATIONS.correlator(lateness_s=60),
+        checkpoints=store,
+        group_id=GROUP,
+    )
+
+
+async def scans(alerts: AlertStage, *batches: SourceBatch) -> list[str]:
+    """Run the batches through a pipeline; the source IPs of the port-scan alerts."""
+    sink = ListSink()
+    pipeline = Pipeline(RULESETS, sinks=[sink], dead_letters=ListDeadLetters(), make_alerts=alerts)
+    source = MemorySource(list(batches))
+    await pipeline.run(source)
+    assert source.committed == list(batches)
+    names = [
+        ip
+        for batch in sink.batches
+        if batch.alerts.height
+        for name, ip in batch.alerts.select("rule.name", "source.ip").iter_rows()
+        if name == SCAN
+    ]
+    return names
+
+
+def test_events_carry_their_partition() -> None:
+    batch = kafka_batch([(0, 5, LINES[0]), (3, 9, LINES[1])])
+    frame = parse_records(batch.records, year=2026).events["firewall"]
+    assert frame.get_column("neakta.partition").to_list() == [0, 3]
+    assert frame.schema["neakta.partition"] == pl.Int32
+
+
+async def test_one_partition_sees_the_whole_scan() -> None:
+    alerts = stage()
+    assert await scans(alerts, on_partition(LINES)) == [SCANNER]
+    assert set(alerts.slots) == {FILE_SLOT, 0}
+
+
+async def test_a_scan_split_over_two_partitions_is_counted_per_partition() -> None:
+    # Every other line to partition 1: each slot sees 20 ports of the scanner, under 25.
+    placed = [(n % 2, n // 2, line) for n, line in enumerate(LINES)]
+    alerts = stage()
+    assert await scans(alerts, kafka_batch(placed)) == []
+    assert set(alerts.slots) == {FILE_SLOT, 0, 1}
+
+
+async def test_each_batch_is_checkpointed_per_slot_before_commit(tmp_path: Path) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    first = kafka_batch([(0, 0, LINES[0]), (1, 0, LINES[1])])
+    second = on_partition(LINES[2:5], 0, 1)
+    await scans(stage(store), first, second)
+    assert [c.offsets for c in store.checkpoints(GROUP, "0")] == [
+        {(TOPIC, 0): 4},
+        {(TOPIC, 0): 1},
+    ]
+    assert [c.offsets for c in store.checkpoints(GROUP, "1")] == [{(TOPIC, 1): 1}]
+
+
+async def test_file_mode_saves_no_checkpoint(tmp_path: Path) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    alerts = stage(store)
+    assert await scans(alerts, MemorySource.of_lines("firewall", LINES).given[0]) == [SCANNER]
+    assert store.checkpoints(GROUP, str(FILE_SLOT)) == []
+
+
+async def test_restart_after_commit_resumes_the_scan_once(tmp_path: Path) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    assert await scans(stage(store), on_partition(FIRST)) == []
+    restarted = stage(store)
+    seeks = restarted.assign({TopicPartition(TOPIC, 0): len(FIRST)})
+    assert seeks == {(TOPIC, 0): len(FIRST)}
+    rest = on_partition(LINES[len(FIRST) :], start=len(FIRST))
+    assert await scans(restarted, rest) == [SCANNER]
+
+
+async def test_crash_between_checkpoint_and_commit_restores_the_older_state(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    crashed = stage(store)
+    assert await scans(crashed, on_partition(FIRST)) == []
+    held = crashed.slots[0].state_rows
+    # The middle batch was checkpointed, then the process died before Kafka's commit.
+    middle = on_partition(MIDDLE, start=len(FIRST))
+    crashed(*evaluated(middle))
+    crashed.checkpoint(middle.position)
+    restarted = stage(store)
+    seeks = restarted.assign({TopicPartition(TOPIC, 0): len(FIRST)})
+    assert seeks == {(TOPIC, 0): len(FIRST)}
+    assert restarted.slots[0].state_rows == held < crashed.slots[0].state_rows
+    # Read again from there: the middle batch counts once, and the scan alerts once.
+    assert await scans(restarted, middle, on_partition(END, start=300)) == [SCANNER]
+
+
+async def test_assignment_without_checkpoint_starts_empty_where_kafka_is(tmp_path: Path) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    alerts = stage(store)
+    assert await scans(alerts, on_partition(FIRST)) == []
+    assert alerts.slots[0].state_rows > 0
+    alerts.revoke([TopicPartition(TOPIC, 0)])
+    assert set(alerts.slots) == {FILE_SLOT}
+    # Another group has no checkpoint; Kafka's offset is kept (no seek).
+    other = stage(store)
+    other.group_id = "other"
+    assert other.assign({TopicPartition(TOPIC, 0): None}) == {}
+    assert other.slots[0].state_rows == 0
+
+
+async def test_an_unreadable_checkpoint_is_reported_and_starts_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    store.save(GROUP, "0", {(TOPIC, 0): 10}, b"not a snapshot")
+    alerts = stage(store)
+    assert alerts.assign({TopicPartition(TOPIC, 0): 10}) == {}
+    assert alerts.slots[0].state_rows == 0
+    assert "slot 0 starts empty, its checkpoint is unreadable" in caplog.text
+
+
+def evaluated(batch: SourceBatch) -> tuple[pl.DataFrame, pl.DataFrame, CompiledRuleSet]:
+    events = parse_records(batch.records, year=2026).events["firewall"]
+    ruleset = RULESETS["firewall"]
+    return events, ruleset.evaluate(events), ruleset
+
+
+def test_run_refuses_a_checkpoint_store_it_cannot_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder")
+    where = tmp_path / "taken" / "checkpoints.db"
+    args = ["run", "--bootstrap-servers", "127.0.0.1:9", "--checkpoints", str(where)]
+    assert main([*args, "--no-status"]) == 2
+    assert f"cannot open checkpoint store {where}" in capsys.readouterr().err
