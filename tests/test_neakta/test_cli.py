@@ -11,20 +11,9 @@ import orjson
 import pytest
 
 from neakta.cli import main
+from tests.rules_text import WHOAMI_FROM_WEB_SERVER
 
-GOOD = textwrap.dedent(
-    r"""
-    title: Whoami From A Web Server
-    id: 3c0b9a1e-2d4f-4e6a-9b8c-7d6e5f4a3b2c
-    logsource: {category: process_creation, product: windows}
-    detection:
-      selection:
-        ParentImage|endswith: '\w3wp.exe'
-        Image|endswith: '\whoami.exe'
-      condition: selection
-    level: high
-    """
-)
+GOOD = WHOAMI_FROM_WEB_SERVER
 BROKEN = textwrap.dedent(
     """
     title: Broken condition

@@ -14,18 +14,9 @@ from neakta.alert_file import NdjsonAlertWriter, read_alert_ids
 from neakta.cli import main
 from neakta.status import RunStats, StatusLine
 from respond.sinks import SinkBatch
+from tests.rules_text import WHOAMI_FROM_WEB_SERVER
 
-RULE = r"""
-title: Whoami From A Web Server
-id: 3c0b9a1e-2d4f-4e6a-9b8c-7d6e5f4a3b2c
-logsource: {category: process_creation, product: windows}
-detection:
-  selection:
-    ParentImage|endswith: '\w3wp.exe'
-    Image|endswith: '\whoami.exe'
-  condition: selection
-level: high
-"""
+RULE = WHOAMI_FROM_WEB_SERVER
 ATTACK = (
     '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "web1", '
     '"UtcTime": "2024-01-02 03:04:05.678", "Image": "C:\\\\Windows\\\\System32\\\\whoami.exe", '

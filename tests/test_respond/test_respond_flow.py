@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,20 +15,9 @@ from respond.incidents import IncidentTracker
 from respond.ndjson import NdjsonSink
 from respond.sinks import SinkBatch
 from respond.store import SqliteStore
+from tests.rules_text import WHOAMI_FROM_WEB_SERVER
 
-RULE = textwrap.dedent(
-    r"""
-    title: Whoami From A Web Server
-    id: 3c0b9a1e-2d4f-4e6a-9b8c-7d6e5f4a3b2c
-    logsource: {category: process_creation, product: windows}
-    detection:
-      selection:
-        ParentImage|endswith: '\w3wp.exe'
-        Image|endswith: '\whoami.exe'
-      condition: selection
-    level: high
-    """
-)
+RULE = WHOAMI_FROM_WEB_SERVER
 
 
 def sysmon(minute: int, image: str, parent: str) -> str:
