@@ -391,4 +391,12 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         if checkpoints is not None:
             checkpoints.close()
     print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
+    _print_skipped(stage)
     return code
+
+
+def _print_skipped(stage: AlertStage) -> None:
+    """Matched events the correlation rules could not count (late, no time, no group)."""
+    if stage.skipped:
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in stage.skipped.most_common())
+        print(f"not counted by correlation rules: {reasons}", file=sys.stderr)

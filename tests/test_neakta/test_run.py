@@ -12,6 +12,7 @@ import pytest
 
 from neakta.alert_file import NdjsonAlertWriter, read_alert_ids
 from neakta.cli import main
+from neakta.settings import DEFAULT_RULES
 from neakta.status import RunStats, StatusLine
 from respond.sinks import SinkBatch
 from tests.rules_text import WHOAMI_FROM_WEB_SERVER
@@ -146,3 +147,20 @@ async def test_alert_file_skips_a_line_cut_short_by_a_crash(tmp_path: Path) -> N
     await writer.close()
     assert (delivery.written, delivery.duplicates) == (1, 1)
     assert path.read_text().splitlines()[-1] == '{"_id":"a2","x":2}'
+
+
+def test_events_too_late_for_the_correlation_windows_are_counted_in_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = (Path(__file__).parents[2] / "neakta" / "data" / "sample_firewall.log").read_text()
+    line = next(x for x in sample.splitlines() if x.startswith("<189>date=2026-11-20"))
+    # The same connection 19 days earlier: far behind the 7-day lateness of a replay.
+    stamp = line.split("eventtime=")[1].split(" ")[0]
+    earlier = line.replace("date=2026-11-20", "date=2026-11-01").replace(
+        f"eventtime={stamp}", f"eventtime={int(stamp) - 19 * 86_400 * 10**9}"
+    )
+    firewall = tmp_path / "firewall.log"
+    firewall.write_text(f"{line}\n{earlier}\n")
+    code, _, err = replay(tmp_path, DEFAULT_RULES, firewall, capsys=capsys)
+    assert code == 0
+    assert "not counted by correlation rules: late" in err
