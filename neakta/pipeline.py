@@ -34,7 +34,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from hashlib import blake2b
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -46,7 +45,7 @@ from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key
-from respond.alerts import SEVERITY
+from respond.alerts import SEVERITY, alert_id
 from respond.sinks import AlertSink, SinkBatch
 
 __all__ = [
@@ -80,17 +79,15 @@ class PipelineStoppedError(Exception):
 
 
 def alert_ids(rule_ids: pl.Series, event_ids: pl.Series) -> pl.Series:
-    """``_id`` of alerts: BLAKE2b-128 (hex) of rule id, NUL, event id.
+    """``_id`` of alerts, by :func:`respond.alerts.alert_id` (BLAKE2b-128 of rule and event id).
 
     Examples
     --------
-    >>> alert_ids(pl.Series(["r1"]), pl.Series(["e1"])).to_list() == [
-    ...     blake2b(b"r1\\x00e1", digest_size=16).hexdigest()]
+    >>> alert_ids(pl.Series(["r1"]), pl.Series(["e1"])).to_list() == [alert_id("r1", "e1")]
     True
     """
-    keys = (rule_ids.fill_null("") + "\x00" + event_ids.fill_null("")).cast(pl.Binary)
-    digests = [blake2b(key, digest_size=16).hexdigest() for key in keys.to_list()]
-    return pl.Series("_id", digests, dtype=pl.String)
+    pairs = zip(rule_ids.fill_null("").to_list(), event_ids.fill_null("").to_list(), strict=True)
+    return pl.Series("_id", [alert_id(rule, event) for rule, event in pairs], dtype=pl.String)
 
 
 def simple_alerts(
