@@ -19,16 +19,20 @@ from typing import Any, TextIO
 
 import polars as pl
 
-from enrich import load_assets, load_attack, load_indicators
 from ingest.deadletter import NdjsonDeadLetters
-from neakta.alerting import AlertStage, Lookups
-from neakta.commands.run import REPLAY_LATENESS_S
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.commands.run import REPLAY_LATENESS_S, build_alert_stage
+from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.samples import BUNDLED, DATA_DIR
-from neakta.settings import DEFAULT_RULES
+from neakta.settings import (
+    DEFAULT_RULES,
+    EnrichSettings,
+    RespondSettings,
+    Settings,
+    load_settings,
+)
 from neakta.status import RunStats, format_summary
-from respond import IncidentTracker, NdjsonSink, SqliteStore, severity_label
-from respond.sinks import AlertSink, Delivery, SinkBatch
+from respond import SqliteStore, severity_label
+from respond.sinks import Delivery, SinkBatch
 
 __all__ = ["DEMO_DIR", "format_table", "run_demo"]
 
@@ -74,43 +78,45 @@ class _Tally:
         return None
 
 
-def _lookups() -> Lookups:
-    return Lookups(
-        attack=load_attack(),
-        inventory=load_assets(ENRICH_DATA / "assets.csv"),
-        indicators=load_indicators(
-            [ENRICH_DATA / "indicators.csv", ENRICH_DATA / "indicators.stix.json"]
-        ),
+def _settings(folder: Path) -> Settings:
+    """The embedded default: bundled sample inventory and intel, a store under ``folder``."""
+    return load_settings().model_copy(
+        update={
+            "enrich": EnrichSettings(
+                assets=ENRICH_DATA / "assets.csv",
+                indicators=(ENRICH_DATA / "indicators.csv", ENRICH_DATA / "indicators.stix.json"),
+            ),
+            "respond": RespondSettings(ndjson_path=folder / "alerts.ndjson"),
+        }
     )
 
 
 async def _replay(
     files: list[Path], rules: Path, folder: Path, tally: _Tally
 ) -> tuple[RunStats, float, str, tuple[str, ...]]:
-    tracker = IncidentTracker()
-    store = SqliteStore(folder / "neakta.db", tracker=tracker)
-    sinks: list[AlertSink] = [store, NdjsonSink(folder / "alerts.ndjson"), tally]
     rulesets = compile_rulesets([rules])
-    correlations = compile_correlations([rules], next(iter(rulesets.values())))
-    stage = AlertStage(
-        _lookups(),
-        tracker=tracker,
-        correlator=correlations.correlator(lateness_s=REPLAY_LATENESS_S),
+    base = next(iter(rulesets.values()))
+    stage, sinks = build_alert_stage(
+        _settings(folder),
+        store=folder / "neakta.db",
+        rules=[rules],
+        base=base,
+        lateness_s=REPLAY_LATENESS_S,
     )
     pipeline = Pipeline(
         rulesets,
-        sinks=sinks,
+        sinks=[*sinks, tally],
         dead_letters=NdjsonDeadLetters(folder / "dead-letters.ndjson"),
         make_alerts=stage,
     )
-    base = next(iter(rulesets.values()))
-    loaded = f"{len(base.rules)} rules, {len(correlations.rules)} correlation rules"
+    correlations = stage.correlator.correlations.rules if stage.correlator else ()
+    loaded = f"{len(base.rules)} rules, {len(correlations)} correlation rules"
     started = time.perf_counter()
     try:
         stats = await pipeline.replay(files)
     finally:
         await pipeline.close()
-    titles = tuple(rule.title for rule in correlations.rules)
+    titles = tuple(rule.title for rule in correlations)
     return stats, time.perf_counter() - started, loaded, titles
 
 
