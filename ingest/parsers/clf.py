@@ -12,7 +12,7 @@ read with one regex with named groups.
 import polars as pl
 
 from ingest.parsers.result import MESSAGE, REASON
-from ingest.parsers.timestamps import parse_clf
+from ingest.parsers.timestamps import parse_clf, parse_clf_fixed
 
 __all__ = ["DETECT", "PIECES", "clf_events", "match_clf"]
 
@@ -34,8 +34,11 @@ def _field(struct: str, index: int) -> pl.Expr:
     return pl.col(struct).struct.field(f"field_{index}")
 
 
-def _split_reading(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cut lines at quotes and spaces; ``_ok`` says whether the cut line is well formed."""
+def _split_reading(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Cut lines at quotes and spaces; ``_ok`` says whether the cut line is well formed.
+
+    Lazily: the optimizer drops the pieces no column needs and runs the cuts in parallel.
+    """
     message = pl.col(MESSAGE)
     quoted = frame.select(
         message.str.split_exact('"', 6).alias("q"),
@@ -105,7 +108,7 @@ def match_clf(frame: pl.DataFrame) -> pl.DataFrame:
     (``client``, ``user``, ``time``, ``method``, ``target``, ``version``, ``status``,
     ``bytes``, ``referrer``, ``agent``) are raw strings, ``-`` included.
     """
-    split = _split_reading(frame).with_row_index("_i")
+    split = _split_reading(frame.lazy()).collect().with_row_index("_i")
     ok = split.get_column("_ok")
     pieces = split.drop("_ok")
     if not ok.all():
@@ -142,7 +145,7 @@ def clf_events(frame: pl.DataFrame) -> pl.DataFrame:
     parts = pl.col("target").str.splitn("?", 2)
     # Lazily, so that expressions used more than once (the status) are computed once.
     events = frame.lazy().with_columns(
-        parse_clf(pl.col("time")).alias("@timestamp"),
+        parse_clf_fixed(pl.col("time")).alias("@timestamp"),
         pl.col("client").alias("source.ip"),
         _dash_null("user").alias("user.name"),
         pl.col("method").alias("http.request.method"),
@@ -161,4 +164,20 @@ def clf_events(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("web.access").alias("event.dataset"),
     )
     reason = pl.when(pl.col("@timestamp").is_null()).then(pl.lit("invalid timestamp"))
-    return events.with_columns(pl.col(REASON).fill_null(reason)).drop(PIECES).collect()
+    return (
+        _with_odd_stamps(events.collect())
+        .with_columns(pl.col(REASON).fill_null(reason))
+        .drop(PIECES)
+    )
+
+
+def _with_odd_stamps(events: pl.DataFrame) -> pl.DataFrame:
+    """Read the stamps the fixed-layout reading left null with the general one."""
+    odd = events.select(pl.col("@timestamp").is_null() & pl.col("time").is_not_null()).to_series()
+    if not odd.any():
+        return events
+    rows = odd.arg_true()
+    stamps = events.get_column("@timestamp").scatter(
+        rows, events.filter(odd).select(parse_clf(pl.col("time"))).to_series()
+    )
+    return events.with_columns(stamps)

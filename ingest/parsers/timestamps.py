@@ -8,10 +8,17 @@ import polars as pl
 
 from ingest.schema import TIMESTAMP
 
-__all__ = ["parse_bsd", "parse_clf", "parse_epoch_millis", "parse_iso8601"]
+__all__ = [
+    "parse_bsd",
+    "parse_clf",
+    "parse_clf_fixed",
+    "parse_epoch_millis",
+    "parse_iso8601",
+]
 
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _HAS_OFFSET = r"(?:Z|z|[+-]\d{2}:?\d{2})$"
+_CLF_LOCAL = "%d/%b/%Y:%H:%M:%S"
 
 
 def parse_iso8601(text: pl.Expr) -> pl.Expr:
@@ -50,6 +57,34 @@ def parse_clf(text: pl.Expr) -> pl.Expr:
     datetime.datetime(2000, 10, 10, 20, 55, 36, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
     """
     return text.str.strptime(TIMESTAMP, "%d/%b/%Y:%H:%M:%S %z", strict=False)
+
+
+def parse_clf_fixed(text: pl.Expr) -> pl.Expr:
+    """:func:`parse_clf` for stamps in the exact layout nginx and Apache write, else null.
+
+    For ``dd/Mon/yyyy:HH:MM:SS +hhmm`` the local time and the offset are read apart: a
+    zone-naive parse of the first 20 characters is several times faster than a parse
+    that includes ``%z``. A stamp in any other layout is null here; callers read those
+    few with :func:`parse_clf`. Where this gives a value, :func:`parse_clf` gives the same.
+
+    Examples
+    --------
+    >>> s = pl.Series(["10/Oct/2000:13:55:36 -0700", "31/Feb/2000:13:55:36 -0700"])
+    >>> pl.select(parse_clf_fixed(pl.lit(s))).to_series().to_list()  # doctest: +ELLIPSIS
+    [datetime.datetime(2000, 10, 10, 20, 55, 36, tzinfo=...), None]
+    """
+    local = text.str.slice(0, 20).str.strptime(pl.Datetime("us"), _CLF_LOCAL, strict=False)
+    signed = text.str.slice(21, 5).cast(pl.Int64, strict=False)
+    magnitude = signed.abs()
+    minutes = signed.sign() * (magnitude // 100 * 60 + magnitude % 100)
+    shaped = (
+        (text.str.len_bytes() == 26)
+        & (text.str.slice(20, 1) == " ")
+        & text.str.slice(21, 1).is_in(["+", "-"])
+        & (magnitude % 100 < 60)
+    )
+    instant = (local - pl.duration(minutes=minutes)).dt.replace_time_zone("UTC")
+    return pl.when(shaped).then(instant)
 
 
 def parse_epoch_millis(text: pl.Expr) -> pl.Expr:

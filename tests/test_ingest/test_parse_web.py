@@ -86,6 +86,17 @@ def test_lines_the_fast_reading_refuses_are_read_by_the_regex() -> None:
     assert [row["http.response.status_code"] for row in rows] == [200, 404, 200, 400]
 
 
+def test_stamps_outside_the_fixed_layout_are_still_read() -> None:
+    one_digit_day = '10.1.1.3 - - [1/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5'
+    no_such_day = '10.1.1.4 - - [31/Feb/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5'
+    result = parse_web(pl.Series([samples.COMBINED, one_digit_day, no_such_day]), year=2024)
+    assert result.events.get_column("@timestamp").to_list() == [
+        datetime(2000, 10, 10, 20, 55, 36, tzinfo=UTC),
+        datetime(2000, 10, 1, 20, 55, 36, tzinfo=UTC),
+    ]
+    assert result.dead.select("position", "reason").rows() == [(2, "invalid timestamp")]
+
+
 def test_iis_line_uses_the_fields_directive() -> None:
     directives = ["#Software: Microsoft Internet Information Services 10.0", samples.IIS_FIELDS]
     rows = parse_rows([*directives, samples.IIS_LINE])
