@@ -11,12 +11,12 @@ lower-cased once for all rules.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import Protocol
 
 import polars as pl
 
+from detect.addresses import in_networks
 from detect.ir import (
     WILDCARD_ANY,
     WILDCARD_ONE,
@@ -42,9 +42,6 @@ from detect.ir import (
 __all__ = ["INTERNAL_PREFIX", "Columns", "InlineColumns", "glob_regex", "to_expr"]
 
 INTERNAL_PREFIX = "__neakta_"
-
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 
 
 class Columns(Protocol):
@@ -115,33 +112,6 @@ def _string_test(target: pl.Expr, kind: StrKind, value: str) -> pl.Expr:
             return target.str.contains(value, literal=True)
 
 
-def _ipv4_in(text: pl.Expr, network: ipaddress.IPv4Network) -> pl.Expr:
-    groups = text.str.strip_chars().str.extract_groups(_IPV4)
-    value = (
-        groups.struct.field("1").cast(pl.UInt32) * 16777216
-        + groups.struct.field("2").cast(pl.UInt32) * 65536
-        + groups.struct.field("3").cast(pl.UInt32) * 256
-        + groups.struct.field("4").cast(pl.UInt32)
-    )
-    low = int(network.network_address)
-    high = int(network.broadcast_address)
-    return value.is_between(low, high)
-
-
-def _ipv6_in(text: pl.Expr, network: ipaddress.IPv6Network) -> pl.Expr:
-    # IPv6 is matched on the exploded (full, zero-padded) text form of the prefix, which is
-    # how forwarders write it; compressed forms in events are not expanded.
-    full = network.network_address.exploded.lower()
-    nibbles = network.prefixlen // 4
-    prefix = full.replace(":", "")[:nibbles]
-    chars: list[str] = []
-    for i, nibble in enumerate(prefix):
-        if i and i % 4 == 0:
-            chars.append(":")
-        chars.append(nibble)
-    return text.str.to_lowercase().str.starts_with("".join(chars))
-
-
 _TIME_PARTS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
     "minute": lambda e: e.dt.minute(),
     "hour": lambda e: e.dt.hour(),
@@ -165,11 +135,14 @@ def to_expr(node: Node, cols: Columns | None = None) -> pl.Expr:
 
 
 def _build_or(children: tuple[Node, ...], c: Columns) -> list[pl.Expr]:
-    """OR-ed children; many literals on one column become one multi-pattern test."""
+    """OR-ed children; many literals, or networks, on one column become one test."""
     groups: dict[tuple[str, StrKind, bool], list[StrMatch]] = {}
+    networks: dict[str, list[str]] = {}
     exprs: list[pl.Expr] = []
     for child in children:
-        if (
+        if isinstance(child, Cidr):
+            networks.setdefault(child.field, []).append(child.network)
+        elif (
             isinstance(child, StrMatch)
             and child.field is not None
             and child.kind in (StrKind.CONTAINS, StrKind.EQ)
@@ -188,6 +161,7 @@ def _build_or(children: tuple[Node, ...], c: Columns) -> list[pl.Expr]:
             exprs.append(target.str.contains_any(values).fill_null(False))
         else:
             exprs.append(target.is_in(values).fill_null(False))
+    exprs.extend(in_networks(c.text(field), nets) for field, nets in networks.items())
     return exprs
 
 
@@ -242,11 +216,7 @@ def _build(node: Node, c: Columns) -> pl.Expr:
             }[op]
             return compared.fill_null(False)
         case Cidr(field, network):
-            net = ipaddress.ip_network(network, strict=False)
-            text = c.text(field)
-            if isinstance(net, ipaddress.IPv4Network):
-                return _ipv4_in(text, net).fill_null(False)
-            return _ipv6_in(text, net).fill_null(False)
+            return in_networks(c.text(field), [network])
         case IsNull(field):
             return pl.col(field).is_null()
         case Exists(field):
