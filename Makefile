@@ -38,6 +38,8 @@ test: lint typecheck unit
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.compare
 	$(BIN)/python -m benchmarks.pipeline
+	NEAKTA_BENCH_PIPELINE_FAMILY=web NEAKTA_BENCH_CONSUMER_ROUNDS=0 $(BIN)/python -m benchmarks.pipeline
+	NEAKTA_BENCH_PIPELINE_FAMILY=firewall NEAKTA_BENCH_CONSUMER_ROUNDS=0 $(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.correlation
 	$(BIN)/pytest benchmarks --benchmark-enable -q
 

@@ -1,6 +1,6 @@
 """End to end from a Kafka broker through detection: the pipeline against a per-record loop.
 
-Both sides read the same endpoint records (the bundled Sysmon sample, repeated) from a
+Both sides read the same records (a bundled sample of one log family, repeated) from a
 fresh topic on a local Tansu broker and evaluate the bundled rules:
 
 * **neakta**: :class:`ingest.sources.kafka.KafkaSource` + :class:`neakta.pipeline.Pipeline`
@@ -11,6 +11,8 @@ fresh topic on a local Tansu broker and evaluate the bundled rules:
 
 ``python -m benchmarks.pipeline`` prints both rates and their ratio;
 :func:`compare_pipeline` returns them for ``benchmarks/compare.py``. Environment:
+``NEAKTA_BENCH_PIPELINE_FAMILY`` (``endpoint``, the default: Sysmon JSON; ``web``: nginx
+lines; ``firewall``: FortiGate, iptables, pfSense and CEF lines),
 ``NEAKTA_BENCH_PIPELINE_EVENTS`` (default 200,000) and
 ``NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS`` (default 2,000).
 
@@ -20,7 +22,7 @@ run): records/s of ``getmany`` alone with aiokafka's fetch size and with the sou
 with the source's fetch overlap off (``fetcher_steps=0``, as before) and on; for those two,
 ``source s`` is the median time the pipeline waited for its next batch (``getmany``, the
 records frame, the decode), the part the source can change. Rounds alternate, so a busy
-machine hurts both sides alike: ``NEAKTA_BENCH_CONSUMER_ROUNDS`` (default 3).
+machine hurts both sides alike: ``NEAKTA_BENCH_CONSUMER_ROUNDS`` (default 3; 0 skips it).
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detect import CompiledRuleSet
-from ingest.parsers import parse_endpoint
 from ingest.sources import SourceBatch
 from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
+from ingest.sources.parsing import parse_family
 from ingest.testing import ListDeadLetters
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.settings import DEFAULT_RULES
@@ -61,10 +63,20 @@ __all__ = [
     "compare_consumer",
     "compare_pipeline",
     "fill_topic",
+    "parse_lines",
     "tansu_broker",
 ]
 
-SAMPLE = Path(__file__).resolve().parent.parent / "neakta" / "data" / "sample_endpoint.ndjson"
+_DATA = Path(__file__).resolve().parent.parent / "neakta" / "data"
+SAMPLES = {
+    "endpoint": _DATA / "sample_endpoint.ndjson",
+    "web": _DATA / "sample_web_nginx.log",
+    "firewall": _DATA / "sample_firewall.log",
+}
+"""The bundled sample each family's topic is filled from."""
+FAMILY = os.environ.get("NEAKTA_BENCH_PIPELINE_FAMILY", "endpoint")
+SAMPLE = SAMPLES[FAMILY]
+YEAR = 2024
 EVENTS = int(os.environ.get("NEAKTA_BENCH_PIPELINE_EVENTS", "200000"))
 BASELINE_EVENTS = int(os.environ.get("NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS", "2000"))
 CONSUMER_ROUNDS = int(os.environ.get("NEAKTA_BENCH_CONSUMER_ROUNDS", "3"))
@@ -123,16 +135,18 @@ def tansu_broker() -> Iterator[str]:
         process.wait(10)
 
 
-async def fill_topic(bootstrap: str, count: int, *, partitions: int = 1) -> str:
-    """A fresh ``logs.endpoint.<id>`` topic holding ``count`` sample records."""
-    topic = f"logs.endpoint.b{uuid.uuid4().hex[:8]}"
+async def fill_topic(
+    bootstrap: str, count: int, *, partitions: int = 1, family: str = FAMILY
+) -> str:
+    """A fresh ``logs.<family>.<id>`` topic holding ``count`` records of the family's sample."""
+    topic = f"logs.{family}.b{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
-    lines = SAMPLE.read_bytes().splitlines()
+    lines = SAMPLES[family].read_bytes().splitlines()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
     try:
@@ -243,8 +257,15 @@ async def run_neakta_timed(
     return count / (finished - started), sink.alerts, source.waited
 
 
+def parse_lines(lines: list[str], family: str = FAMILY) -> pl.DataFrame:
+    """The events of one family's lines, as the pipeline's parser reads them."""
+    result = parse_family(family, pl.Series(lines, dtype=pl.String), year=YEAR)
+    assert result is not None
+    return result.events
+
+
 async def run_per_record(
-    bootstrap: str, topic: str, count: int, ruleset: CompiledRuleSet
+    bootstrap: str, topic: str, count: int, ruleset: CompiledRuleSet, family: str = FAMILY
 ) -> tuple[float, int]:
     """Events/s consuming, parsing and evaluating one record at a time, and its matches."""
     consumer = AIOKafkaConsumer(
@@ -256,7 +277,7 @@ async def run_per_record(
         **_QUICK_JOIN,
     )
     await consumer.start()
-    ruleset.evaluate(parse_endpoint(pl.Series([SAMPLE.read_text().splitlines()[1]])).events)
+    ruleset.evaluate(parse_lines([SAMPLES[family].read_text().splitlines()[1]], family))
     seen = matches = 0
     started = time.perf_counter()
     try:
@@ -264,7 +285,7 @@ async def run_per_record(
             fetched = await consumer.getmany(timeout_ms=200, max_records=1)
             for records in fetched.values():
                 for record in records:
-                    events = parse_endpoint(pl.Series([record.value.decode()])).events
+                    events = parse_lines([record.value.decode()], family)
                     matches += ruleset.evaluate(events).height
                     await consumer.commit()
                     seen += 1
@@ -354,7 +375,7 @@ async def compare_consumer(
     """The Kafka side's rates on one topic, alternating the ways round by round."""
     small: dict[str, Any] = {"max_partition_fetch_bytes": AIOKAFKA_PARTITION_FETCH_BYTES}
     big: dict[str, Any] = {"max_partition_fetch_bytes": PARTITION_FETCH_BYTES}
-    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    rulesets = compile_rulesets([DEFAULT_RULES], families=(FAMILY,))
     ways: list[tuple[str, Any]] = [
         ("getmany alone, 1 MiB partition fetch", partial(read_getmany, **small)),
         ("getmany alone, 16 MiB partition fetch", partial(read_getmany, **big)),
@@ -394,16 +415,18 @@ async def compare_pipeline(
     bootstrap: str, *, events: int = EVENTS, baseline_events: int = BASELINE_EVENTS
 ) -> PipelineRates:
     """Both sides on the same broker in the same run."""
-    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    rulesets = compile_rulesets([DEFAULT_RULES], families=(FAMILY,))
     topic = await fill_topic(bootstrap, max(events, baseline_events))
     neakta, alerts = await run_neakta(bootstrap, topic, events, rulesets)
-    single = compile_rulesets([DEFAULT_RULES], families=("endpoint",))["endpoint"]
+    single = compile_rulesets([DEFAULT_RULES], families=(FAMILY,))[FAMILY]
     baseline, matches = await run_per_record(bootstrap, topic, baseline_events, single)
     return PipelineRates(events, neakta, alerts, baseline_events, baseline, matches)
 
 
 async def _measure(bootstrap: str) -> tuple[PipelineRates, list[ConsumerRate]]:
     rates = await compare_pipeline(bootstrap)
+    if not CONSUMER_ROUNDS:
+        return rates, []
     topic = await fill_topic(bootstrap, EVENTS)
     return rates, await compare_consumer(bootstrap, topic, EVENTS)
 
@@ -411,6 +434,7 @@ async def _measure(bootstrap: str) -> tuple[PipelineRates, list[ConsumerRate]]:
 def main() -> None:
     with tansu_broker() as bootstrap:
         rates, consumer = asyncio.run(_measure(bootstrap))
+    print(f"log family: {FAMILY} ({SAMPLE.name}, repeated)")
     print(f"{'engine':<40} {'events':>9} {'events/s':>12} {'alerts':>8}")
     print(
         f"{'neakta pipeline (batches)':<40} {rates.events:>9,} {rates.neakta:>12,.0f} "
@@ -421,6 +445,8 @@ def main() -> None:
         f"{rates.baseline:>12,.0f} {rates.baseline_matches:>8,}"
     )
     print(f"neakta is {rates.ratio:,.0f} times the per-record rate")
+    if not consumer:
+        return
     print()
     print(
         f"{'kafka side, ' + format(EVENTS, ',') + ' records':<40} {'best/s':>12} "

@@ -1,11 +1,11 @@
 """End to end from a local broker through detection: the pipeline and a per-record loop.
 
 ``pytest benchmarks/test_pipeline_bench.py --benchmark-enable``; both tests read the same
-pre-filled topic (the bundled Sysmon sample, repeated) with a fresh consumer group each
-round, and evaluate the bundled rules. Sizes: ``NEAKTA_BENCH_PIPELINE_EVENTS`` and
-``NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS``; with benchmarks disabled (the default test run)
-each runs once on a small topic. ``python -m benchmarks.pipeline`` prints the side-by-side
-figures and the ratio.
+pre-filled topic (the bundled sample of ``NEAKTA_BENCH_PIPELINE_FAMILY``, repeated) with
+a fresh consumer group each round, and evaluate the bundled rules. Sizes:
+``NEAKTA_BENCH_PIPELINE_EVENTS`` and ``NEAKTA_BENCH_PIPELINE_BASELINE_EVENTS``; with
+benchmarks disabled (the default test run) each runs once on a small topic.
+``python -m benchmarks.pipeline`` prints the side-by-side figures and the ratio.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import polars as pl
 import pytest
 
 from benchmarks.pipeline import (
     BASELINE_EVENTS,
     EVENTS,
+    FAMILY,
     SAMPLE,
     fill_topic,
+    parse_lines,
     run_neakta,
     run_per_record,
     tansu_broker,
 )
-from ingest.parsers import parse_endpoint
 from neakta.pipeline import compile_rulesets
 from neakta.settings import DEFAULT_RULES
 
@@ -42,7 +42,7 @@ def topic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, int, int]]
 
 def test_neakta_pipeline_from_broker(benchmark: Any, topic: tuple[str, str, int, int]) -> None:
     bootstrap, name, events, _ = topic
-    rulesets = compile_rulesets([DEFAULT_RULES], families=("endpoint",))
+    rulesets = compile_rulesets([DEFAULT_RULES], families=(FAMILY,))
 
     def once() -> tuple[float, int]:
         return asyncio.run(run_neakta(bootstrap, name, events, rulesets))
@@ -54,7 +54,7 @@ def test_neakta_pipeline_from_broker(benchmark: Any, topic: tuple[str, str, int,
 
 def test_per_record_loop_from_broker(benchmark: Any, topic: tuple[str, str, int, int]) -> None:
     bootstrap, name, _, baseline = topic
-    ruleset = compile_rulesets([DEFAULT_RULES], families=("endpoint",))["endpoint"]
+    ruleset = compile_rulesets([DEFAULT_RULES], families=(FAMILY,))[FAMILY]
 
     def once() -> tuple[float, int]:
         return asyncio.run(run_per_record(bootstrap, name, baseline, ruleset))
@@ -63,5 +63,5 @@ def test_per_record_loop_from_broker(benchmark: Any, topic: tuple[str, str, int,
     benchmark.extra_info.update(events=baseline, events_per_s=round(rate), matches=matches)
     # One record at a time finds what one evaluation of the whole batch finds.
     lines = SAMPLE.read_text().splitlines()
-    together = parse_endpoint(pl.Series((lines * (baseline // len(lines) + 1))[:baseline]))
-    assert matches == ruleset.evaluate(together.events).height
+    together = parse_lines((lines * (baseline // len(lines) + 1))[:baseline])
+    assert matches == ruleset.evaluate(together).height
