@@ -5,25 +5,35 @@ The strategy is the one signature IDS engines use. Every rule gets a *fast patte
 least one literal must occur in its column for the rule to match. Literals come from
 string matches and from the required parts of regexes. Per batch:
 
-1. each referenced string column is lower-cased once, shared by all rules;
-2. one Aho-Corasick pass per column over all the fast patterns of that column gives the
-   candidate (row, rule, slot) triples; a column whose values repeat (executable paths,
-   hashes, users) is searched once per distinct value; a rule is a candidate on a row
-   where every slot of its pattern was hit;
-3. the full rule expressions run only on the candidate rows of the rules that have any;
-4. rules without a usable fast pattern (short literals, numbers, negations) run on every row.
+1. each referenced string column is lower-cased once, shared by all rules, and each
+   conjunct that many rules AND in (a pipeline's log-source condition) is computed once
+   into a boolean column (:mod:`detect.plans`);
+2. one Aho-Corasick pass per column over all the fast-pattern literals of that column
+   gives (row, slot) pairs, each distinct slot counted once however many rules share it
+   (:mod:`detect.candidates`); a column whose values repeat (executable paths, hashes,
+   users) is searched once per distinct value, any other one in slices, one per core;
+3. rules that share a pattern share their candidate rows, gathered once per group; each
+   rule runs there with its literal tests first and its regexes, wildcards and long
+   alternations only on the rows those tests kept;
+4. a rule whose columns repeat (few distinct combinations for the rows it runs on) is
+   evaluated once per distinct combination and joined back to its rows;
+5. rules without a usable fast pattern (short literals, numbers, negations) run on every
+   row.
 
 So the cost of most rules is one shared multi-pattern pass, not one scan each. On the first
 batch, :meth:`CompiledRuleSet.calibrate` counts how often every literal occurs and picks
-each rule's pattern by that count. The ``naive`` strategy (every rule's expression over
-every row, in one lazy query) is kept as the baseline the benchmarks compare against.
+each rule's pattern by that count. Expressions are built to cost few Polars nodes: an OR
+of prefixes or suffixes on one column is one anchored regex, and a regex search loses its
+optional tail (:mod:`detect.regexes`). The ``naive`` strategy (every rule's expression
+over every row, in one lazy query) is kept as the baseline the benchmarks compare against.
 
 Where the time still goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks):
-rules whose only usable literals are common on Windows hosts (``\\svchost.exe``) verify
-on a large share of rows, and a few rules have no literal at all. A rule whose columns
-take few distinct combinations in the sample (executables, parents, users) is evaluated
-once per distinct combination and joined back to its rows. Not done yet: evaluating an
-AND's cheap parts first and the rest only on the rows that pass.
+lower-casing the referenced columns; the Aho-Corasick pass over command lines, whose
+thousands of literals make it a slow automaton when command lines do not repeat; and
+verifying the rules whose only usable literals are common on Windows hosts
+(``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows, where each Polars
+expression node costs tens of microseconds however few rows it sees. A handful of regex
+rules with no literal of two bytes still scan every row.
 """
 
 from __future__ import annotations
@@ -42,10 +52,12 @@ from sigma.rule import SigmaRule
 
 from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
+from detect.candidates import CandidateIndex
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern, pattern_literals
 from detect.pipelines import DEFAULT_PIPELINE, UNROUTED, resolve_pipeline
+from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
 
 __all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
 
@@ -65,9 +77,9 @@ DENSE_SHARE = 0.5
 # A column whose sample has fewer distinct values than this share of its rows (executable
 # paths, hashes, users) is searched once per distinct value instead of once per row.
 REPETITIVE_SHARE = 0.5
-# A rule whose columns can take at most this share of a sample's row count as distinct
-# combinations (the product of each column's distinct values in the sample) is evaluated
-# once per distinct combination and joined back to its rows.
+# A rule whose columns repeat and can take at most this share of the rows it runs on as
+# distinct combinations (the product of each column's distinct values in the sample) is
+# evaluated once per distinct combination and joined back to its rows.
 DISTINCT_SHARE = 0.05
 
 
@@ -175,21 +187,20 @@ class CompiledRuleSet:
         self.pipeline = pipeline
         self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
         self._lowered = sorted(
-            {f for r in self.rules for f in _lowered_fields(r.node)}
+            {f for r in self.rules for f in lowered_fields(r.node)}
             | {f for r in self.rules for f, _ in r.literals}
         )
         cols = _EngineColumns()
         self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
-        self._needs = [
-            sorted(ir.fields_of(r.node) | {_LOWER + f for f in _lowered_fields(r.node)})
-            for r in self.rules
-        ]
-        self._keywords = [_has_keywords(r.node) for r in self.rules]
+        shared = shared_conjuncts([r.node for r in self.rules])
+        self._shared = [to_expr(node, cols).alias(name) for node, name in shared.items()]
+        self._plans = [plan_rule(r.node, cols, shared) for r in self.rules]
+        self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
         self._repetitive: set[str] = set()
-        self._per_distinct: set[int] = set()
-        self._bases = [sorted(ir.fields_of(r.node) | _lowered_fields(r.node)) for r in self.rules]
-        self._lowers = [sorted(_lowered_fields(r.node)) for r in self.rules]
+        self._combinations: list[int | None] = [None] * len(self.rules)
+        self._bases = [sorted(ir.fields_of(r.node) | lowered_fields(r.node)) for r in self.rules]
+        self._lowers = [sorted(lowered_fields(r.node)) for r in self.rules]
         self._choose([r.pattern for r in self.rules])
         self._meta = pl.DataFrame(
             {
@@ -202,32 +213,8 @@ class CompiledRuleSet:
         )
 
     def _choose(self, patterns: Sequence[Pattern]) -> None:
-        """Install one fast pattern per rule and index its literals by column."""
-        self._choice = list(patterns)
-        self._unfiltered = [i for i, pattern in enumerate(self._choice) if not pattern]
-        rows: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
-        for index, pattern in enumerate(self._choice):
-            for slot_number, slot in enumerate(pattern):
-                for column, literal in slot:
-                    rows[column].append((literal, index, slot_number))
-        self._patterns = {
-            column: (
-                sorted({literal for literal, _, _ in entries}),
-                pl.DataFrame(
-                    entries,
-                    schema={"literal": pl.String, "rule_index": pl.UInt32, "slot": pl.UInt8},
-                    orient="row",
-                ),
-            )
-            for column, entries in rows.items()
-        }
-        self._slot_counts = pl.DataFrame(
-            {
-                "rule_index": range(len(self._choice)),
-                "slots": [len(p) for p in self._choice],
-            },
-            schema={"rule_index": pl.UInt32, "slots": pl.UInt32},
-        ).filter(pl.col("slots") > 1)
+        """Install one fast pattern per rule and index the patterns for the search."""
+        self._index = CandidateIndex(patterns)
 
     def calibrate(self, events: pl.DataFrame, sample_rows: int = 20_000) -> dict[str, int]:
         """Re-pick each rule's fast pattern by how often its literals occur in real events.
@@ -260,13 +247,15 @@ class CompiledRuleSet:
             frequency.update(((column, lit), n) for lit, n in counts.iter_rows())
         rows = max(sample.height, 1)
         distinct = {column: sample[column].n_unique() for column in self._fields}
-        self._per_distinct = {
-            index
-            for index, base in enumerate(self._bases)
+        # Columns that repeat in the sample are taken to repeat as much in any batch.
+        self._combinations = [
+            math.prod(distinct[c] for c in base)
             if base
             and not self._keywords[index]
-            and math.prod(distinct[c] for c in base) <= DISTINCT_SHARE * rows
-        }
+            and all(distinct[c] < REPETITIVE_SHARE * rows for c in base)
+            else None
+            for index, base in enumerate(self._bases)
+        ]
         self._repetitive = {
             column
             for column in by_column
@@ -357,7 +346,7 @@ class CompiledRuleSet:
     @property
     def patterns(self) -> tuple[Pattern, ...]:
         """The fast pattern each rule runs with now (after calibration, if any)."""
-        return tuple(self._choice)
+        return self._index.patterns
 
     @property
     def fast_pattern_coverage(self) -> float:
@@ -388,20 +377,28 @@ class CompiledRuleSet:
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
-        return frame.with_columns(
+        lowered = frame.with_columns(
             pl.col(f).cast(pl.String).str.to_lowercase().alias(_LOWER + f) for f in self._lowered
         )
+        if self.strategy == "naive" or not self._shared:
+            return lowered
+        return lowered.with_columns(self._shared)
 
     def _run_unfiltered(self, frame: pl.DataFrame) -> pl.DataFrame:
-        if not self._unfiltered:
+        if not self._index.unfiltered:
             return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-        by_distinct = [i for i in self._unfiltered if i in self._per_distinct]
-        whole = [i for i in self._unfiltered if i not in self._per_distinct]
+        by_distinct = [i for i in self._index.unfiltered if self._by_distinct(i, frame.height)]
+        whole = [i for i in self._index.unfiltered if i not in by_distinct]
         found = pl.collect_all([self._distinct_query(frame, i, None) for i in by_distinct])
         if whole:
-            result = frame.lazy().select(self._exprs[i] for i in whole).collect()
+            result = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in whole).collect()
             found.append(_true_pairs(result, None))
         return pl.concat(found) if found else _NO_PAIRS.clear()
+
+    def _by_distinct(self, index: int, rows: int) -> bool:
+        """Whether the rule's columns take few enough combinations to run once per each."""
+        combinations = self._combinations[index]
+        return combinations is not None and combinations <= DISTINCT_SHARE * rows
 
     def _distinct_query(
         self, frame: pl.DataFrame, index: int, rows: pl.Series | None
@@ -422,75 +419,37 @@ class CompiledRuleSet:
             .select("row", pl.lit(index, dtype=pl.UInt32).alias("rule_index"))
         )
 
-    def _candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """(row, rule_index) pairs whose rows satisfy every slot of the rule's pattern."""
-        found = []
-        for column, (literals, table) in self._patterns.items():
-            lowered = _LOWER + column
-            search = pl.col(lowered).str.extract_many(literals, overlapping=True).list.unique()
-            rows = frame.lazy().select(lowered).with_row_index("row")
-            if column in self._repetitive:
-                # Search each distinct value once, then fan the hits out to its rows.
-                rows = rows.group_by(lowered).agg("row")
-            hits = (
-                rows.with_columns(search.alias("literal"))
-                .filter(pl.col("literal").list.len() > 0)
-                .select("row", "literal")
-                .explode("literal")
-                .join(table.lazy(), on="literal")
-                .select("row", "rule_index", "slot")
-            )
-            if column in self._repetitive:
-                hits = hits.unique().explode("row")
-            found.append(hits)
-        if not found:
-            return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-        pairs = pl.concat(pl.collect_all(found)).unique()
-        if self._slot_counts.height == 0:
-            return pairs.select("row", "rule_index").unique()
-        single = pairs.join(self._slot_counts, on="rule_index", how="anti")
-        multi = (
-            pairs.join(self._slot_counts, on="rule_index", how="semi")
-            .group_by("row", "rule_index")
-            .agg(pl.col("slot").n_unique().alias("hit"))
-            .join(self._slot_counts, on="rule_index")
-            .filter(pl.col("hit") == pl.col("slots"))
-        )
-        return pl.concat(
-            [single.select("row", "rule_index").unique(), multi.select("row", "rule_index")]
-        )
-
     def _run_candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
-        candidates = self._candidates(frame)
-        if candidates.height == 0:
-            return candidates
+        """Each group of rules on its candidate rows, gathered once for the group."""
         queries = []
         dense: list[int] = []
-        for (rule_index,), rows in (
-            candidates.sort("row")
-            .partition_by("rule_index", as_dict=True, include_key=False)
-            .items()
-        ):
-            index = int(rule_index)
-            if index in self._per_distinct:
-                queries.append(self._distinct_query(frame, index, rows["row"]))
+        for group, rows in self._index.search(frame, _lowered_name, self._repetitive):
+            rest = []
+            for index in group.rules:
+                if self._by_distinct(index, len(rows)):
+                    queries.append(self._distinct_query(frame, index, rows))
+                else:
+                    rest.append(index)
+            if not rest:
                 continue
-            if rows.height > DENSE_SHARE * frame.height:
-                dense.append(index)
+            if len(rows) > DENSE_SHARE * frame.height:
+                dense.extend(rest)
                 continue
-            columns = None if self._keywords[index] else self._needs[index]
-            subset = (frame if columns is None else frame.select(columns))[rows["row"]]
-            queries.append(
-                subset.lazy()
-                .select(rows["row"].alias("row"), self._exprs[index].alias("hit"))
-                .filter("hit")
-                .select("row", pl.lit(index, dtype=pl.UInt32).alias("rule_index"))
-            )
+            if any(self._keywords[i] for i in rest):
+                subset = frame[rows]
+            else:
+                columns = set().union(*(self._plans[i].columns for i in rest))
+                subset = frame.select(sorted(columns))[rows]
+            queries.extend(verify_query(subset, rows, self._plans[i], i) for i in rest)
         found = pl.collect_all(queries) if queries else []
         if dense:
-            full = frame.lazy().select(self._exprs[i] for i in dense).collect()
+            full = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in dense).collect()
             found.append(_true_pairs(full, None))
-        return pl.concat(found)
+        return pl.concat(found) if found else _NO_PAIRS.clear()
+
+
+def _lowered_name(column: str) -> str:
+    return _LOWER + column
 
 
 _NO_PAIRS = pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
@@ -511,38 +470,6 @@ def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
         .filter(pl.col("value"))
         .select("row", pl.col("rule_index").cast(pl.UInt32))
     )
-
-
-def _has_keywords(node: ir.Node) -> bool:
-    """Whether a node searches every text column (so it needs the whole frame)."""
-    match node:
-        case ir.And(children) | ir.Or(children):
-            return any(_has_keywords(c) for c in children)
-        case ir.Not(child):
-            return _has_keywords(child)
-        case ir.Const() | ir.BoolEq() | ir.Compare() | ir.Cidr() | ir.IsNull() | ir.Exists():
-            return False
-        case ir.FieldRef() | ir.TimePart():
-            return False
-        case _:
-            return node.field is None
-
-
-def _lowered_fields(node: ir.Node) -> set[str]:
-    """Fields that some case-insensitive string test reads lower-cased."""
-    match node:
-        case ir.And(children) | ir.Or(children):
-            return set().union(*(_lowered_fields(c) for c in children))
-        case ir.Not(child):
-            return _lowered_fields(child)
-        case ir.StrMatch(field=str(f), cased=False) | ir.Glob(field=str(f), cased=False):
-            return {f}
-        case ir.BoolEq(field=f):
-            return {f}
-        case ir.FieldRef(field=f, other=o):
-            return {f, o}
-        case _:
-            return set()
 
 
 def problem_line(text: str, problem: RuleProblem) -> int:

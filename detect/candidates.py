@@ -1,0 +1,154 @@
+"""Candidate rows: where the fast patterns of a rule set occur in a batch.
+
+A rule's fast pattern (:mod:`detect.patterns`) is a conjunction of slots; rules often share
+a slot (``\\svchost.exe`` in ``Image`` or ``svchost.exe`` in ``OriginalFileName``) or a
+whole pattern. The index below numbers each distinct slot once and groups the rules that
+share a pattern, so one batch's search yields (row, slot) pairs, not (row, rule, slot)
+triples, and each group of rules gets its candidate rows once:
+
+1. one Aho-Corasick pass per column over all the literals of that column (a column whose
+   values repeat is searched once per distinct value and the hits fanned out to its rows);
+2. the rows of each slot, from every column it names;
+3. the rows of each pattern: those of its one slot, or the rows every slot hit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from detect.patterns import Pattern, Slot
+
+__all__ = ["SLICE_ROWS", "CandidateIndex", "RuleGroup"]
+
+# A column whose values rarely repeat is searched in slices of at least this many rows.
+SLICE_ROWS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """Rules that share one fast pattern, given by the numbers of its slots."""
+
+    slots: tuple[int, ...]
+    rules: tuple[int, ...]
+
+
+class CandidateIndex:
+    """The fast patterns of a rule set, indexed for one multi-pattern search per column.
+
+    >>> index = CandidateIndex([
+    ...     (frozenset({("Image", "\\\\cmd.exe")}),),
+    ...     (frozenset({("Image", "\\\\cmd.exe")}),),
+    ...     (),
+    ... ])
+    >>> [(g.slots, g.rules) for g in index.groups], index.unfiltered
+    ([((0,), (0, 1))], (2,))
+    >>> lowered = pl.DataFrame({"Image": [r"c:\\x.exe", r"c:\\windows\\cmd.exe"]})
+    >>> [(g.rules, rows.to_list()) for g, rows in index.search(lowered, str, set())]
+    [((0, 1), [1])]
+    """
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        self.patterns: tuple[Pattern, ...] = tuple(patterns)
+        self.unfiltered: tuple[int, ...] = tuple(i for i, p in enumerate(patterns) if not p)
+        by_pattern: dict[Pattern, list[int]] = defaultdict(list)
+        for index, pattern in enumerate(patterns):
+            if pattern:
+                by_pattern[pattern].append(index)
+        numbers: dict[Slot, int] = {}
+        for pattern in by_pattern:
+            for slot in pattern:
+                numbers.setdefault(slot, len(numbers))
+        self.groups: tuple[RuleGroup, ...] = tuple(
+            RuleGroup(tuple(sorted({numbers[s] for s in p})), tuple(rules))
+            for p, rules in by_pattern.items()
+        )
+        # A slot with several literals can be hit more than once on a row.
+        self._repeatable = {n for slot, n in numbers.items() if len(slot) > 1}
+        entries: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        for slot, number in numbers.items():
+            for column, literal in slot:
+                entries[column].add((literal, number))
+        self.tables: dict[str, tuple[list[str], pl.DataFrame]] = {
+            column: (
+                sorted({literal for literal, _ in pairs}),
+                pl.DataFrame(
+                    sorted(pairs),
+                    schema={"literal": pl.String, "slot": pl.UInt32},
+                    orient="row",
+                ),
+            )
+            for column, pairs in entries.items()
+        }
+
+    def search(
+        self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: set[str]
+    ) -> list[tuple[RuleGroup, pl.Series]]:
+        """Each group with candidates, and its candidate rows (``row``, u32, unique).
+
+        ``lowered(column)`` names the lower-cased text of a column in ``frame``; columns
+        in ``repetitive`` are searched once per distinct value.
+        """
+        queries = []
+        for column, (literals, table) in self.tables.items():
+            if column in repetitive:
+                queries.append(_column_hits(frame, lowered(column), literals, table, True))
+                continue
+            # One search per slice of rows, so the longest column is searched on every core.
+            step = max(SLICE_ROWS, -(-frame.height // pl.thread_pool_size()))
+            queries.extend(
+                _column_hits(
+                    frame.slice(start, step), lowered(column), literals, table, False
+                ).with_columns(pl.col("row") + start)
+                for start in range(0, max(frame.height, 1), step)
+            )
+        if not queries:
+            return []
+        hits = pl.concat(pl.collect_all(queries))
+        rows_of: dict[int, pl.Series] = {}
+        for (slot,), part in hits.partition_by("slot", as_dict=True, include_key=False).items():
+            rows = part.to_series()
+            rows_of[int(slot)] = rows.unique() if slot in self._repeatable else rows
+        found: list[tuple[RuleGroup, pl.Series]] = []
+        for group in self.groups:
+            if any(s not in rows_of for s in group.slots):
+                continue
+            parts = sorted((rows_of[s] for s in group.slots), key=len)
+            rows = parts[0]
+            for other in parts[1:]:
+                rows = rows.filter(rows.is_in(other))
+            if len(rows):
+                found.append((group, rows.sort()))
+        return found
+
+
+def _column_hits(
+    frame: pl.DataFrame, column: str, literals: list[str], table: pl.DataFrame, repetitive: bool
+) -> pl.LazyFrame:
+    """(row, slot) pairs of one column; a pair may repeat when a slot has several literals."""
+    search = pl.col(column).str.extract_many(literals, overlapping=True).list.unique()
+    rows = frame.lazy().select(column).with_row_index("row")
+    if repetitive:
+        # Search each distinct value once, then fan the hits out to its rows.
+        return (
+            rows.group_by(column)
+            .agg("row")
+            .with_columns(search.alias("literal"))
+            .filter(pl.col("literal").list.len() > 0)
+            .explode("literal")
+            .join(table.lazy(), on="literal")
+            .unique([column, "slot"])
+            .select("row", "slot")
+            .explode("row")
+        )
+    return (
+        rows.with_columns(search.alias("literal"))
+        .filter(pl.col("literal").list.len() > 0)
+        .select("row", "literal")
+        .explode("literal")
+        .join(table.lazy(), on="literal")
+        .select("row", "slot")
+    )
