@@ -66,7 +66,7 @@ def number_lines(lines: pl.Series) -> pl.DataFrame:
     reason = (
         pl.when(original.is_null())
         .then(pl.lit("null line"))
-        .when(original.str.strip_chars().str.len_bytes() == 0)
+        .when(original.str.strip_chars_start().str.len_bytes() == 0)
         .then(pl.lit("empty line"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
