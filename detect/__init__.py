@@ -4,8 +4,9 @@
 """
 
 from detect.backend import PolarsBackend
+from detect.compiled import CompiledRule
 from detect.correlation import CorrelationResult, CorrelationSet, Correlator
-from detect.engine import MATCH_SCHEMA, CompiledRule, CompiledRuleSet
+from detect.engine import MATCH_SCHEMA, CompiledRuleSet
 from detect.errors import DetectError, RuleLoadError, RuleRejectedError
 from detect.loader import LoadedRules, RuleProblem, SourcedRule, load_rules, parse_rules
 from detect.pipelines import DEFAULT_PIPELINE, PIPELINES, resolve_pipeline

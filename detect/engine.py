@@ -42,7 +42,6 @@ import copy
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
@@ -53,13 +52,14 @@ from sigma.rule import SigmaRule
 from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.candidates import CandidateIndex
+from detect.compiled import CompiledRule, compiled_rule, rule_problem
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
-from detect.loader import RuleProblem, SourcedRule, line_of, parse_rules
-from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern, pattern_literals
+from detect.loader import RuleProblem, SourcedRule, parse_rules
+from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipelines import DEFAULT_PIPELINE, UNROUTED, resolve_pipeline
 from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
 
-__all__ = ["MATCH_SCHEMA", "CompiledRule", "CompiledRuleSet", "Strategy"]
+__all__ = ["MATCH_SCHEMA", "CompiledRuleSet", "Strategy"]
 
 Strategy = Literal["fast", "naive"]
 
@@ -83,72 +83,11 @@ REPETITIVE_SHARE = 0.5
 DISTINCT_SHARE = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """A rule ready to run, with the metadata alerts need."""
-
-    index: int
-    id: str
-    title: str
-    level: str
-    status: str
-    tags: tuple[str, ...]
-    description: str
-    author: str
-    references: tuple[str, ...]
-    falsepositives: tuple[str, ...]
-    logsource: tuple[str | None, str | None, str | None]
-    path: str
-    line: int
-    node: ir.Node = field(repr=False)
-    literals: tuple[tuple[str, str], ...] = field(repr=False)
-
-    @property
-    def pattern(self) -> Pattern:
-        """The statically best fast pattern (empty: the rule runs on every row)."""
-        return choose_pattern(self.node, second_slot=False)
-
-
 class _EngineColumns(InlineColumns):
     """Lower-cased text comes from the columns the engine prepared once per batch."""
 
     def lower(self, field: str) -> pl.Expr:
         return pl.col(_LOWER + field)
-
-
-def _metadata(rule: SigmaRule, index: int, path: str, line: int, node: ir.Node) -> CompiledRule:
-    level = rule.level.name.lower() if rule.level else "medium"
-    status = rule.status.name.lower() if rule.status else ""
-    logsource = rule.logsource
-    return CompiledRule(
-        index=index,
-        id=str(rule.id) if rule.id else f"{path}:{line}",
-        title=rule.title or "",
-        level=level,
-        status=status,
-        tags=tuple(str(t) for t in rule.tags or ()),
-        description=rule.description or "",
-        author=rule.author or "",
-        references=tuple(rule.references or ()),
-        falsepositives=tuple(rule.falsepositives or ()),
-        logsource=(logsource.category, logsource.product, logsource.service),
-        path=path,
-        line=line,
-        node=node,
-        literals=tuple(dict.fromkeys(pattern_literals(node))),
-    )
-
-
-def _problem(source: SourcedRule, reason: str, detail: str) -> RuleProblem:
-    rule = source.rule
-    return RuleProblem(
-        path=source.path,
-        line=source.line,
-        reason=reason,
-        detail=detail,
-        rule_id=str(rule.id) if rule.id else None,
-        title=rule.title,
-    )
 
 
 class CompiledRuleSet:
@@ -298,21 +237,21 @@ class CompiledRuleSet:
             rule = copy.deepcopy(source.rule)
             if isinstance(rule, SigmaCorrelationRule):
                 rejected.append(
-                    _problem(source, "correlation rule", "correlation rules run on the stream")
+                    rule_problem(source, "correlation rule", "correlation rules run on the stream")
                 )
                 continue
             try:
                 node = backend.rule_node(rule)
             except UnsupportedFeatureError as error:
-                rejected.append(_problem(source, error.reason, error.detail))
+                rejected.append(rule_problem(source, error.reason, error.detail))
                 continue
             except SigmaError as error:
                 message = str(error).split(" (while ")[0]
                 reason = UNROUTED.split(":")[0] if UNROUTED in message else type(error).__name__
-                problem = _problem(source, reason, message)
+                problem = rule_problem(source, reason, message)
                 rejected.append(problem)
                 continue
-            compiled.append(_metadata(rule, len(compiled), source.path, source.line, node))
+            compiled.append(compiled_rule(rule, len(compiled), source.path, source.line, node))
         return cls(compiled, rejected, strategy=strategy, pipeline=pipeline)
 
     @classmethod
@@ -470,8 +409,3 @@ def _true_pairs(result: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
         .filter(pl.col("value"))
         .select("row", pl.col("rule_index").cast(pl.UInt32))
     )
-
-
-def problem_line(text: str, problem: RuleProblem) -> int:
-    """Refine a problem's line by looking for its detail in the rule text."""
-    return line_of(text, problem.detail[:60], problem.line)
