@@ -65,12 +65,17 @@ def _branches(pattern: str) -> list[list[tuple[int, int, int]]] | None:
     return branches
 
 
+def _escape_end(pattern: str, start: int) -> int | None:
+    """Where the escape at ``start`` ends; None for escapes whose length is not worked out."""
+    if start + 1 >= len(pattern) or pattern[start + 1] in _LONG_ESCAPES:
+        return None
+    return start + 2
+
+
 def _atom_end(pattern: str, start: int) -> int | None:
     char = pattern[start]
     if char == "\\":
-        if start + 1 >= len(pattern) or pattern[start + 1] in _LONG_ESCAPES:
-            return None
-        return start + 2
+        return _escape_end(pattern, start)
     if char == "[":
         return _class_end(pattern, start)
     if char == "(":
@@ -89,9 +94,10 @@ def _class_end(pattern: str, start: int) -> int | None:
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
-            if i + 1 >= len(pattern) or pattern[i + 1] in _LONG_ESCAPES:
+            end = _escape_end(pattern, i)
+            if end is None:
                 return None
-            i += 2
+            i = end
             continue
         if char == "[":
             return None  # nested classes and POSIX names: Rust's dialect, not read here
@@ -107,9 +113,10 @@ def _group_end(pattern: str, start: int) -> int | None:
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
-            if i + 1 >= len(pattern) or pattern[i + 1] in _LONG_ESCAPES:
+            end = _escape_end(pattern, i)
+            if end is None:
                 return None
-            i += 2
+            i = end
             continue
         if char == "[":
             end = _class_end(pattern, i)
