@@ -7,7 +7,7 @@ this object; the composition root passes them plain keyword arguments.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,9 +22,19 @@ __all__ = [
     "RunSettings",
     "Settings",
     "load_settings",
+    "reveal",
 ]
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """The plain value of a secret setting, for the client that needs it; None if unset.
+
+    >>> reveal(SecretStr("s3cret")), reveal(None)
+    ('s3cret', None)
+    """
+    return None if secret is None else secret.get_secret_value()
 
 
 class KafkaSettings(BaseModel):
@@ -89,6 +99,20 @@ class ElasticSettings(BaseModel):
     replicas: int = 1
     kibana_url: str | None = None
     kibana_space: str | None = None
+
+    def credentials(self) -> dict[str, Any]:
+        """Credentials and TLS options, as the Elasticsearch and Kibana clients take them.
+
+        >>> ElasticSettings(username="neakta", password="pw").credentials()["password"]
+        'pw'
+        """
+        return {
+            "api_key": reveal(self.api_key),
+            "username": self.username,
+            "password": reveal(self.password),
+            "ca_file": self.ca_file,
+            "verify_certs": self.verify_certs,
+        }
 
 
 class RespondSettings(BaseModel):

@@ -40,17 +40,13 @@ from neakta.commands.incidents import (
     tracker_from_settings,
 )
 from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
-from neakta.settings import KafkaSettings, Settings
+from neakta.settings import KafkaSettings, Settings, reveal
 from neakta.status import StatusLine, configure_logging, format_summary
 from respond.sinks import AlertSink
 
 __all__ = ["build_alert_stage", "cmd_replay", "cmd_run", "register"]
 
 _log = logging.getLogger("neakta.run")
-
-
-def _secret(value: Any) -> str | None:
-    return None if value is None else str(value.get_secret_value())
 
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
@@ -199,7 +195,7 @@ def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
             security_protocol=kafka.security_protocol,
             sasl_mechanism=kafka.sasl_mechanism,
             username=kafka.username,
-            password=_secret(kafka.password),
+            password=reveal(kafka.password),
             ca_file=kafka.ca_file,
         ),
     }

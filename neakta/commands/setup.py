@@ -25,22 +25,13 @@ from respond.kibana import import_saved_objects, load_ndjson
 __all__ = ["elastic_sink_from_settings", "register"]
 
 
-def _secret(value: object) -> str | None:
-    reveal = getattr(value, "get_secret_value", None)
-    return str(reveal()) if reveal else None
-
-
 def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
     """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
     if not elastic.hosts:
         return None
     return build_elastic_sink(
         hosts=elastic.hosts,
-        api_key=_secret(elastic.api_key),
-        username=elastic.username,
-        password=_secret(elastic.password),
-        ca_file=elastic.ca_file,
-        verify_certs=elastic.verify_certs,
+        **elastic.credentials(),
         namespace=elastic.namespace,
         incidents_alias=elastic.incidents_alias,
     )
@@ -56,11 +47,7 @@ async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO
     )
     client = build_client(
         hosts=args.hosts,
-        api_key=_secret(elastic.api_key),
-        username=elastic.username,
-        password=_secret(elastic.password),
-        ca_file=elastic.ca_file,
-        verify_certs=elastic.verify_certs,
+        **elastic.credentials(),
     )
     try:
         for line in await install_templates(
@@ -74,11 +61,7 @@ async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO
             args.kibana_url,
             load_ndjson(),
             space=args.kibana_space,
-            api_key=_secret(elastic.api_key),
-            username=elastic.username,
-            password=_secret(elastic.password),
-            ca_file=elastic.ca_file,
-            verify_certs=elastic.verify_certs,
+            **elastic.credentials(),
         )
         where = f"space {args.kibana_space}" if args.kibana_space else "the default space"
         print(f"imported {result.success_count} Kibana saved objects into {where}", file=out)
