@@ -3,6 +3,7 @@
 import polars as pl
 
 from ingest.parsers.result import ORIGINAL, REASON
+from ingest.parsers.timestamps import representable
 from ingest.parsers.vocabulary import (
     classify_action,
     kv_value,
@@ -64,9 +65,9 @@ def fortigate_events(frame: pl.DataFrame) -> pl.DataFrame:
     zoned = pl.concat_str(pl.col(STAMP), tz.fill_null("+0000"))
     # Lazily, so that expressions used twice (the action's class) are computed once.
     events = frame.lazy().with_columns(
-        zoned.str.strptime(TIMESTAMP, "date=%Y-%m-%d time=%H:%M:%S%#z", strict=False).alias(
-            "@timestamp"
-        ),
+        representable(
+            zoned.str.strptime(TIMESTAMP, "date=%Y-%m-%d time=%H:%M:%S%#z", strict=False)
+        ).alias("@timestamp"),
         kv_value(raw, "devname").alias("observer.hostname"),
         raw.str.extract(r"^<(\d{1,3})>", 1)
         .cast(pl.Int32, strict=False)

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.parsers.timestamps import parse_clf, parse_clf_fixed
+from ingest.parsers.timestamps import parse_clf, parse_clf_fixed, parse_epoch_millis, parse_iso8601
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -35,12 +35,13 @@ def test_leaves_other_layouts_and_impossible_dates_null() -> None:
             "29/Feb/2023:00:00:00 +0000",  # no such day
             "10/Oct/2000:13:55:36 0700",  # offset without sign
             "10/Oct/2000:13:55:36 +0760",  # offset minutes out of range
+            "10/Oct/2000:13:55:36 +3000",  # offset hours out of range
             "10/Oct/2000:13:55:36 -0700 ",
         ]
     )
-    assert fixed == [None] * 5
+    assert fixed == [None] * 6
     assert general[0] == datetime(2000, 10, 1, 20, 55, 36, tzinfo=UTC)
-    assert general[1:] == [None] * 4
+    assert general[1:] == [None] * 5
 
 
 @st.composite
@@ -81,3 +82,17 @@ def test_fixed_reading_covers_every_well_formed_stamp(moment: datetime, minutes:
     fixed, _ = both([stamp])
     local = moment.replace(microsecond=0, tzinfo=UTC)
     assert fixed == [local - timedelta(minutes=minutes)]
+
+
+def test_instants_outside_years_1_to_9999_are_null() -> None:
+    fixed, general = both(["01/Jan/0000:00:00:00 +0000", "01/Jan/0001:00:30:00 +0100"])
+    assert fixed == [None, None]
+    assert general == [None, None]
+    iso = pl.Series(["0000-06-01T00:00:00Z", "9999-12-31T23:59:59-01:00"])
+    assert pl.select(parse_iso8601(pl.lit(iso))).to_series().to_list() == [None, None]
+
+
+def test_epoch_millis_too_large_for_microseconds_are_null_not_wrapped() -> None:
+    millis = pl.Series(["9223372036854775807", "-99999999999999999", "253402300799999"])
+    read = pl.select(parse_epoch_millis(pl.lit(millis))).to_series().to_list()
+    assert read == [None, None, datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)]
