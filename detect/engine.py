@@ -5,6 +5,9 @@ The strategy is the one signature IDS engines use. Every rule gets a *fast patte
 least one literal must occur in its column for the rule to match. Literals come from
 string matches and from the required parts of regexes. Per batch:
 
+0. a batch whose rows repeat (few distinct combinations of the columns the rules read)
+   is evaluated once per distinct combination, and the matches fanned out to its rows;
+   whether a large batch repeats enough is estimated on a sample first;
 1. each referenced string column is lower-cased once, shared by all rules, and each
    conjunct that many rules AND in (a pipeline's log-source condition) is computed once
    into a boolean column (:mod:`detect.plans`);
@@ -81,6 +84,12 @@ REPETITIVE_SHARE = 0.5
 # distinct combinations (the product of each column's distinct values in the sample) is
 # evaluated once per distinct combination and joined back to its rows.
 DISTINCT_SHARE = 0.05
+# A batch whose rows take at most this share of distinct combinations of the columns the
+# rules read is evaluated once per combination, and the matches fanned out to its rows.
+DISTINCT_ROWS_SHARE = 0.5
+_ROWS = f"{INTERNAL_PREFIX}rows"
+# Rows of the first batch the engine studies (literal counts, repetition).
+CALIBRATION_ROWS = 20_000
 
 
 class _EngineColumns(InlineColumns):
@@ -136,6 +145,9 @@ class CompiledRuleSet:
         self._plans = [plan_rule(r.node, cols, shared) for r in self.rules]
         self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
+        self.distinct_share = DISTINCT_ROWS_SHARE
+        """Largest share of distinct rows (over the columns the rules read) at which a batch
+        is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
         self._repetitive: set[str] = set()
         self._combinations: list[int | None] = [None] * len(self.rules)
         self._bases = [sorted(ir.fields_of(r.node) | lowered_fields(r.node)) for r in self.rules]
@@ -155,7 +167,9 @@ class CompiledRuleSet:
         """Install one fast pattern per rule and index the patterns for the search."""
         self._index = CandidateIndex(patterns)
 
-    def calibrate(self, events: pl.DataFrame, sample_rows: int = 20_000) -> dict[str, int]:
+    def calibrate(
+        self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
+    ) -> dict[str, int]:
         """Re-pick each rule's fast pattern by how often its literals occur in real events.
 
         Counts, on a sample of ``events``, the rows hit by every literal any rule could
@@ -299,19 +313,69 @@ class CompiledRuleSet:
         """Every (row, rule) match of the batch, sorted by row then rule (``MATCH_SCHEMA``)."""
         if not self.rules or events.height == 0:
             return pl.DataFrame(schema=MATCH_SCHEMA)
-        if self.strategy == "fast" and not self.calibrated:
-            self.calibrate(events)
-        frame = self._prepare(events)
         if self.strategy == "naive":
+            frame = self._prepare(events)
             pairs = _true_pairs(frame.lazy().select(self._exprs).collect(), None)
         else:
-            pairs = pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
+            pairs = self._run_distinct(events)
         return (
             pairs.unique()
             .join(self._meta, on="rule_index", how="left")
             .sort("row", "rule_index")
             .select(list(MATCH_SCHEMA))
         )
+
+    def _run_distinct(self, events: pl.DataFrame) -> pl.DataFrame:
+        """The rules once per distinct combination of the columns they read, if few.
+
+        Rules read nothing but their row, so equal combinations match the same rules.
+        """
+        key = self._key(events)
+        share = self.distinct_share
+        if not key or share <= 0:
+            return self._run_fast(events)
+        keys = events.select(key)
+        # A large batch is grouped only where a sample says it repeats enough.
+        if keys.height > CALIBRATION_ROWS and not self._repeats(keys, share):
+            return self._run_fast(events)
+        combos = keys.with_row_index(_ROWS).group_by(key).agg(_ROWS)
+        if combos.height > share * keys.height:
+            return self._run_fast(events)
+        pairs = self._run_fast(combos.drop(_ROWS))
+        rows = combos.select(_ROWS).with_row_index("row")
+        return (
+            pairs.join(rows, on="row")
+            .explode(_ROWS)
+            .select(pl.col(_ROWS).alias("row"), "rule_index")
+        )
+
+    @staticmethod
+    def _repeats(keys: pl.DataFrame, share: float) -> bool:
+        """Whether the rows take at most ``share`` distinct values, judged on a sample.
+
+        The distinct rows of the whole batch are estimated as those of its first rows plus,
+        for each further row, the chance of a value not seen yet: the share of the sample's
+        values seen only once (Good-Turing).
+        """
+        sample = keys.head(CALIBRATION_ROWS)
+        counts = sample.group_by(sample.columns).agg(pl.len().alias(_ROWS))[_ROWS]
+        once = int((counts == 1).sum())
+        expected = len(counts) + (keys.height - sample.height) * once / sample.height
+        return expected <= share * keys.height
+
+    def _key(self, events: pl.DataFrame) -> list[str]:
+        """The columns of ``events`` the rules read: their fields, all text for keywords."""
+        present = [f for f in self._fields if f in events.columns]
+        if not any(self._keywords):
+            return present
+        text = [c for c, t in events.schema.items() if t == pl.String and c not in present]
+        return present + text
+
+    def _run_fast(self, events: pl.DataFrame) -> pl.DataFrame:
+        if not self.calibrated:
+            self.calibrate(events)
+        frame = self._prepare(events)
+        return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
 
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]

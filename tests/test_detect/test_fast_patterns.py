@@ -49,6 +49,7 @@ def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> 
     images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * 50
     lines = ["cmd /c run -enc AAA", "x"] * 50
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
+    ruleset.distinct_share = 0.0  # not once per distinct row: through the repetitive search
     matches = ruleset.evaluate(frame(images, lines))
     assert matches["row"].to_list() == list(range(0, 100, 2))
 
@@ -81,6 +82,44 @@ def test_rules_over_few_distinct_values_are_evaluated_once_per_combination() -> 
         and parent.lower().startswith("c:\\windows\\")
     ]
     ruleset = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none")
+    ruleset.distinct_share = 0.0  # not once per distinct row of the batch: per rule
     assert ruleset.evaluate(events)["row"].to_list() == expected
     naive = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none", strategy="naive")
     assert naive.evaluate(events)["row"].to_list() == expected
+
+
+KEYWORD_RULE = """
+title: Mimikatz anywhere
+id: 6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c
+logsource: {category: process_creation, product: windows}
+detection:
+  keywords:
+    - 'sekurlsa'
+  condition: keywords
+level: high
+"""
+
+
+def test_repeated_rows_are_evaluated_once_each_and_every_row_is_reported() -> None:
+    images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe", r"C:\Windows\cmd.exe"] * 40
+    lines = ["cmd /c run -enc AAA", "x -enc B", "cmd /c dir"] * 40
+    ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
+    matches = ruleset.evaluate(frame(images, lines))
+    assert matches["row"].to_list() == list(range(0, 120, 3))
+    # A later batch that does not repeat is evaluated row by row, with the same results.
+    unique = [f"cmd /c run -enc {n}" for n in range(120)]
+    expected = sorted([*range(0, 120, 3), *range(2, 120, 3)])
+    assert ruleset.evaluate(frame(images, unique))["row"].to_list() == expected
+
+
+def test_keywords_see_every_text_column_when_rows_are_evaluated_once_each() -> None:
+    events = pl.DataFrame(
+        {
+            "Image": [r"C:\x.exe"] * 6,
+            "CommandLine": ["x"] * 6,
+            "Note": ["", "", "", "", "", "privilege::debug sekurlsa::logonpasswords"],
+        }
+    )
+    ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, RULE, pipeline="none")
+    ruleset.distinct_share = 1.0
+    assert ruleset.evaluate(events).select("row", "rule_title").rows() == [(5, "Mimikatz anywhere")]
