@@ -56,6 +56,7 @@ from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.candidates import CandidateIndex
 from detect.compiled import CompiledRule, compiled_rule, rule_problem
+from detect.distinct import ROWS, fan_out, group_rows
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.loader import RuleProblem, SourcedRule, parse_rules
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
@@ -87,8 +88,7 @@ DISTINCT_SHARE = 0.05
 # A batch whose rows take at most this share of distinct combinations of the columns the
 # rules read is evaluated once per combination, and the matches fanned out to its rows.
 DISTINCT_ROWS_SHARE = 0.5
-_ROWS = f"{INTERNAL_PREFIX}rows"
-# Rows of the first batch the engine studies (literal counts, repetition).
+# Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 
 
@@ -326,42 +326,11 @@ class CompiledRuleSet:
         )
 
     def _run_distinct(self, events: pl.DataFrame) -> pl.DataFrame:
-        """The rules once per distinct combination of the columns they read, if few.
-
-        Rules read nothing but their row, so equal combinations match the same rules.
-        """
-        key = self._key(events)
-        share = self.distinct_share
-        if not key or share <= 0:
+        """The rules once per distinct row (over the columns they read), if rows repeat."""
+        groups = group_rows(events.select(self._key(events)), self.distinct_share)
+        if groups is None:
             return self._run_fast(events)
-        keys = events.select(key)
-        # A large batch is grouped only where a sample says it repeats enough.
-        if keys.height > CALIBRATION_ROWS and not self._repeats(keys, share):
-            return self._run_fast(events)
-        combos = keys.with_row_index(_ROWS).group_by(key).agg(_ROWS)
-        if combos.height > share * keys.height:
-            return self._run_fast(events)
-        pairs = self._run_fast(combos.drop(_ROWS))
-        rows = combos.select(_ROWS).with_row_index("row")
-        return (
-            pairs.join(rows, on="row")
-            .explode(_ROWS)
-            .select(pl.col(_ROWS).alias("row"), "rule_index")
-        )
-
-    @staticmethod
-    def _repeats(keys: pl.DataFrame, share: float) -> bool:
-        """Whether the rows take at most ``share`` distinct values, judged on a sample.
-
-        The distinct rows of the whole batch are estimated as those of its first rows plus,
-        for each further row, the chance of a value not seen yet: the share of the sample's
-        values seen only once (Good-Turing).
-        """
-        sample = keys.head(CALIBRATION_ROWS)
-        counts = sample.group_by(sample.columns).agg(pl.len().alias(_ROWS))[_ROWS]
-        once = int((counts == 1).sum())
-        expected = len(counts) + (keys.height - sample.height) * once / sample.height
-        return expected <= share * keys.height
+        return fan_out(self._run_fast(groups.drop(ROWS)), groups)
 
     def _key(self, events: pl.DataFrame) -> list[str]:
         """The columns of ``events`` the rules read: their fields, all text for keywords."""
