@@ -22,10 +22,13 @@ import polars as pl
 
 from detect.patterns import Pattern, Slot
 
-__all__ = ["SLICE_ROWS", "CandidateIndex", "RuleGroup"]
+__all__ = ["REPETITIVE_MIN_ROWS", "SLICE_ROWS", "CandidateIndex", "RuleGroup"]
 
 # A column whose values rarely repeat is searched in slices of at least this many rows.
 SLICE_ROWS = 50_000
+# In a shorter frame (a small batch, or a batch's distinct rows) a repetitive column is
+# searched row by row too: grouping its values costs more than it saves.
+REPETITIVE_MIN_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,7 @@ class CandidateIndex:
         """
         queries = []
         for column, (literals, table) in self.tables.items():
-            if column in repetitive:
+            if column in repetitive and frame.height >= REPETITIVE_MIN_ROWS:
                 queries.append(_column_hits(frame, lowered(column), literals, table, True))
                 continue
             # One search per slice of rows, so the longest column is searched on every core.

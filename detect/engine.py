@@ -13,8 +13,9 @@ string matches and from the required parts of regexes. Per batch:
    into a boolean column (:mod:`detect.plans`);
 2. one Aho-Corasick pass per column over all the fast-pattern literals of that column
    gives (row, slot) pairs, each distinct slot counted once however many rules share it
-   (:mod:`detect.candidates`); a column whose values repeat (executable paths, hashes,
-   users) is searched once per distinct value, any other one in slices, one per core;
+   (:mod:`detect.candidates`); in a batch of 10,000 rows or more, a column whose values
+   repeat (executable paths, hashes, users) is searched once per distinct value, any
+   other one in slices, one per core;
 3. rules that share a pattern share their candidate rows, gathered once per group; each
    rule runs there with its literal tests first and its regexes, wildcards and long
    alternations only on the rows those tests kept;

@@ -3,6 +3,7 @@
 import polars as pl
 
 from detect import CompiledRuleSet
+from detect.candidates import REPETITIVE_MIN_ROWS
 
 RULE = """
 title: Encoded command via cmd
@@ -46,12 +47,13 @@ def test_a_selective_literal_needs_no_second_slot() -> None:
 
 
 def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> None:
-    images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * 50
-    lines = ["cmd /c run -enc AAA", "x"] * 50
+    half = REPETITIVE_MIN_ROWS // 2  # a batch long enough for the per-value search
+    images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * half
+    lines = ["cmd /c run -enc AAA", "x"] * half
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
     ruleset.distinct_share = 0.0  # not once per distinct row: through the repetitive search
     matches = ruleset.evaluate(frame(images, lines))
-    assert matches["row"].to_list() == list(range(0, 100, 2))
+    assert matches["row"].to_list() == list(range(0, 2 * half, 2))
 
 
 NOT_AN_EXE = """
