@@ -9,9 +9,14 @@ repeat; for a large batch that is judged first on a sample.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from detect.expressions import INTERNAL_PREFIX
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 __all__ = ["ROWS", "SAMPLE_ROWS", "estimated_distinct", "fan_out", "group_rows"]
 
@@ -65,6 +70,9 @@ def group_rows(
     """
     if share <= 0 or keys.width == 0 or keys.height == 0:
         return None
+    # Grouping takes 0.0 and -0.0 as one value, which a rule reading the text can tell apart.
+    if any(_holds_floats(dtype) for dtype in keys.dtypes):
+        return None
     if keys.height > sample_rows and estimated_distinct(keys, sample_rows) > share * keys.height:
         return None
     groups = keys.with_row_index(ROWS).group_by(keys.columns).agg(ROWS)
@@ -86,3 +94,11 @@ def fan_out(pairs: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """
     rows = groups.select(ROWS).with_row_index("row")
     return pairs.join(rows, on="row").explode(ROWS).select(pl.col(ROWS).alias("row"), "rule_index")
+
+
+def _holds_floats(dtype: PolarsDataType) -> bool:
+    if isinstance(dtype, pl.List | pl.Array):
+        return _holds_floats(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_holds_floats(field.dtype) for field in dtype.fields)
+    return dtype.is_float()

@@ -53,3 +53,10 @@ def test_matches_of_a_group_reach_every_row_of_it() -> None:
 def test_grouping_is_off_at_share_zero_and_for_no_columns() -> None:
     assert group_rows(images(["a"] * 10), 0.0) is None
     assert group_rows(pl.DataFrame({"x": [1, 1]}).select([]), 1.0) is None
+
+
+def test_float_columns_are_not_grouped_since_zero_and_minus_zero_read_differently() -> None:
+    zeros = pl.DataFrame({"Score": [0.0, -0.0] * 10})
+    assert group_rows(zeros, 1.0) is None
+    nested = pl.DataFrame({"Scores": [[0.0], [-0.0]] * 10})
+    assert group_rows(nested, 1.0) is None
