@@ -29,6 +29,17 @@ def test_neakta_fast_patterns(benchmark: BenchmarkFixture, count: int | None) ->
     benchmark.pedantic(compiled.evaluate, args=(frame,), rounds=3, iterations=1)
 
 
+@pytest.mark.parametrize("count", [10, 100, None], ids=["10-rules", "100-rules", "all-rules"])
+def test_neakta_row_by_row(benchmark: BenchmarkFixture, count: int | None) -> None:
+    """neakta without evaluating repeated rows once: the cost where no two events are alike."""
+    benchmark.group = f"detect {count or 'all'} rules, {ROWS} events"
+    compiled = ruleset(count)
+    compiled.distinct_share = 0.0
+    frame = events(ROWS)
+    compiled.evaluate(frame.head(1000))
+    benchmark.pedantic(compiled.evaluate, args=(frame,), rounds=3, iterations=1)
+
+
 @pytest.mark.parametrize("count", [10, 100], ids=["10-rules", "100-rules"])
 def test_baseline_one_lazy_query(benchmark: BenchmarkFixture, count: int) -> None:
     benchmark.group = f"detect {count} rules, {ROWS} events"
