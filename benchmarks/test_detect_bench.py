@@ -34,7 +34,7 @@ def test_neakta_row_by_row(benchmark: BenchmarkFixture, count: int | None) -> No
     """neakta without evaluating repeated rows once: the cost where no two events are alike."""
     benchmark.group = f"detect {count or 'all'} rules, {ROWS} events"
     compiled = ruleset(count)
-    compiled.distinct_share = 0.0
+    compiled = compiled.with_distinct_share(0.0)
     frame = events(ROWS)
     compiled.evaluate(frame.head(1000))
     benchmark.pedantic(compiled.evaluate, args=(frame,), rounds=3, iterations=1)

@@ -34,13 +34,15 @@ class DecodedEvents:
 
 
 def flatten(frame: pl.DataFrame, separator: str = ".") -> pl.DataFrame:
-    """Nested structs become dotted columns; lists of scalars become one text value.
+    """Nested structs become dotted columns; lists of scalars become lists of text.
+
+    A rule's test on a list field holds where it holds for some element.
 
     >>> nested = pl.DataFrame({"process": [{"name": "cmd.exe", "pid": 4}], "tags": [["a", "b"]]})
     >>> flatten(nested).columns
     ['process.name', 'process.pid', 'tags']
     >>> flatten(nested)["tags"].to_list()
-    ['a b']
+    [['a', 'b']]
     """
     while True:
         structs = [n for n, t in frame.schema.items() if isinstance(t, pl.Struct)]
@@ -57,9 +59,7 @@ def flatten(frame: pl.DataFrame, separator: str = ".") -> pl.DataFrame:
                 exprs.append(pl.col(name))
         frame = frame.select(exprs)
     lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List | pl.Array)]
-    return frame.with_columns(
-        pl.col(n).cast(pl.List(pl.String), strict=False).list.join(" ") for n in lists
-    )
+    return frame.with_columns(pl.col(n).cast(pl.List(pl.String), strict=False) for n in lists)
 
 
 def decode_ndjson(data: bytes, *, first_line: int = 0) -> DecodedEvents:

@@ -30,8 +30,7 @@ def _compile(paths: Sequence[Path], pipeline: str, settings: Settings) -> Compil
     ruleset = CompiledRuleSet.compile(
         loaded.rules, pipeline=pipeline, placeholders=settings.placeholders
     )
-    ruleset.rejected = loaded.problems + ruleset.rejected
-    return ruleset
+    return ruleset.with_rejected(loaded.problems)
 
 
 def _read_events(path: Path, err: TextIO) -> DecodedEvents | None:

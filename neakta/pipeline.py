@@ -146,18 +146,17 @@ def compile_rulesets(
     placeholders: Mapping[str, list[str]] | None = None,
     families: Sequence[str] = FAMILIES,
 ) -> dict[str, CompiledRuleSet]:
-    """Load rules once and compile them with the ``ecs`` pipeline, one rule set per family.
+    """Load and compile the rules once with the ``ecs`` pipeline; the same set per family.
 
-    One per family, so each calibrates its fast patterns on its own family's events; the
-    ``ecs`` pipeline's logsource routing keeps a family's events away from other rules.
+    Each family calibrates its own copy of the fast patterns on its first batch (the copies
+    share the compiled expressions); the ``ecs`` pipeline's logsource routing keeps a
+    family's events away from other rules.
     """
     loaded = load_rules(paths)
-    rulesets = {}
-    for family in families:
-        ruleset = CompiledRuleSet.compile(loaded.rules, pipeline="ecs", placeholders=placeholders)
-        ruleset.rejected = tuple(loaded.problems) + ruleset.rejected
-        rulesets[family] = ruleset
-    return rulesets
+    ruleset = CompiledRuleSet.compile(loaded.rules, pipeline="ecs", placeholders=placeholders)
+    ruleset = ruleset.with_rejected(loaded.problems)
+    # Compiled once: each family gets its own calibration of the same rules (see process).
+    return dict.fromkeys(families, ruleset)
 
 
 def _merge(batches: list[SinkBatch]) -> SinkBatch:
@@ -233,6 +232,8 @@ class Pipeline:
             ruleset = self.rulesets.get(family)
             if ruleset is None:
                 continue
+            if not ruleset.calibrated:
+                ruleset = self.rulesets[family] = ruleset.calibrate(events)
             matches = ruleset.evaluate(events)
             matched += matches.height
             # Called with no matches too: stateful stages (correlation windows, incidents)
