@@ -1,0 +1,28 @@
+"""An events file read a chunk at a time gives what reading it whole gives."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest.events import iter_events_file, read_events_file
+
+LINES = b'{"a": 1}\nnot json\n\n{"a": 2, "t": ["x", "y"]}\n{"b": "z"}\n[1]\n{"a": 3}\n'
+
+
+@pytest.mark.parametrize("suffix", [".ndjson", ".ndjson.gz"])
+def test_chunks_keep_line_numbers_and_dead_letters(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"events{suffix}"
+    path.write_bytes(gzip.compress(LINES) if suffix.endswith(".gz") else LINES)
+    whole = read_events_file(path)
+    chunks = list(iter_events_file(path, chunk_lines=2))
+    assert len(chunks) == 4
+    assert pl.concat([c.lines for c in chunks]).to_list() == whole.lines.to_list() == [0, 3, 4, 6]
+    dead = pl.concat([c.dead for c in chunks])
+    assert dead["position"].to_list() == whole.dead["position"].to_list() == [1, 5]
+    events = pl.concat([c.events for c in chunks], how="diagonal_relaxed")
+    assert events.select("a", "b").rows() == whole.events.select("a", "b").rows()
+    assert whole.events["t"].to_list() == [None, ["x", "y"], None, None]
