@@ -144,8 +144,7 @@ def iter_events_file(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterat
     if path.suffix == ".parquet":
         yield read_events_file(path)
         return
-    opened = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-    with opened as stream:
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as stream:
         first = 0
         while True:
             lines = [line for _, line in zip(range(chunk_lines), stream, strict=False)]
