@@ -46,7 +46,7 @@ import copy
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import polars as pl
 from sigma.correlations import SigmaCorrelationRule
@@ -68,6 +68,7 @@ from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjunc
 __all__ = ["MATCH_SCHEMA", "CompiledRuleSet", "Strategy"]
 
 Strategy = Literal["fast", "naive"]
+_T = TypeVar("_T")
 
 MATCH_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.UInt32(),
@@ -140,16 +141,20 @@ class CompiledRuleSet:
         self.rejected: tuple[RuleProblem, ...] = tuple(rejected)
         self.strategy: Strategy = strategy
         self.pipeline = pipeline
-        self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
+        fields = [ir.fields_of(r.node) for r in self.rules]
+        lowers = [lowered_fields(r.node) for r in self.rules]
+        self._fields = sorted(set().union(*fields))
         self._lowered = sorted(
-            {f for r in self.rules for f in lowered_fields(r.node)}
-            | {f for r in self.rules for f, _ in r.literals}
+            set().union(*lowers) | {f for r in self.rules for f, _ in r.literals}
         )
         cols = _EngineColumns()
-        self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
         shared = shared_conjuncts([r.node for r in self.rules])
         self._shared = [to_expr(node, cols).alias(name) for node, name in shared.items()]
-        self._plans = [plan_rule(r.node, cols, shared) for r in self.rules]
+        # Built on first use: most rules of a large set never get a candidate row in a
+        # batch, and building thousands of expressions up front is most of the start-up.
+        nodes = [r.node for r in self.rules]
+        self._exprs = _Memo(lambda i: to_expr(nodes[i], cols).alias(str(i)))
+        self._plans = _Memo(lambda i: plan_rule(nodes[i], cols, shared))
         self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
         self.distinct_share = DISTINCT_ROWS_SHARE
@@ -157,8 +162,8 @@ class CompiledRuleSet:
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
-        self._bases = [sorted(ir.fields_of(r.node) | lowered_fields(r.node)) for r in self.rules]
-        self._lowers = [sorted(lowered_fields(r.node)) for r in self.rules]
+        self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
+        self._lowers = [sorted(low) for low in lowers]
         self._index = CandidateIndex([r.pattern for r in self.rules])
         # Expressions for batches where some fields hold lists, built on first need.
         self._list_exprs: dict[frozenset[str], list[pl.Expr]] = {}
@@ -338,6 +343,11 @@ class CompiledRuleSet:
         return self._index.patterns
 
     @property
+    def columns_read(self) -> tuple[str, ...] | None:
+        """The fields the rules read; None where some rule searches every text column."""
+        return None if any(self._keywords) else tuple(self._fields)
+
+    @property
     def fast_pattern_coverage(self) -> float:
         """Share of rules that have a fast pattern (the rest run on every row)."""
         with_pattern = sum(1 for r in self.rules if r.pattern)
@@ -358,7 +368,8 @@ class CompiledRuleSet:
             pairs = self._run_lists(events, lists)
         elif self.strategy == "naive":
             frame = self._prepare(events)
-            pairs = _true_pairs(frame.lazy().select(self._exprs).collect(), None)
+            exprs = [self._exprs[i] for i in range(len(self.rules))]
+            pairs = _true_pairs(frame.lazy().select(exprs).collect(), None)
         else:
             ruleset = self if self.calibrated else self.calibrate(events)
             pairs = ruleset._run_distinct(events)
@@ -494,6 +505,20 @@ class CompiledRuleSet:
             full = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in dense).collect()
             found.append(_true_pairs(full, None))
         return pl.concat(found) if found else _NO_PAIRS.clear()
+
+
+class _Memo(Generic[_T]):
+    """``memo[i]`` is ``build(i)``, built once on first use (a cache, not a state)."""
+
+    def __init__(self, build: Callable[[int], _T]) -> None:
+        self._build = build
+        self._built: dict[int, _T] = {}
+
+    def __getitem__(self, index: int) -> _T:
+        found = self._built.get(index)
+        if found is None:
+            found = self._built[index] = self._build(index)
+        return found
 
 
 def _lowered_name(column: str) -> str:

@@ -16,21 +16,23 @@ import orjson
 import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
+from detect.cache import compile_rules
 from ingest.events import iter_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
 from neakta.commands import run as run_command
-from neakta.settings import Settings, load_settings
+from neakta.settings import Settings, load_settings, rules_cache_dir
 
 __all__ = ["main"]
 
 
 def _compile(paths: Sequence[Path], pipeline: str, settings: Settings) -> CompiledRuleSet:
-    loaded = load_rules(paths)
-    ruleset = CompiledRuleSet.compile(
-        loaded.rules, pipeline=pipeline, placeholders=settings.placeholders
+    return compile_rules(
+        paths,
+        pipeline=pipeline,
+        placeholders=settings.placeholders,
+        cache_dir=rules_cache_dir(settings),
     )
-    return ruleset.with_rejected(loaded.problems)
 
 
 def _print_problems(ruleset: CompiledRuleSet, out: TextIO) -> None:
@@ -90,7 +92,8 @@ def _matches(
     """
     ruleset = _compile(args.rules, args.pipeline, settings)
     _print_problems(ruleset, err)
-    for decoded in iter_events_file(args.events):
+    # Output names rules and lines only: decode just the fields the rules read.
+    for decoded in iter_events_file(args.events, columns=ruleset.columns_read):
         for raw, position, reason in decoded.dead.iter_rows():
             print(f"{args.events}:{position + 1}: skipped: {reason}: {raw[:120]}", file=err)
         if not ruleset.calibrated and decoded.events.height:

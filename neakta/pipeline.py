@@ -40,6 +40,7 @@ from typing import Any, ClassVar, TypeVar
 import polars as pl
 
 from detect import CompiledRuleSet, load_rules
+from detect.cache import compile_rules
 from detect.correlation import CorrelationSet
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
@@ -145,16 +146,16 @@ def compile_rulesets(
     *,
     placeholders: Mapping[str, list[str]] | None = None,
     families: Sequence[str] = FAMILIES,
+    cache_dir: Path | None = None,
 ) -> dict[str, CompiledRuleSet]:
     """Load and compile the rules once with the ``ecs`` pipeline; the same set per family.
 
     Each family calibrates its own copy of the fast patterns on its first batch (the copies
     share the compiled expressions); the ``ecs`` pipeline's logsource routing keeps a
-    family's events away from other rules.
+    family's events away from other rules. ``cache_dir`` caches the compiled rules
+    (:mod:`detect.cache`).
     """
-    loaded = load_rules(paths)
-    ruleset = CompiledRuleSet.compile(loaded.rules, pipeline="ecs", placeholders=placeholders)
-    ruleset = ruleset.with_rejected(loaded.problems)
+    ruleset = compile_rules(paths, pipeline="ecs", placeholders=placeholders, cache_dir=cache_dir)
     # Compiled once: each family gets its own calibration of the same rules (see process).
     return dict.fromkeys(families, ruleset)
 

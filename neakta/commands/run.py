@@ -40,7 +40,7 @@ from neakta.commands.incidents import (
     tracker_from_settings,
 )
 from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
-from neakta.settings import KafkaSettings, Settings, reveal
+from neakta.settings import KafkaSettings, Settings, reveal, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary
 from respond.sinks import AlertSink
 
@@ -314,7 +314,9 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     if not args.bootstrap_servers and not args.inputs:
         print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
         return 2
-    rulesets = compile_rulesets(args.rules, placeholders=settings.placeholders)
+    rulesets = compile_rulesets(
+        args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
+    )
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
