@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 import orjson
 import polars as pl
@@ -184,7 +184,11 @@ def iter_events_file(
                     schema = {c: typed[c] for c in columns}
 
 
-def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _blocks(stream: _Readable, size: int) -> Iterator[bytes]:
     """Blocks of about ``size`` bytes, each ending at a line end (the last one may not)."""
     rest = b""
     while block := stream.read(size):
