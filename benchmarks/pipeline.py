@@ -46,11 +46,11 @@ from detect import CompiledRuleSet
 from ingest.sources import SourceBatch
 from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
 from ingest.sources.parsing import parse_family
-from ingest.tansu import tansu_broker
 from ingest.testing import ListDeadLetters
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.sinks import Delivery, SinkBatch
+from testsupport.tansu import tansu_broker
 
 __all__ = [
     "ConsumerRate",
@@ -61,7 +61,7 @@ __all__ = [
     "parse_lines",
 ]
 
-_DATA = Path(__file__).resolve().parent.parent / "neakta" / "data"
+_DATA = Path(__file__).resolve().parent.parent / "samples" / "data"
 SAMPLES = {
     "endpoint": _DATA / "sample_endpoint.ndjson",
     "web": _DATA / "sample_web_nginx.log",

@@ -16,7 +16,7 @@ import orjson
 import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
-from ingest.events import DecodedEvents, read_events_file
+from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
 from neakta.commands import run as run_command

@@ -22,7 +22,6 @@ import polars as pl
 from ingest.deadletter import NdjsonDeadLetters
 from neakta.commands.run import REPLAY_LATENESS_S, build_alert_stage
 from neakta.pipeline import Pipeline, compile_rulesets
-from neakta.samples import BUNDLED, DATA_DIR
 from neakta.settings import (
     DEFAULT_RULES,
     EnrichSettings,
@@ -33,6 +32,7 @@ from neakta.settings import (
 from neakta.status import RunStats, format_summary
 from respond import SqliteStore, severity_label
 from respond.sinks import Delivery, SinkBatch
+from samples import BUNDLED, DATA_DIR
 
 __all__ = ["DEMO_DIR", "format_table", "run_demo"]
 

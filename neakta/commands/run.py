@@ -30,7 +30,6 @@ from detect import CompiledRuleSet
 from detect.correlation import CheckpointError, SQLiteCheckpointStore
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
-from neakta.alert_file import NdjsonAlertWriter
 from neakta.alerting import AlertStage
 from neakta.commands.assets import enrichment_from_settings
 from neakta.commands.incidents import (
@@ -42,6 +41,7 @@ from neakta.commands.incidents import (
 from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
 from neakta.settings import KafkaSettings, Settings, reveal
 from neakta.status import StatusLine, configure_logging, format_summary
+from respond.ndjson import NdjsonAlertWriter
 from respond.sinks import AlertSink
 
 __all__ = ["build_alert_stage", "cmd_replay", "cmd_run", "register"]

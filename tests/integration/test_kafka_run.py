@@ -30,7 +30,7 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[2] / "neakta" / "data"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "data"
 ENDPOINT_LINES = (SAMPLES / "sample_endpoint.ndjson").read_text().splitlines()
 FIREWALL_LINES = (SAMPLES / "sample_firewall.log").read_text().splitlines()
 GARBAGE = [b"{not json", b"\xff\xfe\x00binary", b"[1, 2, 3]"]

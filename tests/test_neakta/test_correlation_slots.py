@@ -27,7 +27,7 @@ TOPIC = "logs.firewall.mef"
 GROUP = "neakta"
 SCAN = "Port Scan From One Source"
 SCANNER = "198.51.100.77"
-SAMPLES = Path(__file__).resolve().parents[2] / "neakta" / "data"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "data"
 LINES = (SAMPLES / "sample_firewall.log").read_text().splitlines()
 RULESETS = compile_rulesets([DEFAULT_RULES], families=("firewall",))
 CORRELATIONS = compile_correlations([DEFAULT_RULES], RULESETS["firewall"])

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Final
 
-from neakta.samples.endpoint_catalog import (
+from samples.endpoint_catalog import (
     CMD,
     OFFICE,
     ORIGINAL_NAMES,
