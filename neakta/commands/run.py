@@ -22,29 +22,21 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from detect import CompiledRuleSet
 from detect.correlation import CheckpointError, SQLiteCheckpointStore
-from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
+from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
+from neakta import wiring
 from neakta.alerting import AlertStage
-from neakta.commands.assets import enrichment_from_settings
-from neakta.commands.incidents import (
-    ndjson_sink_from_settings,
-    notifier_from_settings,
-    store_from_settings,
-    tracker_from_settings,
-)
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
-from neakta.settings import KafkaSettings, Settings, reveal
+from neakta.pipeline import Pipeline
+from neakta.settings import Settings
 from neakta.status import StatusLine, configure_logging, format_summary
-from respond.ndjson import NdjsonAlertWriter
-from respond.sinks import AlertSink
 
-__all__ = ["build_alert_stage", "cmd_replay", "cmd_run", "register"]
+__all__ = ["cmd_replay", "cmd_run", "register"]
 
 _log = logging.getLogger("neakta.run")
 
@@ -186,114 +178,6 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return asyncio.run(_run(args, settings, out))
 
 
-def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
-    from ingest.sources.kafka import security_options
-
-    return {
-        "client_id": kafka.client_id,
-        **security_options(
-            security_protocol=kafka.security_protocol,
-            sasl_mechanism=kafka.sasl_mechanism,
-            username=kafka.username,
-            password=reveal(kafka.password),
-            ca_file=kafka.ca_file,
-        ),
-    }
-
-
-async def _kafka(
-    args: argparse.Namespace, kafka: KafkaSettings, stop: asyncio.Event, stage: AlertStage
-) -> tuple[Source, DeadLetterSink]:
-    from aiokafka import AIOKafkaProducer, TopicPartition
-    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-
-    from ingest.sources.kafka import KafkaSource
-
-    async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
-        return stage.assign(committed)
-
-    async def on_revoked(partitions: list[TopicPartition]) -> None:
-        stage.revoke(partitions)
-
-    options = _kafka_options(kafka)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=args.bootstrap_servers,
-        enable_idempotence=kafka.dlq_idempotence,
-        **options,
-    )
-    await producer.start()
-    source = KafkaSource(
-        bootstrap_servers=args.bootstrap_servers,
-        topics=args.topics,
-        group_id=args.group_id,
-        families=kafka.families,
-        max_records=kafka.max_records,
-        timeout_ms=kafka.poll_timeout_ms,
-        max_record_bytes=args.max_record_bytes,
-        stop=stop,
-        session_timeout_ms=kafka.session_timeout_ms,
-        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
-        # Partition p of every co-partitioned topic to one consumer: one correlation slot.
-        partition_assignment_strategy=(RangePartitionAssignor,),
-        on_assigned=on_assigned,
-        on_revoked=on_revoked,
-        **options,
-    )
-    return source, KafkaDeadLetters(producer)
-
-
-REPLAY_LATENESS_S = 7 * 86_400.0
-"""Allowed lateness of correlations over files that end: files are read one after another,
-so event time starts over at each file; every window is decided when the files end."""
-
-
-def build_alert_stage(
-    settings: Settings,
-    *,
-    store: Path | None,
-    rules: Sequence[Path],
-    base: CompiledRuleSet,
-    lateness_s: float,
-) -> tuple[AlertStage, list[AlertSink]]:
-    """The alert stage (enrichment, correlation, incidents) and the embedded sinks.
-
-    With a store path, incidents are kept in the SQLite store there, which also resumes the
-    incidents a previous run left open; without one, alerts carry no incidents.
-    """
-    lookups = enrichment_from_settings(settings.enrich)
-    sinks: list[AlertSink] = []
-    tracker = None
-    if store is not None:
-        tracker = tracker_from_settings(settings.respond)
-        where = settings.respond.model_copy(update={"store_path": store})
-        sinks.append(store_from_settings(where, tracker))
-    export = ndjson_sink_from_settings(settings.respond)
-    notifier = notifier_from_settings(settings.respond)
-    sinks.extend(sink for sink in (export, notifier) if sink is not None)
-    correlations = compile_correlations(rules, base)
-    for problem in correlations.rejected:
-        _log.warning("correlation rule rejected: %s", problem)
-    correlator = (
-        correlations.correlator(
-            lateness_s=lateness_s, max_event_ids=settings.correlation.max_event_ids
-        )
-        if correlations.rules
-        else None
-    )
-    return AlertStage(lookups, tracker=tracker, correlator=correlator), sinks
-
-
-def _sinks(args: argparse.Namespace, settings: Settings, out: TextIO) -> list[AlertSink]:
-    sinks: list[AlertSink] = [NdjsonAlertWriter(args.alerts, stdout=out)]
-    if settings.elastic.hosts:
-        from neakta.commands.setup import elastic_sink_from_settings
-
-        elastic = elastic_sink_from_settings(settings.elastic)
-        if elastic is not None:
-            sinks.append(elastic)
-    return sinks
-
-
 async def _watch_idle(pipeline: Pipeline, source: Source, idle: float) -> None:
     """Stop the run once no batch came for ``idle`` seconds while there was input to read."""
     waiting_since = time.monotonic()
@@ -308,34 +192,42 @@ async def _watch_idle(pipeline: Pipeline, source: Source, idle: float) -> None:
             pipeline.stop.set()
 
 
+def _stages(
+    args: argparse.Namespace, settings: Settings, rules: CompiledRuleSet
+) -> wiring.Stages | None:
+    """The alert stages; None (reported) when the checkpoint store cannot be opened."""
+    live = bool(args.bootstrap_servers) or args.follow
+    kept = settings.correlation.checkpoints_kept
+    try:
+        return wiring.build_stages(
+            settings,
+            store=args.store,
+            rules=args.rules,
+            base=rules,
+            lateness_s=settings.correlation.lateness_s if live else wiring.REPLAY_LATENESS_S,
+            checkpoints=partial(SQLiteCheckpointStore, args.checkpoints, keep=kept)
+            if args.bootstrap_servers
+            else None,
+            group_id=args.group_id if args.bootstrap_servers else "",
+        )
+    except CheckpointError as error:
+        print(f"neakta: {error}", file=sys.stderr)
+        return None
+
+
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     configure_logging(sys.stderr, fmt=args.log_format)
     started = time.monotonic()
     if not args.bootstrap_servers and not args.inputs:
         print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
         return 2
-    rulesets = compile_rulesets(args.rules, placeholders=settings.placeholders)
+    rulesets = wiring.compile_rulesets(args.rules, placeholders=settings.placeholders)
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
-    live = bool(args.bootstrap_servers) or args.follow
-    stage, embedded = build_alert_stage(
-        settings,
-        store=args.store,
-        rules=args.rules,
-        base=first,
-        lateness_s=settings.correlation.lateness_s if live else REPLAY_LATENESS_S,
-    )
-    checkpoints = None
-    if args.bootstrap_servers and stage.correlator is not None:
-        try:
-            checkpoints = SQLiteCheckpointStore(
-                args.checkpoints, keep=settings.correlation.checkpoints_kept
-            )
-        except CheckpointError as error:
-            print(f"neakta: {error}", file=sys.stderr)
-            return 2
-        stage.checkpoints, stage.group_id = checkpoints, args.group_id
+    stages = _stages(args, settings, first)
+    if stages is None:
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -343,7 +235,15 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     source: Source
     dead_letters: DeadLetterSink
     if args.bootstrap_servers:
-        source, dead_letters = await _kafka(args, settings.kafka, stop, stage)
+        source, dead_letters = await wiring.kafka_source(
+            settings.kafka,
+            bootstrap_servers=args.bootstrap_servers,
+            topics=args.topics,
+            group_id=args.group_id,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+            checkpoint=stages.checkpoint,
+        )
         mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
     else:
         source = FileSource(
@@ -356,12 +256,12 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
         dead_letters = NdjsonDeadLetters(args.dead_letters)
         mode = "files " + " ".join(map(str, args.inputs))
-    pipeline = Pipeline(
+    pipeline = wiring.build_pipeline(
         rulesets,
-        sinks=[*_sinks(args, settings, out), *embedded],
-        make_alerts=stage,
+        stages,
+        sinks=wiring.alert_sinks(settings, args.alerts, out),
         dead_letters=dead_letters,
-        forwarders=settings.run.forwarders,
+        settings=settings,
         stop=stop,
     )
     _log.info("started: %s, %d rules", mode, len(first.rules))
@@ -384,10 +284,9 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             loop.remove_signal_handler(signum)
         await source.close()
         await pipeline.close()
-        if checkpoints is not None:
-            checkpoints.close()
+        stages.close()
     print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
-    _print_skipped(stage)
+    _print_skipped(stages.stage)
     return code
 
 

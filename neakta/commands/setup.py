@@ -14,27 +14,13 @@ from typing import TextIO
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import (
     ElasticSetupError,
-    ElasticSink,
     build_client,
-    build_elastic_sink,
     install_templates,
     render_templates,
 )
 from respond.kibana import import_saved_objects, load_ndjson
 
-__all__ = ["elastic_sink_from_settings", "register"]
-
-
-def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
-    """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
-    if not elastic.hosts:
-        return None
-    return build_elastic_sink(
-        hosts=elastic.hosts,
-        **elastic.credentials(),
-        namespace=elastic.namespace,
-        incidents_alias=elastic.incidents_alias,
-    )
+__all__ = ["register"]
 
 
 async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO) -> None:

@@ -16,8 +16,9 @@ import pytest
 from ingest.identity import event_ids
 from ingest.sources.parsing import parse_records
 from neakta.cli import main
-from neakta.pipeline import compile_correlations, compile_rulesets, simple_alerts
+from neakta.pipeline import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
+from respond.alerts import simple_alerts
 from tests.integration.conftest import (
     Broker,
     committed,
