@@ -47,8 +47,9 @@ from ingest.sources import SourceBatch
 from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
 from ingest.sources.parsing import parse_family
 from ingest.testing import ListDeadLetters
-from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.pipeline import Pipeline
 from neakta.settings import DEFAULT_RULES
+from neakta.wiring import compile_rulesets
 from respond.sinks import Delivery, SinkBatch
 from testsupport.tansu import tansu_broker
 

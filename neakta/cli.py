@@ -20,6 +20,7 @@ from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
 from neakta.commands import run as run_command
+from neakta.options import add_rules_option
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -148,13 +149,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     detect = commands.add_parser("detect", help="evaluate rules on an events file")
-    detect.add_argument(
-        "--rules",
-        nargs="+",
-        type=Path,
-        default=list(settings.rules),
-        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
-    )
+    add_rules_option(detect, settings)
     detect.add_argument("--events", type=Path, required=True, help="NDJSON (.gz) or Parquet")
     _pipeline_option(detect, settings.pipeline)
     detect.set_defaults(handler=cmd_detect)

@@ -32,6 +32,7 @@ from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
 from neakta import wiring
 from neakta.alerting import AlertStage
+from neakta.options import add_rules_option
 from neakta.pipeline import Pipeline
 from neakta.settings import Settings
 from neakta.status import StatusLine, configure_logging, format_summary
@@ -43,13 +44,7 @@ _log = logging.getLogger("neakta.run")
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
     run = settings.run
-    parser.add_argument(
-        "--rules",
-        nargs="+",
-        type=Path,
-        default=list(settings.rules),
-        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
-    )
+    add_rules_option(parser, settings)
     parser.add_argument(
         "--family",
         choices=FAMILIES,
