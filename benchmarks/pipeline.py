@@ -94,6 +94,7 @@ class PipelineRates:
 
     @property
     def ratio(self) -> float:
+        """How many times faster than the baseline."""
         return self.neakta / self.baseline if self.baseline else float("inf")
 
 
@@ -258,8 +259,11 @@ async def run_per_record(
 
 @dataclass(frozen=True)
 class ConsumerRate:
-    """One way of reading the topic: records/s (best and median round), batch size, and for
-    the pipeline the median seconds it waited for the source's next batch (else NaN)."""
+    """One way of reading the topic, measured.
+
+    Records/s (best and median round), batch size, and for the pipeline the median seconds
+    it waited for the source's next batch (else NaN).
+    """
 
     label: str
     best: float

@@ -191,6 +191,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit status."""
     settings = load_settings()
     args = build_parser(settings).parse_args(argv)
     code: int = args.handler(args, settings, sys.stdout)

@@ -236,6 +236,7 @@ class NdjsonAlertWriter:
         return self._file
 
     async def write(self, batch: SinkBatch) -> Delivery:
+        """Append the batch's new alerts; report those already in the file as duplicates."""
         handle = self._open()
         seen = self._seen if self._seen is not None else set()
         lines = []
@@ -254,6 +255,7 @@ class NdjsonAlertWriter:
         return Delivery(written=len(lines), duplicates=duplicates)
 
     async def close(self) -> None:
+        """Close the file (standard output stays open)."""
         if self._file is not None and self._file is not self._stdout:
             self._file.close()
         self._file = None

@@ -56,7 +56,7 @@ def _tokens(pattern: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def parse_pattern(pattern: str) -> list[tuple[str, str]]:
+def parse_pattern(pattern: str) -> list[tuple[str, str]]:  # noqa: C901 (one token loop)
     """The ``(indicator type, value)`` pairs an OR-ed simple pattern stands for.
 
     Examples
