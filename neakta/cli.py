@@ -20,7 +20,7 @@ from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
 from neakta.commands import run as run_command
-from neakta.options import add_rules_option
+from neakta.options import add_option, add_rules_option
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -134,11 +134,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _pipeline_option(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument(
+    add_option(
+        parser,
         "--pipeline",
+        env="NEAKTA_PIPELINE",
+        help="field mapping and logsource routing",
         default=default,
         choices=sorted(PIPELINES),
-        help="field mapping and logsource routing (env NEAKTA_PIPELINE; default %(default)s)",
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import orjson
 
 from neakta import wiring
+from neakta.options import add_option
 from neakta.settings import Settings
 from respond.alerts import SEVERITY
 from respond.incidents import severity_label
@@ -163,11 +164,13 @@ def cmd_state(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    parser.add_argument(
+    add_option(
+        parser,
         "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="the SQLite store",
         type=Path,
         default=settings.respond.store_path,
-        help="the SQLite store (env NEAKTA_RESPOND__STORE_PATH; default %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 

@@ -32,10 +32,9 @@ from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
 from neakta import wiring
 from neakta.alerting import AlertStage
-from neakta.options import add_rules_option
-from neakta.pipeline import Pipeline
+from neakta.options import add_option, add_rules_option
 from neakta.settings import Settings
-from neakta.status import StatusLine, configure_logging, format_summary
+from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
 __all__ = ["cmd_replay", "cmd_run", "register"]
 
@@ -45,63 +44,74 @@ _log = logging.getLogger("neakta.run")
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
     run = settings.run
     add_rules_option(parser, settings)
-    parser.add_argument(
+    add_option(
+        parser,
         "--family",
+        env="NEAKTA_RUN__FAMILY",
+        help="log family of every input file; guessed per file by name and content when unset",
+        default_help=None,
         choices=FAMILIES,
         default=run.family,
-        help="log family of every input file; guessed per file by name and content "
-        "when unset (env NEAKTA_RUN__FAMILY)",
     )
     parser.add_argument(
         "--follow", action="store_true", help="keep reading input files as they grow"
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--alerts",
+        env="NEAKTA_RUN__ALERTS",
+        help="NDJSON file the alerts are appended to, - for stdout",
         default=run.alerts,
-        help="NDJSON file the alerts are appended to, - for stdout "
-        "(env NEAKTA_RUN__ALERTS; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--dead-letters",
+        env="NEAKTA_RUN__DEAD_LETTERS",
+        help="NDJSON file for dead letters in file mode",
         type=Path,
         default=run.dead_letters,
-        help="NDJSON file for dead letters in file mode "
-        "(env NEAKTA_RUN__DEAD_LETTERS; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="SQLite file keeping alerts and incidents",
         dest="store",
         type=Path,
         default=settings.respond.store_path,
-        help="SQLite file keeping alerts and incidents (env NEAKTA_RESPOND__STORE_PATH; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--max-record-bytes",
+        env="NEAKTA_RUN__MAX_RECORD_BYTES",
+        help="longer records are dead letters",
         type=int,
         default=run.max_record_bytes,
-        help="longer records are dead letters (env NEAKTA_RUN__MAX_RECORD_BYTES; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--batch-size",
+        env="NEAKTA_BATCH_SIZE",
+        help="most records per file batch",
         type=int,
         default=settings.batch_size,
-        help="most records per file batch (env NEAKTA_BATCH_SIZE; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--status",
+        env="NEAKTA_RUN__STATUS",
+        help="live status line on stderr; default: only when stderr is a terminal",
+        default_help=None,
         action=argparse.BooleanOptionalAction,
         default=run.status,
-        help="live status line on stderr; default: only when stderr is a terminal "
-        "(env NEAKTA_RUN__STATUS)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--log-format",
+        env="NEAKTA_RUN__LOG_FORMAT",
+        help="stderr log lines as key=value or JSON",
         choices=("kv", "json"),
         default=run.log_format,
-        help="stderr log lines as key=value or JSON (env NEAKTA_RUN__LOG_FORMAT; "
-        "default %(default)s)",
     )
     parser.add_argument(
         "--idle-exit",
@@ -129,16 +139,20 @@ def register(
         default=list(settings.run.inputs),
         help="files or folders to read in file mode (env NEAKTA_RUN__INPUTS, a JSON list)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--bootstrap-servers",
+        env="NEAKTA_KAFKA__BOOTSTRAP_SERVERS",
+        help="Kafka brokers host:port[,...]; set means Kafka mode",
+        default_help=None,
         default=kafka.bootstrap_servers,
-        help="Kafka brokers host:port[,...]; set means Kafka mode "
-        "(env NEAKTA_KAFKA__BOOTSTRAP_SERVERS)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--group-id",
+        env="NEAKTA_KAFKA__GROUP_ID",
+        help="consumer group",
         default=kafka.group_id,
-        help="consumer group (env NEAKTA_KAFKA__GROUP_ID; default %(default)s)",
     )
     run.add_argument(
         "--topics",
@@ -146,12 +160,13 @@ def register(
         default=list(kafka.topics),
         help="topics to consume (env NEAKTA_KAFKA__TOPICS, a JSON list; default %(default)s)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--checkpoints",
+        env="NEAKTA_CORRELATION__CHECKPOINT_PATH",
+        help="SQLite file of correlation state checkpoints in Kafka mode",
         type=Path,
         default=settings.correlation.checkpoint_path,
-        help="SQLite file of correlation state checkpoints in Kafka mode "
-        "(env NEAKTA_CORRELATION__CHECKPOINT_PATH; default %(default)s)",
     )
     _common(run, settings)
     run.set_defaults(handler=cmd_run)
@@ -171,20 +186,6 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     """Handler of ``neakta replay``."""
     args.inputs = args.files
     return asyncio.run(_run(args, settings, out))
-
-
-async def _watch_idle(pipeline: Pipeline, source: Source, idle: float) -> None:
-    """Stop the run once no batch came for ``idle`` seconds while there was input to read."""
-    waiting_since = time.monotonic()
-    while not pipeline.stop.is_set():
-        await asyncio.sleep(min(idle / 4, 0.25))
-        if not getattr(source, "assigned", True):
-            # A consumer still joining its group has nothing to wait for yet.
-            waiting_since = time.monotonic()
-            continue
-        if time.monotonic() - max(pipeline.last_batch, waiting_since) >= idle:
-            _log.info("no batch for %.1f s: stopping", idle)
-            pipeline.stop.set()
 
 
 def _stages(
@@ -261,7 +262,9 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     )
     _log.info("started: %s, %d rules", mode, len(first.rules))
     watcher = (
-        asyncio.create_task(_watch_idle(pipeline, source, args.idle_exit))
+        asyncio.create_task(
+            stop_when_idle(pipeline.stop, lambda: pipeline.last_batch, source, args.idle_exit)
+        )
         if args.idle_exit
         else None
     )

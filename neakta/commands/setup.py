@@ -11,6 +11,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from neakta.options import add_option
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import (
     ElasticSetupError,
@@ -87,31 +88,36 @@ def register(
         default=list(elastic.hosts),
         help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS, JSON: '[\"https://es01:9200\"]')",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--incidents-alias",
+        env="NEAKTA_ELASTIC__INCIDENTS_ALIAS",
+        help="alias incidents are written through",
         default=elastic.incidents_alias,
-        help="alias incidents are written through (env NEAKTA_ELASTIC__INCIDENTS_ALIAS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--retention-days",
+        env="NEAKTA_ELASTIC__RETENTION_DAYS",
+        help="days alert indices are kept after rollover",
         type=int,
         default=elastic.retention_days,
-        help="days alert indices are kept after rollover (env NEAKTA_ELASTIC__RETENTION_DAYS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--replicas",
+        env="NEAKTA_ELASTIC__REPLICAS",
+        help="replicas per shard, 0 on one node",
         type=int,
         default=elastic.replicas,
-        help="replicas per shard, 0 on one node (env NEAKTA_ELASTIC__REPLICAS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--kibana-url",
+        env="NEAKTA_ELASTIC__KIBANA_URL",
+        help="Kibana URL; without it no saved objects are imported",
+        default_help=None,
         default=elastic.kibana_url,
-        help="Kibana URL; without it no saved objects are imported "
-        "(env NEAKTA_ELASTIC__KIBANA_URL)",
     )
     parser.add_argument(
         "--kibana-space",
