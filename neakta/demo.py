@@ -110,7 +110,7 @@ async def _replay(
         dead_letters=NdjsonDeadLetters(folder / "dead-letters.ndjson"),
         settings=settings,
     )
-    correlations = stages.correlations.rules if stages.stage.slots else ()
+    correlations = stages.correlations.rules
     loaded = f"{len(base.rules)} rules, {len(correlations)} correlation rules"
     started = time.perf_counter()
     try:
