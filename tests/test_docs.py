@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ["ingest", "enrich", "detect", "respond", "neakta"]
+PACKAGES = ["ingest", "enrich", "detect", "respond", "neakta", "samples", "testsupport"]
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 CODE = re.compile(r"`([^`\n]+)`")
 REPO_PATH = re.compile(r"[\w-][\w.-]*(/[\w.-]+)*/?")
-DOTTED = re.compile(r"(ingest|detect|enrich|respond|neakta|samples|sigma)(\.\w+)+")
+DOTTED = re.compile(r"(ingest|detect|enrich|respond|neakta|samples|testsupport|sigma)(\.\w+)+")
 
 
 def modules() -> list[str]:
