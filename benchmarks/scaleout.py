@@ -32,8 +32,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.sysmon import generate_sysmon_frame, sysmon_lines
 from detect.cache import compile_rules
-from ingest.tansu import tansu_broker
 from neakta.settings import DEFAULT_RULES
+from testsupport.tansu import tansu_broker
 
 TOPIC = "logs.endpoint"
 NEAKTA = str(Path(sys.executable).parent / "neakta")
@@ -133,6 +133,7 @@ def _numbers(text: str) -> list[int]:
 
 
 def main() -> None:
+    """Produce the events once, then time every (processes, threads) pair."""
     sigmahq = os.environ.get("NEAKTA_SIGMAHQ")
     default = Path(sigmahq) / "rules" / "windows" / "process_creation" if sigmahq else DEFAULT_RULES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,6 +1,6 @@
 """Sysmon process creations where no two events are alike, as a collector ships them.
 
-:func:`neakta.samples.generate_process_frame` draws its events from a pool of 8,192, so
+:func:`samples.generate_process_frame` draws its events from a pool of 8,192, so
 about 3% of its rows are distinct: good for showing what evaluating repeated rows once
 saves, poor as a headline. Here every event has its own hashes, logon id, process GUIDs,
 process ids, computer, file version, temp paths and GUIDs in its command line, and the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from neakta.samples import generate_process_frame
+from samples import generate_process_frame
 
 __all__ = ["generate_sysmon_frame", "sysmon_lines", "write_sysmon_ndjson"]
 

@@ -274,8 +274,8 @@ def _build(node: Node, c: Columns) -> pl.Expr:
             return pl.col(field).is_not_null()
         case FieldRef(field, other, kind):
             if c.is_list(field) or c.is_list(other):
-                # Which elements of lists to compare is not defined: no match.
-                return pl.lit(False)
+                # Which elements of lists to compare is not defined: no match (one per row).
+                return pl.col(field).is_null() & pl.lit(False)
             return _field_test(c.lower(field), kind, c.lower(other)).fill_null(False)
         case TimePart(field, part, number):
 

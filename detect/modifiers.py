@@ -36,7 +36,7 @@ class SigmaUTF16Modifier(modifiers.SigmaUTF16Modifier):
     """Encode a value as UTF-16LE after the byte order mark ``FF FE``."""
 
     def modify(self, val: SigmaString) -> SigmaString:
-        """pySigma's value, whose bytes carry the mark as UTF-16 writes it.
+        """PySigma's value, whose bytes carry the mark as UTF-16 writes it.
 
         >>> from base64 import b64encode
         >>> value = SigmaUTF16Modifier.__new__(SigmaUTF16Modifier).modify(SigmaString("hi"))

@@ -96,3 +96,12 @@ def test_the_reference_matcher_reads_list_fields_per_element() -> None:
 
 def test_keywords_search_the_elements_of_list_fields() -> None:
     assert matching_rows("keywords: ['mb']\ncondition: keywords", TAGS) == [0, 1, 4]
+
+
+def test_fieldref_with_a_list_side_never_matches_so_its_negation_always_does() -> None:
+    frame = pl.DataFrame(
+        {"Tags": [["a"], None], "Name": ["a", None]},
+        schema={"Tags": pl.List(pl.String), "Name": pl.String},
+    )
+    assert matching_rows("sel:\n  Tags|fieldref: Name\ncondition: sel", frame) == []
+    assert matching_rows("sel:\n  Tags|fieldref: Name\ncondition: not sel", frame) == [0, 1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.events import iter_events_file, read_events_file
+from ingest.sources.events import iter_events_file, read_events_file
 
 LINES = b'{"a": 1}\nnot json\n\n{"a": 2, "t": ["x", "y"]}\n{"b": "z"}\n[1]\n{"a": 3}\n'
 
