@@ -16,7 +16,10 @@
 Rules: SigmaHQ's ``rules/windows/process_creation`` from ``NEAKTA_SIGMAHQ`` (a checkout),
 else generated SigmaHQ-shaped rules. Environment: ``NEAKTA_BENCH_EVENTS`` (events of 1
 and 2, default 200,000), ``NEAKTA_BENCH_ROUNDS`` (repeats, default 3; ranges are printed),
-``NEAKTA_BENCH_RSS_EVENTS`` (events of 5, default 1,000,000; 0 skips it).
+``NEAKTA_BENCH_RSS_EVENTS`` (events of 5, default 1,000,000; 0 skips it),
+``NEAKTA_BENCH_PEER_EVENTS`` (events of the run beside Tenzir, default 20,000: Tenzir
+takes minutes to load SigmaHQ's rule set), ``NEAKTA_BENCH_TABLES`` (which tables, in
+which order; default ``1,2,3,4,5``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from detect.loader import find_rule_files
 EVENTS = int(os.environ.get("NEAKTA_BENCH_EVENTS", "200000"))
 ROUNDS = int(os.environ.get("NEAKTA_BENCH_ROUNDS", "3"))
 RSS_EVENTS = int(os.environ.get("NEAKTA_BENCH_RSS_EVENTS", "1000000"))
+PEER_EVENTS = int(os.environ.get("NEAKTA_BENCH_PEER_EVENTS", "20000"))
+TABLES = os.environ.get("NEAKTA_BENCH_TABLES", "1,2,3,4,5")
 SQLITE_EVENTS = 2000
 NEAKTA = str(Path(sys.executable).parent / "neakta")
 
@@ -112,44 +117,40 @@ def detection_table(folders: dict[int, Path], cache: Path) -> None:
 
 
 def whole_table(folders: dict[int, Path], work: Path, env: dict[str, str]) -> None:
-    """Table 2: ``neakta detect`` on a file beside Tenzir's ``sigma`` operator."""
-    path = write_sysmon_ndjson(EVENTS, work / "events.ndjson")
+    """Table 2: ``neakta detect`` on a file, and beside Tenzir's ``sigma`` on a smaller one."""
     tenzir = shutil.which("tenzir", path=str(Path(sys.executable).parent))
-    print(
-        f"\n2. Whole run on an NDJSON file of {EVENTS:,} events "
-        f"({path.stat().st_size / 1e6:,.0f} MB), start-up included, warm rule cache"
-    )
-    print(
-        f"{'rules':>6} {'neakta detect ev/s':>23} {'Tenzir sigma ev/s':>23} {'ratio':>7} "
-        f"{'neakta':>7} {'Tenzir':>7}"
-    )
-    for count, folder in folders.items():
-        neakta = [
-            NEAKTA,
-            "detect",
-            "--rules",
-            str(folder),
-            "--pipeline",
-            "raw",
-            "--events",
-            str(path),
-        ]
-        subprocess.run(neakta, env=env, stdout=subprocess.DEVNULL, check=True)  # warm cache
-        found = _lines(neakta, env)
-        ours = [EVENTS / s for s in timed(partial(_lines, neakta, env))]
-        if tenzir is None:
-            print(
-                f"{count:>6} {span(ours)} {'(tenzir wheel absent: pip install tenzir)':>23} "
-                f"{'':>7} {found:>7,}"
-            )
-            continue
-        query = (
-            f'from_file "{path}" {{ read_ndjson }} | sigma path="{folder}" | summarize n=count()'
+    sizes = [("neakta alone", EVENTS, False), ("beside Tenzir", PEER_EVENTS, True)]
+    for title, count, peer in sizes:
+        path = write_sysmon_ndjson(count, work / f"events-{count}.ndjson")
+        print(
+            f"\n2. Whole run, {title}: NDJSON file of {count:,} events "
+            f"({path.stat().st_size / 1e6:,.0f} MB), start-up included, warm rule cache"
         )
-        peer_found = _tenzir_count([tenzir, query])
-        theirs = [EVENTS / s for s in timed(partial(_tenzir_count, [tenzir, query]))]
-        ratio = statistics.median(ours) / statistics.median(theirs)
-        print(f"{count:>6} {span(ours)} {span(theirs)} {ratio:>6.1f}x {found:>7,} {peer_found:>7,}")
+        print(
+            f"{'rules':>6} {'neakta detect ev/s':>23} {'Tenzir sigma ev/s':>23} {'ratio':>7} "
+            f"{'neakta':>7} {'Tenzir':>7}"
+        )
+        for rules, folder in folders.items():
+            neakta = [NEAKTA, "detect", "--rules", str(folder), "--pipeline", "raw", "--events"]
+            neakta.append(str(path))
+            found = _lines(neakta, env)  # and warms the rule cache
+            ours = [count / s for s in timed(partial(_lines, neakta, env))]
+            if not peer:
+                print(f"{rules:>6} {span(ours)} {'':>23} {'':>7} {found:>7,}")
+                continue
+            if tenzir is None:
+                absent = "(tenzir absent: pip install -e .[peers])"
+                print(f"{rules:>6} {span(ours)} {absent:>23} {'':>7} {found:>7,}")
+                continue
+            query = f'from_file "{path}" {{ read_ndjson }} | sigma path="{folder}" '
+            query += "| summarize n=count()"
+            peer_found = _tenzir_count([tenzir, query])
+            theirs = [count / s for s in timed(partial(_tenzir_count, [tenzir, query]))]
+            ratio = statistics.median(ours) / statistics.median(theirs)
+            print(
+                f"{rules:>6} {span(ours)} {span(theirs)} {ratio:>6.1f}x {found:>7,} "
+                f"{peer_found:>7,}"
+            )
 
 
 def _lines(command: list[str], env: dict[str, str]) -> int:
@@ -232,11 +233,15 @@ def main() -> None:
         env = os.environ | {"XDG_CACHE_HOME": str(cache)}
         folders = rule_folders(work)
         everything = folders[max(folders)]
-        detection_table(folders, cache / "neakta")
-        whole_table(folders, work, env)
-        startup_table(everything, work)
-        batch_table(everything, cache / "neakta")
-        rss_table(everything, work, env)
+        tables = {
+            "1": partial(detection_table, folders, cache / "neakta"),
+            "2": partial(whole_table, folders, work, env),
+            "3": partial(startup_table, everything, work),
+            "4": partial(batch_table, everything, cache / "neakta"),
+            "5": partial(rss_table, everything, work, env),
+        }
+        for number in TABLES.split(","):
+            tables[number.strip()]()
 
 
 if __name__ == "__main__":
