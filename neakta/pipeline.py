@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ import polars as pl
 from detect import CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from detect.correlation import CorrelationSet
+from detect.loader import find_rule_files
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
@@ -103,9 +105,25 @@ class SimpleAlerts:
 
 
 def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
-    """The correlation rules among the rules at ``paths``, over the base rule set."""
+    """The correlation rules among the rules at ``paths``, over the base rule set.
+
+    Rule files without a top-level ``correlation:`` key hold no correlation rule, and are
+    not parsed again (SigmaHQ's thousand rules take seconds to parse).
+    """
+    if not any(_holds_correlation(path) for path in find_rule_files(paths)):
+        return CorrelationSet.compile([], base, pipeline="ecs")
     loaded = load_rules(paths)
     return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
+
+
+_CORRELATION_KEY = re.compile(rb"^correlation\s*:", re.MULTILINE)
+
+
+def _holds_correlation(path: Path) -> bool:
+    try:
+        return _CORRELATION_KEY.search(path.read_bytes()) is not None
+    except OSError:
+        return True  # load_rules reports the file
 
 
 def compile_rulesets(
