@@ -180,7 +180,8 @@ def iter_events_file(
             first += block.count(b"\n") + (not block.endswith(b"\n"))
             if columns is not None and schema is None:
                 typed = decoded.events.schema
-                if all(c in typed for c in columns):
+                # A dotted name may be a flattened nested field, which a schema cannot name.
+                if all(c in typed and "." not in c for c in columns):
                     schema = {c: typed[c] for c in columns}
 
 

@@ -38,3 +38,11 @@ def test_later_chunks_decode_only_the_columns_asked_for_while_they_fit(tmp_path:
     assert chunks[1].events["a"].to_list() == [1, 1, 1]
     assert chunks[2].events["a"].to_list() == ["text"]
     assert pl.concat([c.lines for c in chunks]).to_list() == list(range(7))
+
+
+def test_nested_fields_are_decoded_in_every_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    line = b'{"process": {"name": "cmd.exe"}, "n": 1}\n'
+    path.write_bytes(line * 4)
+    chunks = list(iter_events_file(path, chunk_bytes=len(line) * 2, columns=["process.name"]))
+    assert [c.events["process.name"].to_list() for c in chunks] == [["cmd.exe"] * 2] * 2
