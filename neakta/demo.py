@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import polars as pl
 
 from ingest.deadletter import NdjsonDeadLetters
+from neakta.commands.report import write_report
 from neakta.commands.run import REPLAY_LATENESS_S, build_alert_stage
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.samples import BUNDLED, DATA_DIR
@@ -32,6 +33,7 @@ from neakta.settings import (
 )
 from neakta.status import RunStats, format_summary
 from respond import SqliteStore, severity_label
+from respond.report import read_sqlite
 from respond.sinks import Delivery, SinkBatch
 
 __all__ = ["DEMO_DIR", "format_table", "run_demo"]
@@ -173,4 +175,7 @@ def run_demo(
         f"\nalerts for Elasticsearch _bulk: {folder / 'alerts.ndjson'}",
         file=out,
     )
+    stored = read_sqlite(folder / "neakta.db", ministry=None, since=None)
+    write_report(stored, out=folder / "report.html")
+    print(f"national report: {folder / 'report.html'} (neakta report --help)", file=out)
     return 0

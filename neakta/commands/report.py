@@ -1,0 +1,209 @@
+"""``neakta report``: a ministry's (or the national) report as one HTML file, and the
+techniques seen as an ATT&CK Navigator layer.
+
+The data comes from Elasticsearch when hosts are configured (``NEAKTA_ELASTIC__HOSTS``),
+else from the embedded SQLite store; ``--source`` picks one explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from enrich.attack import load_attack
+from enrich.errors import SourceFileError
+from enrich.inventory import load_assets
+from neakta.settings import ElasticSettings, Settings
+from respond.elastic import build_client
+from respond.elastic.client import alerts_data_stream
+from respond.report import (
+    LANGUAGES,
+    Language,
+    Report,
+    ReportData,
+    ReportSourceError,
+    build_report,
+    load_technique_tactics,
+    navigator_layer,
+    read_elastic,
+    read_sqlite,
+    render_html,
+    technique_counts,
+)
+
+__all__ = ["DEFAULT_ASSETS", "parse_since", "register", "write_report"]
+
+DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "enrich" / "data" / "assets.csv"
+_SINCE = re.compile(r"(\d+)([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> timedelta:
+    """``30m``, ``12h``, ``7d`` or ``2w`` as a duration.
+
+    >>> parse_since("7d")
+    datetime.timedelta(days=7)
+    """
+    match = _SINCE.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number and m, h, d or w, e.g. 7d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _read_elastic(
+    elastic: ElasticSettings, hosts: list[str], ministry: str | None, since: datetime | None
+) -> ReportData:
+    async def read() -> ReportData:
+        client = build_client(hosts=hosts, **elastic.credentials())
+        try:
+            return await read_elastic(
+                client,
+                alerts_index=alerts_data_stream(elastic.namespace),
+                incidents_index=elastic.incidents_alias,
+                ministry=ministry,
+                since=since,
+            )
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
+
+
+def write_report(
+    data: ReportData,
+    *,
+    out: Path | None,
+    navigator: Path | None = None,
+    ministry: str | None = None,
+    since: datetime | None = None,
+    lang: Language = "en",
+    assets: Path = DEFAULT_ASSETS,
+    now: datetime | None = None,
+) -> Report:
+    """Build the report of ``data``; write its HTML to ``out`` and its layer to ``navigator``.
+
+    Raises
+    ------
+    SourceFileError
+        The asset inventory or the ATT&CK table cannot be read.
+    OSError
+        An output file cannot be written.
+    """
+    tactics = load_technique_tactics()
+    report = build_report(
+        data,
+        ministry=ministry,
+        since=since,
+        now=now or datetime.now(UTC),
+        lang=lang,
+        inventory=load_assets(assets),
+        catalog=load_attack(),
+        technique_tactics=tactics,
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(report), encoding="utf-8")
+    if navigator is not None:
+        who = ministry or "all ministries"
+        layer = navigator_layer(
+            technique_counts(data.alerts),
+            name=f"neakta: {who}",
+            description=f"ATT&CK techniques of neakta alerts, {who}, {report.period}; "
+            "score = alerts",
+            technique_tactics=tactics,
+        )
+        navigator.parent.mkdir(parents=True, exist_ok=True)
+        navigator.write_bytes(orjson.dumps(layer, option=orjson.OPT_INDENT_2))
+    return report
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if args.out is None and args.navigator is None:
+        print("neakta report: give --out FILE.html, --navigator FILE.json or both", file=sys.stderr)
+        return 2
+    since = None if args.since is None else datetime.now(UTC) - args.since
+    source = args.source
+    if source == "auto":
+        source = "elastic" if args.hosts else "sqlite"
+    try:
+        if source == "elastic":
+            if not args.hosts:
+                print("neakta report: no hosts (--hosts or NEAKTA_ELASTIC__HOSTS)", file=sys.stderr)
+                return 2
+            data = _read_elastic(settings.elastic, args.hosts, args.ministry, since)
+        else:
+            data = read_sqlite(args.db, ministry=args.ministry, since=since)
+        report = write_report(
+            data,
+            out=args.out,
+            navigator=args.navigator,
+            ministry=args.ministry,
+            since=since,
+            lang=args.lang,
+            assets=args.assets,
+        )
+    except (ReportSourceError, SourceFileError, OSError, ValueError) as error:
+        print(f"neakta report: {error}", file=sys.stderr)
+        return 1
+    totals = report.totals
+    summary = f"{totals['incidents']} incidents, {totals['alerts']} alerts"
+    if args.out is not None:
+        print(f"report: {args.out} ({summary})", file=out)
+    if args.navigator is not None:
+        print(f"ATT&CK Navigator layer: {args.navigator} ({len(report.techniques)} techniques)",
+              file=out)  # fmt: skip
+    if data.truncated:
+        print("neakta report: the source held more than was read; see the report", file=sys.stderr)
+    return 0
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings: Settings
+) -> None:
+    """Add ``neakta report``."""
+    parser = commands.add_parser(
+        "report",
+        help="a ministry's or the national report (HTML), an ATT&CK Navigator layer",
+        description="Reads Elasticsearch when NEAKTA_ELASTIC__HOSTS is set, else the "
+        "embedded SQLite store; credentials as for neakta setup elastic.",
+    )
+    parser.add_argument("--ministry", help="only this organization.id (default: national)")
+    parser.add_argument(
+        "--since", type=parse_since, help="only the last 30m, 12h, 7d, 2w... (default: all)"
+    )
+    parser.add_argument("--lang", choices=LANGUAGES, default="en", help="labels (default en)")
+    parser.add_argument("--out", type=Path, help="write the HTML report here")
+    parser.add_argument("--navigator", type=Path, help="write the ATT&CK Navigator layer here")
+    parser.add_argument(
+        "--source",
+        choices=("auto", "sqlite", "elastic"),
+        default="auto",
+        help="where to read (default auto: elastic when hosts are set, else sqlite)",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=settings.respond.store_path,
+        help="the SQLite store (env NEAKTA_RESPOND__STORE_PATH; default %(default)s)",
+    )
+    parser.add_argument(
+        "--hosts",
+        nargs="+",
+        default=list(settings.elastic.hosts),
+        help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS)",
+    )
+    assets: Any = settings.enrich.assets or DEFAULT_ASSETS
+    parser.add_argument(
+        "--assets",
+        type=Path,
+        default=assets,
+        help="asset inventory CSV (env NEAKTA_ENRICH__ASSETS; default the bundled sample)",
+    )
+    parser.set_defaults(handler=cmd_report)
