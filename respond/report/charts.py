@@ -112,7 +112,7 @@ def timeline_chart(width: timedelta, bars: pl.DataFrame, words: Mapping[str, str
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {left + plot_width + 10} '
         f'{plot_height + 50}" width="100%" xmlns="http://www.w3.org/2000/svg" '
-        f'data-total="{int(bars["count"].sum())}">',
+        f'data-alerts="{int(bars["count"].sum())}">',
         f'<text x="{left - 6}" y="12" text-anchor="end">{top}</text>',
         f'<text x="{left - 6}" y="{plot_height}" text-anchor="end">0</text>',
         f'<line x1="{left}" y1="{plot_height}" x2="{left + plot_width}" y2="{plot_height}" '

@@ -244,7 +244,7 @@ def ministry_overview(
     by_alert = alerts.group_by("ministry").agg(pl.len().alias("alerts"))
     seen = pl.concat([by_incident.select("ministry"), by_alert.select("ministry")]).unique()
     others = seen.filter(
-        pl.col("ministry").is_not_null() & ~pl.col("ministry").is_in(ministries["id"])
+        pl.col("ministry").is_not_null() & ~pl.col("ministry").is_in(ministries["id"].implode())
     ).sort("ministry")
     rows = pl.concat(
         [
