@@ -141,5 +141,12 @@ def timeline_chart(width: timedelta, bars: pl.DataFrame, words: Mapping[str, str
         f'<text x="{left}" y="{plot_height + 40}">{escape(words["bucket"])} '
         f"{escape(_width_text(width, words))} (UTC)</text>"
     )
+    for index, severity in enumerate(SEVERITY_LABELS):
+        x = left + 260 + index * 100
+        parts.append(
+            f'<rect x="{x}" y="{plot_height + 30}" width="12" height="12" '
+            f'fill="{SEVERITY_COLORS[severity]}"/>'
+            f'<text x="{x + 16}" y="{plot_height + 40}">{escape(words[severity])}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
