@@ -7,7 +7,7 @@ documents lack are null; timestamps are parsed from ISO 8601 text to UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ __all__ = [
 
 _TIME: Final = pl.Datetime("us", "UTC")
 _NAMES: Final = pl.List(pl.String())
+_SEPARATOR: Final = "\x1f"
 
 ADDRESS_COLUMNS: Final = (
     "host.name",
@@ -91,12 +92,12 @@ def parse_time(value: object) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _get(document: Mapping[str, Any], path: str) -> Any:
-    """A value by dotted path, in nested objects or under a flat dotted key."""
+def _get(document: Mapping[str, Any], path: str, parts: tuple[str, ...]) -> Any:
+    """A value by dotted path (split in ``parts``), nested or under a flat dotted key."""
     if path in document:
         return document[path]
     value: Any = document
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(value, Mapping) or part not in value:
             return None
         value = value[part]
@@ -111,11 +112,12 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: Any) -> str:
+    """The values of a list (or one value) joined by U+001F (which they lose)."""
     if value is None:
-        return []
+        return ""
     items = value if isinstance(value, list) else [value]
-    return [str(item) for item in items if item is not None]
+    return _SEPARATOR.join(str(item).replace(_SEPARATOR, " ") for item in items if item is not None)
 
 
 def _int(value: Any) -> int | None:
@@ -123,6 +125,69 @@ def _int(value: Any) -> int | None:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _state(value: Any) -> str:
+    return _text(value) or "open"
+
+
+def _count(value: Any) -> int:
+    return _int(value) or 0
+
+
+_Field = tuple[str, Callable[[Any], Any]]
+_ALERT_FIELDS: Final[tuple[_Field, ...]] = (
+    ("_id", _text),
+    ("@timestamp", parse_time),
+    ("organization.id", _text),
+    ("event.severity", _int),
+    ("neakta.rule.level", _text),
+    ("rule.id", _text),
+    ("rule.name", _text),
+    ("message", _text),
+    ("neakta.incident.id", _text),
+    *((column, _text) for column in ADDRESS_COLUMNS),
+    ("threat.tactic.id", _names),
+    ("threat.technique.id", _names),
+    ("threat.technique.subtechnique.id", _names),
+    ("event.original", _text),
+)
+_INCIDENT_FIELDS: Final[tuple[_Field, ...]] = (
+    ("incident.id", _text),
+    ("incident.state", _state),
+    ("incident.severity", _count),
+    ("organization.id", _text),
+    ("incident.title", _text),
+    ("incident.entity", _text),
+    ("incident.first_seen", parse_time),
+    ("incident.last_seen", parse_time),
+    ("incident.alert_count", _count),
+    ("incident.alert_ids", _names),
+)
+
+
+def _frame(
+    documents: Iterable[Mapping[str, Any]],
+    fields: tuple[_Field, ...],
+    schema: dict[str, pl.DataType],
+) -> pl.DataFrame:
+    """Column by column; list columns travel as text joined by U+001F and are split by
+    Polars (building them from Python lists converts every list separately, ~20x slower)."""
+    paths = [(path, tuple(path.split(".")), convert) for path, convert in fields]
+    columns: list[list[Any]] = [[] for _ in fields]
+    for document in documents:
+        for column, (path, parts, convert) in zip(columns, paths, strict=True):
+            column.append(convert(_get(document, path, parts)))
+    lists = [name for name, dtype in schema.items() if dtype == _NAMES]
+    text_schema = {name: pl.String() if name in lists else dtype for name, dtype in schema.items()}
+    frame = pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=text_schema)
+    return frame.with_columns(
+        pl.when(pl.col(name) == "")
+        .then(pl.lit([], _NAMES))
+        .otherwise(pl.col(name).str.split(_SEPARATOR))
+        .alias(name)
+        for name in lists
+    )
 
 
 def alerts_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
@@ -139,26 +204,7 @@ def alerts_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     >>> frame.select("id", "ministry", "severity", "techniques", "original").row(0)
     ('a1', 'mef', 73, ['T1059'], '<x>')
     """
-    rows = [
-        (
-            _text(d.get("_id")),
-            parse_time(_get(d, "@timestamp")),
-            _text(_get(d, "organization.id")),
-            _int(_get(d, "event.severity")),
-            _text(_get(d, "neakta.rule.level")),
-            _text(_get(d, "rule.id")),
-            _text(_get(d, "rule.name")),
-            _text(_get(d, "message")),
-            _text(_get(d, "neakta.incident.id")),
-            *(_text(_get(d, column)) for column in ADDRESS_COLUMNS),
-            _names(_get(d, "threat.tactic.id")),
-            _names(_get(d, "threat.technique.id")),
-            _names(_get(d, "threat.technique.subtechnique.id")),
-            _text(_get(d, "event.original")),
-        )
-        for d in documents
-    ]
-    return pl.DataFrame(rows, schema=ALERT_SCHEMA, orient="row")
+    return _frame(documents, _ALERT_FIELDS, ALERT_SCHEMA)
 
 
 def incidents_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
@@ -176,19 +222,4 @@ def incidents_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     >>> frame.select("id", "state", "severity", "ministry", "alert_ids").row(0)
     ('inc-1', 'open', 73, 'mef', ['a1', 'a2'])
     """
-    rows = [
-        (
-            _text(_get(d, "incident.id")),
-            _text(_get(d, "incident.state")) or "open",
-            _int(_get(d, "incident.severity")) or 0,
-            _text(_get(d, "organization.id")),
-            _text(_get(d, "incident.title")),
-            _text(_get(d, "incident.entity")),
-            parse_time(_get(d, "incident.first_seen")),
-            parse_time(_get(d, "incident.last_seen")),
-            _int(_get(d, "incident.alert_count")) or 0,
-            _names(_get(d, "incident.alert_ids")),
-        )
-        for d in documents
-    ]
-    return pl.DataFrame(rows, schema=INCIDENT_SCHEMA, orient="row")
+    return _frame(documents, _INCIDENT_FIELDS, INCIDENT_SCHEMA)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
 from respond.incidents import IncidentTracker
 from respond.sinks import AlertSink, SinkBatch
 from respond.store import SqliteStore
 from tests.test_respond.factories import alerts_frame
 
-__all__ = ["HOSTILE", "batch", "write_store"]
+__all__ = ["HOSTILE", "batch", "write", "write_store"]
 
 HOSTILE = (
     '<script>document.body.dataset.pwned = "script"</script>'
@@ -106,8 +104,3 @@ async def write_store(path: Path, written: SinkBatch | None = None) -> SinkBatch
     written = written or batch()
     await write(SqliteStore(path), written)
     return written
-
-
-def frame_ids(frame: pl.DataFrame) -> list[str]:
-    """The sorted ``_id`` column."""
-    return sorted(frame["_id"].to_list())
