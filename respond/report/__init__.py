@@ -16,7 +16,8 @@ from respond.report.build import Report, ReportData, build_report, inventory_min
 from respond.report.frames import alerts_frame, incidents_frame
 from respond.report.labels import LANGUAGES, Language, labels
 from respond.report.render import render_html
-from respond.report.sources import ReportSourceError, read_elastic, read_sqlite
+from respond.report.sources import ReportSourceError, read_elastic
+from respond.report.sqlite import read_sqlite
 from respond.report.summary import technique_counts
 
 __all__ = [
