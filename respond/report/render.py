@@ -27,13 +27,16 @@ _TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 
 SCRIPT: Final = (
     "document.documentElement.dataset.script = 'ran';"
-    "document.querySelectorAll('button[data-toggle]').forEach(function (button) {"
-    "button.addEventListener('click', function () {"
-    "var open = button.dataset.toggle === 'open';"
+    "function openAll(open) {"
     "document.querySelectorAll('details.incident').forEach(function (d) { d.open = open; });"
-    "});});"
+    "}"
+    "document.querySelectorAll('button[data-toggle]').forEach(function (button) {"
+    "button.addEventListener('click', function () { openAll(button.dataset.toggle === 'open'); });"
+    "});"
+    "window.addEventListener('beforeprint', function () { openAll(true); });"
 )
-"""The page's only script: buttons that open or close every incident."""
+"""The page's only script: buttons that open or close every incident, and every incident
+opened for printing."""
 
 
 def _environment() -> Environment:
