@@ -20,7 +20,6 @@ from typing import Any, TextIO
 import polars as pl
 
 from ingest.deadletter import NdjsonDeadLetters
-from neakta.commands.report import write_report
 from neakta.commands.run import REPLAY_LATENESS_S, build_alert_stage
 from neakta.pipeline import Pipeline, compile_rulesets
 from neakta.samples import BUNDLED, DATA_DIR
@@ -33,7 +32,7 @@ from neakta.settings import (
 )
 from neakta.status import RunStats, format_summary
 from respond import SqliteStore, severity_label
-from respond.report import read_sqlite
+from respond.report import read_sqlite, write_report
 from respond.sinks import Delivery, SinkBatch
 
 __all__ = ["DEMO_DIR", "format_table", "run_demo"]
@@ -176,6 +175,6 @@ def run_demo(
         file=out,
     )
     stored = read_sqlite(folder / "neakta.db", ministry=None, since=None)
-    write_report(stored, out=folder / "report.html")
+    write_report(stored, out=folder / "report.html", assets=ENRICH_DATA / "assets.csv")
     print(f"national report: {folder / 'report.html'} (neakta report --help)", file=out)
     return 0

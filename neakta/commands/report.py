@@ -1,5 +1,6 @@
-"""``neakta report``: a ministry's (or the national) report as one HTML file, and the
-techniques seen as an ATT&CK Navigator layer.
+"""``neakta report``: a ministry's or the national report, and an ATT&CK Navigator layer.
+
+The report is one HTML file; the layer holds the techniques seen, scored by alerts.
 
 The data comes from Elasticsearch when hosts are configured (``NEAKTA_ELASTIC__HOSTS``),
 else from the embedded SQLite store; ``--source`` picks one explicitly.
@@ -13,32 +14,22 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-import orjson
-
-from enrich.attack import load_attack
 from enrich.errors import SourceFileError
-from enrich.inventory import load_assets
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import build_client
 from respond.elastic.client import alerts_data_stream
 from respond.report import (
     LANGUAGES,
-    Language,
-    Report,
     ReportData,
     ReportSourceError,
-    build_report,
-    load_technique_tactics,
-    navigator_layer,
     read_elastic,
     read_sqlite,
-    render_html,
-    technique_counts,
+    write_report,
 )
 
-__all__ = ["DEFAULT_ASSETS", "parse_since", "register", "write_report"]
+__all__ = ["DEFAULT_ASSETS", "parse_since", "register"]
 
 DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "enrich" / "data" / "assets.csv"
 _SINCE = re.compile(r"(\d+)([mhdw])")
@@ -74,54 +65,6 @@ def _read_elastic(
             await client.close()
 
     return asyncio.run(read())
-
-
-def write_report(
-    data: ReportData,
-    *,
-    out: Path | None,
-    navigator: Path | None = None,
-    ministry: str | None = None,
-    since: datetime | None = None,
-    lang: Language = "en",
-    assets: Path = DEFAULT_ASSETS,
-    now: datetime | None = None,
-) -> Report:
-    """Build the report of ``data``; write its HTML to ``out`` and its layer to ``navigator``.
-
-    Raises
-    ------
-    SourceFileError
-        The asset inventory or the ATT&CK table cannot be read.
-    OSError
-        An output file cannot be written.
-    """
-    tactics = load_technique_tactics()
-    report = build_report(
-        data,
-        ministry=ministry,
-        since=since,
-        now=now or datetime.now(UTC),
-        lang=lang,
-        inventory=load_assets(assets),
-        catalog=load_attack(),
-        technique_tactics=tactics,
-    )
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_html(report), encoding="utf-8")
-    if navigator is not None:
-        who = ministry or "all ministries"
-        layer = navigator_layer(
-            technique_counts(data.alerts),
-            name=f"neakta: {who}",
-            description=f"ATT&CK techniques of neakta alerts, {who}, {report.period}; "
-            "score = alerts",
-            technique_tactics=tactics,
-        )
-        navigator.parent.mkdir(parents=True, exist_ok=True)
-        navigator.write_bytes(orjson.dumps(layer, option=orjson.OPT_INDENT_2))
-    return report
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -199,11 +142,10 @@ def register(
         default=list(settings.elastic.hosts),
         help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS)",
     )
-    assets: Any = settings.enrich.assets or DEFAULT_ASSETS
     parser.add_argument(
         "--assets",
         type=Path,
-        default=assets,
+        default=settings.enrich.assets or DEFAULT_ASSETS,
         help="asset inventory CSV (env NEAKTA_ENRICH__ASSETS; default the bundled sample)",
     )
     parser.set_defaults(handler=cmd_report)

@@ -13,6 +13,7 @@ from respond.report.attack import (
     navigator_layer,
 )
 from respond.report.build import Report, ReportData, build_report, inventory_ministries
+from respond.report.files import write_report
 from respond.report.frames import alerts_frame, incidents_frame
 from respond.report.labels import LANGUAGES, Language, labels
 from respond.report.render import render_html
@@ -39,4 +40,5 @@ __all__ = [
     "read_sqlite",
     "render_html",
     "technique_counts",
+    "write_report",
 ]

@@ -171,8 +171,11 @@ def _frame(
     fields: tuple[_Field, ...],
     schema: dict[str, pl.DataType],
 ) -> pl.DataFrame:
-    """Column by column; list columns travel as text joined by U+001F and are split by
-    Polars (building them from Python lists converts every list separately, ~20x slower)."""
+    """Build a frame column by column.
+
+    List columns travel as text joined by U+001F and are split by Polars (building them
+    from Python lists converts every list separately, ~20x slower).
+    """
     paths = [(path, tuple(path.split(".")), convert) for path, convert in fields]
     columns: list[list[Any]] = [[] for _ in fields]
     for document in documents:
@@ -208,8 +211,9 @@ def alerts_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def incidents_frame(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
-    """Incident documents (``incident.*``, ``organization.id``) as an
-    :data:`INCIDENT_SCHEMA` frame.
+    """Incident documents (``incident.*``, ``organization.id``) as a frame.
+
+    The frame has the columns of :data:`INCIDENT_SCHEMA`.
 
     Examples
     --------

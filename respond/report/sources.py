@@ -1,5 +1,6 @@
-"""Reading a report's data from Elasticsearch (see :mod:`respond.report.sqlite` for the
-embedded store).
+"""Reading a report's data from Elasticsearch.
+
+:mod:`respond.report.sqlite` reads the embedded store.
 
 Both give a :class:`respond.report.build.ReportData`: the incidents whose last alert is
 at or after ``since`` and the alerts stamped at or after it (all of them when ``since``
@@ -71,8 +72,10 @@ async def read_elastic(
     since: datetime | None,
     size: int = _MAX_HITS,
 ) -> ReportData:
-    """The report's data from Elasticsearch: alerts from ``alerts_index`` (the data
-    stream), incidents from ``incidents_index`` (the alias).
+    """The report's data from Elasticsearch.
+
+    Alerts come from ``alerts_index`` (the data stream), incidents from
+    ``incidents_index`` (the alias).
 
     Raises
     ------

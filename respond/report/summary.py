@@ -75,8 +75,10 @@ def severity_state_counts(incidents: pl.DataFrame) -> pl.DataFrame:
 
 
 def timeline(alerts: pl.DataFrame) -> tuple[timedelta, pl.DataFrame]:
-    """Alerts per time bucket and severity label, with the bucket width chosen so the
-    alerts' span fits in at most 60 bars (one minute to one week).
+    """Alerts per time bucket and severity label.
+
+    The bucket width is chosen so the alerts' span fits in at most 60 bars (one minute
+    to one week).
 
     Returns the width and a frame ``start, severity, count`` (only buckets with alerts).
 
@@ -180,8 +182,9 @@ def affected_hosts(alerts: pl.DataFrame, limit: int = 10) -> pl.DataFrame:
 def affected_systems(
     alerts: pl.DataFrame, inventory: AssetInventory, limit: int = 10
 ) -> pl.DataFrame:
-    """Systems of the asset inventory with the most alerts on their hosts or addresses:
-    ``system, ministry, criticality, count, hosts``.
+    """Systems of the asset inventory with the most alerts on their hosts or addresses.
+
+    Columns: ``system, ministry, criticality, count, hosts``.
 
     Examples
     --------
@@ -218,7 +221,9 @@ def affected_systems(
 def ministry_overview(
     incidents: pl.DataFrame, alerts: pl.DataFrame, ministries: pl.DataFrame
 ) -> pl.DataFrame:
-    """One row per ministry of ``ministries`` (``id, name``) and per other
+    """Incidents and alerts per ministry.
+
+    One row per ministry of ``ministries`` (``id, name``) and per other
     ``organization.id`` seen, most incidents (then alerts) first, then one (id null) for
     what no ministry owns: ``id, name, incidents, open`` (not closed), one column per
     severity label (incidents), ``alerts``.
