@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from enrich.errors import SourceFileError
+from neakta.options import add_option
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import build_client
 from respond.elastic.client import alerts_data_stream
@@ -130,22 +131,30 @@ def register(
         default="auto",
         help="where to read (default auto: elastic when hosts are set, else sqlite)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="the SQLite store",
         type=Path,
         default=settings.respond.store_path,
-        help="the SQLite store (env NEAKTA_RESPOND__STORE_PATH; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--hosts",
+        env="NEAKTA_ELASTIC__HOSTS",
+        help="Elasticsearch URLs",
+        default_help=None,
         nargs="+",
         default=list(settings.elastic.hosts),
-        help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--assets",
+        env="NEAKTA_ENRICH__ASSETS",
+        help="asset inventory CSV",
+        default_help="the bundled sample",
         type=Path,
         default=settings.enrich.assets or DEFAULT_ASSETS,
-        help="asset inventory CSV (env NEAKTA_ENRICH__ASSETS; default the bundled sample)",
     )
     parser.set_defaults(handler=cmd_report)
