@@ -213,3 +213,23 @@ def test_operator_errors_are_one_line_without_a_traceback(
     with pytest.raises(SystemExit):
         main(["report", "--since", "7 days", "--out", "x.html"])
     assert "use a number and m, h, d or w" in capsys.readouterr().err
+
+
+def test_at_most_the_limit_of_incidents_is_listed_most_severe_first(db: Path) -> None:
+    report = build_report(
+        read_sqlite(db, ministry=None, since=None),
+        ministry=None,
+        since=None,
+        now=NOW,
+        lang="en",
+        inventory=load_assets(DEFAULT_ASSETS),
+        catalog=load_attack(),
+        technique_tactics=load_technique_tactics(),
+        incident_limit=2,
+    )
+
+    assert [i["severity_label"] for i in report.incidents] == ["critical", "high"]
+    assert report.incidents_not_listed == 2
+    assert report.totals["incidents"] == 4
+    page = render_html(report)
+    assert 'data-incidents-not-listed="2">2 less severe incidents are not listed<' in page
