@@ -59,6 +59,7 @@ class KafkaSettings(BaseModel):
     client_id: str = "neakta"
     max_records: int = 50_000
     poll_timeout_ms: int = 500
+    linger_ms: int = 200
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     dlq_idempotence: bool = True

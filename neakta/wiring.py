@@ -273,6 +273,7 @@ async def kafka_source(
         families=kafka.families,
         max_records=kafka.max_records,
         timeout_ms=kafka.poll_timeout_ms,
+        linger_ms=kafka.linger_ms,
         max_record_bytes=max_record_bytes,
         stop=stop,
         session_timeout_ms=kafka.session_timeout_ms,

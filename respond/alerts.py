@@ -137,6 +137,25 @@ def rule_metadata(rules: Sequence[CompiledRule]) -> pl.DataFrame:
     )
 
 
+_METADATA: list[tuple[tuple[CompiledRule, ...], pl.DataFrame]] = []
+
+
+def _metadata(rules: Sequence[CompiledRule]) -> pl.DataFrame:
+    """:func:`rule_metadata`, built once per rule set's ``rules`` tuple (not per batch).
+
+    A thousand rules take tens of milliseconds to turn into a frame; a running pipeline
+    hands every batch the same tuple. Lists are not cached (they could change).
+    """
+    if not isinstance(rules, tuple):
+        return rule_metadata(rules)
+    for known, frame in _METADATA:
+        if known is rules:
+            return frame
+    frame = rule_metadata(rules)
+    _METADATA[:] = [*_METADATA[-3:], (rules, frame)]
+    return frame
+
+
 def _utc(moment: datetime) -> datetime:
     """A naive datetime is taken to be UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -214,7 +233,7 @@ def build_alerts(
     >>> alerts.select("_id", "event.severity", "message", "neakta.original.event.id").row(0)
     ('3bc2a2af53ecef0abd1ef2d0734ef932', 73, 'Mimikatz on pc1', 'e1')
     """
-    meta = rules if isinstance(rules, pl.DataFrame) else rule_metadata(rules)
+    meta = rules if isinstance(rules, pl.DataFrame) else _metadata(rules)
     triggered = events.select(pl.all().gather(matches["row"]))
     triggered = triggered.with_columns(_event_ids(triggered).alias("_event_id"))
     clashing = [c for c in triggered.columns if c in _OWNED or c.startswith("rule.")]

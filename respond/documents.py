@@ -7,7 +7,9 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["iter_documents", "nest"]
+__all__ = ["documents", "iter_documents", "nest"]
+
+Document = tuple[str, dict[str, Any]]
 
 
 def nest(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +44,52 @@ def iter_documents(frame: pl.DataFrame) -> Iterator[tuple[str, dict[str, Any]]]:
     >>> list(iter_documents(frame))
     [('a1', {'event': {'kind': 'alert'}, 'host': {'name': 'pc1'}})]
     """
-    for row in frame.iter_rows(named=True):
-        identifier = row.pop("_id")
-        yield str(identifier), nest(row)
+    columns = frame.columns
+    if frame.height and "_id" not in columns:
+        raise KeyError("_id")
+    at = columns.index("_id") if "_id" in columns else -1
+    # Each name is split once per frame, not once per row.
+    paths = [(i, *_path(name)) for i, name in enumerate(columns) if i != at]
+    for row in frame.iter_rows():
+        document: dict[str, Any] = {}
+        for i, parents, leaf in paths:
+            value = row[i]
+            if value is None:
+                continue
+            node = document
+            for part in parents:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[leaf] = value
+        yield str(row[at]), document
+
+
+def _path(name: str) -> tuple[tuple[str, ...], str]:
+    *parents, leaf = name.split(".")
+    return tuple(parents), leaf
+
+
+_RECENT: list[tuple[pl.DataFrame, list[Document]]] = []
+
+
+def documents(frame: pl.DataFrame) -> list[Document]:
+    """:func:`iter_documents` as a list, built once for the frame every sink is handed.
+
+    The pipeline gives each sink the same batch; the last two frames' documents are kept
+    (a batch's alerts and incidents), so the second sink does not nest them again. The
+    documents are shared: callers must not change them.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"_id": ["a1"], "event.kind": ["alert"]})
+    >>> documents(frame) is documents(frame)
+    True
+    """
+    for known, built in _RECENT:
+        if known is frame:
+            return built
+    built = list(iter_documents(frame))
+    _RECENT[:] = [*_RECENT[-1:], (frame, built)]
+    return built

@@ -36,7 +36,7 @@ from typing import Any, Final, TextIO
 import orjson
 import polars as pl
 
-from respond.documents import iter_documents
+from respond.documents import documents
 from respond.errors import SinkUnavailableError
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
 
@@ -129,7 +129,7 @@ class NdjsonSink:
         fresh: set[str] = set()
         total = 0
         if batch.alerts.height:
-            for identifier, document in iter_documents(batch.alerts):
+            for identifier, document in documents(batch.alerts):
                 total += 1
                 if identifier in self.alert_ids or identifier in fresh:
                     continue
@@ -144,7 +144,7 @@ class NdjsonSink:
                 chunks += [_dumps(action), b"\n", text, b"\n"]
         changed: dict[str, bytes] = {}
         if batch.incidents.height and "incident.id" in batch.incidents.columns:
-            for identifier, document in iter_documents(batch.incidents):
+            for identifier, document in documents(batch.incidents):
                 text = _dumps(document)
                 if self._incidents.get(identifier) == text:
                     continue
@@ -241,7 +241,7 @@ class NdjsonAlertWriter:
         seen = self._seen if self._seen is not None else set()
         lines = []
         duplicates = 0
-        for identifier, document in iter_documents(batch.alerts):
+        for identifier, document in documents(batch.alerts):
             if identifier in seen:
                 duplicates += 1
                 continue

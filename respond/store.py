@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Final, Literal
 import orjson
 import polars as pl
 
-from respond.documents import iter_documents
+from respond.documents import documents
 from respond.errors import RespondError, SinkUnavailableError
 from respond.incidents import IncidentTracker
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
@@ -275,7 +275,7 @@ class SqliteStore:
         dead: list[tuple[str, str, str, str]] = []
         if alerts.height == 0:
             return rows, dead
-        for identifier, document in iter_documents(alerts):
+        for identifier, document in documents(alerts):
             try:
                 text = _json(document)
             except orjson.JSONEncodeError as error:
@@ -301,7 +301,7 @@ class SqliteStore:
         rows: list[tuple[Any, ...]] = []
         if incidents.height == 0 or "incident.severity" not in incidents.columns:
             return rows
-        for identifier, document in iter_documents(incidents):
+        for identifier, document in documents(incidents):
             incident = document.get("incident", {})
             rows.append(
                 (

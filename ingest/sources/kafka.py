@@ -48,6 +48,7 @@ from ingest.sources.records import SourceBatch, decode_records
 
 __all__ = [
     "FETCHER_STEPS",
+    "LINGER_MS",
     "ORGANIZATION_HEADER",
     "PARTITION_FETCH_BYTES",
     "KafkaSource",
@@ -64,6 +65,14 @@ PARTITION_FETCH_BYTES: Final = 16 << 20
 """Default ``max_partition_fetch_bytes``: room for a full ``max_records`` batch per partition.
 
 The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by default).
+"""
+
+LINGER_MS: Final = 200
+"""Default ``linger_ms``: how long a batch waits for more records, up to ``max_records``.
+
+Brokers answer a fetch with what one request could carry (Tansu: one producer batch per
+partition, a few hundred endpoint events), and every batch pays a fixed cost in detection
+and delivery; so a batch is topped up with further fetches for up to this long.
 """
 
 FETCHER_STEPS: Final = 4
@@ -117,8 +126,11 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source = source
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Held only while a batch is processed and committed, never around getmany.
+        # Held only while a batch is read, processed and committed, never around the
+        # first getmany; a batch still topping itself up stops (see KafkaSource._linger).
+        self._source._revoking = True
         async with self._source._in_flight:
+            self._source._revoking = False
             _log.info("partitions revoked after in-flight batch: %s", sorted(map(str, revoked)))
             if revoked and self._source.on_revoked is not None:
                 try:
@@ -231,6 +243,10 @@ class KafkaSource:
         Topic -> family, for topics not named ``logs.<family>[.<ministry>]``.
     max_records, timeout_ms
         Bounds of one ``getmany``: keep a batch well inside ``max_poll_interval_ms``.
+    linger_ms
+        After a ``getmany`` with records, fetch more for up to this long while the batch
+        holds fewer than ``max_records`` (default :data:`LINGER_MS`; 0: one ``getmany``
+        per batch). A rebalance or ``stop`` ends the wait early.
     max_record_bytes
         Longer records are dead letters.
     stop
@@ -255,6 +271,7 @@ class KafkaSource:
         families: Mapping[str, str] | None = None,
         max_records: int = 50_000,
         timeout_ms: int = 500,
+        linger_ms: int = LINGER_MS,
         max_record_bytes: int = 1 << 20,
         stop: asyncio.Event | None = None,
         fetcher_steps: int = FETCHER_STEPS,
@@ -268,6 +285,7 @@ class KafkaSource:
         self.families = dict(families or {})
         self.max_records = max_records
         self.timeout_ms = timeout_ms
+        self.linger_ms = linger_ms
         self.max_record_bytes = max_record_bytes
         self.fetcher_steps = fetcher_steps
         self.stop = stop or asyncio.Event()
@@ -284,6 +302,7 @@ class KafkaSource:
         self._flying = False
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
+        self._revoking = False
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
@@ -313,12 +332,37 @@ class KafkaSource:
             await self._in_flight.acquire()
             self._flying = True
             try:
+                fetched = await self._linger(consumer, fetched)
                 # The fetcher's next request goes out now, not at this batch's commit.
                 for _ in range(self.fetcher_steps):
                     await asyncio.sleep(0)
                 yield self._batch(fetched)
             finally:
                 self._land()
+
+    async def _linger(
+        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[Any]]
+    ) -> dict[TopicPartition, list[Any]]:
+        """Top a fetch up to ``max_records`` with what arrives within ``linger_ms``.
+
+        Called in flight (a rebalance waits for the batch), so the partitions cannot
+        change under it; a pending rebalance or ``stop`` ends it at once.
+        """
+        merged = {tp: list(records) for tp, records in fetched.items()}
+        count = sum(map(len, merged.values()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.linger_ms / 1000
+        while count < self.max_records and not (self.stop.is_set() or self._revoking):
+            left_ms = int((deadline - loop.time()) * 1000)
+            if left_ms <= 0:
+                break
+            more = await consumer.getmany(timeout_ms=left_ms, max_records=self.max_records - count)
+            if self._failed is not None:
+                break  # the next getmany raises it; this batch goes on as fetched
+            for tp, records in more.items():
+                merged.setdefault(tp, []).extend(records)
+                count += len(records)
+        return merged
 
     def _batch(self, fetched: Mapping[TopicPartition, list[Any]]) -> SourceBatch:
         parts: list[pl.DataFrame] = []
