@@ -36,6 +36,7 @@ __all__ = [
     "INCIDENT_SCHEMA",
     "Incident",
     "IncidentTracker",
+    "TrackerChanges",
     "incident_id",
     "severity_label",
 ]
@@ -217,6 +218,25 @@ def _texts(frame: pl.DataFrame, name: str) -> list[list[str]]:
     return [[v] if v is not None else [] for v in column.cast(pl.String, strict=False)]
 
 
+@dataclass(frozen=True, slots=True)
+class TrackerChanges:
+    """What a tracker changed since it was last saved (see :meth:`IncidentTracker.changes`).
+
+    Attributes
+    ----------
+    states
+        :meth:`Incident.to_state` of each incident opened or changed, oldest first.
+    dropped
+        Ids of incidents no longer held (evicted or closed).
+    whole
+        ``states`` is every incident held: what was saved before is to be replaced.
+    """
+
+    states: list[dict[str, Any]]
+    dropped: list[str]
+    whole: bool
+
+
 @dataclass
 class IncidentTracker:
     """Groups alerts into incidents; ``update`` returns the incidents a batch changed.
@@ -246,6 +266,10 @@ class IncidentTracker:
     watermark: datetime | None = None
     assigned: dict[str, str] = field(default_factory=dict)
     _active: dict[tuple[str, str, str], list[Incident]] = field(default_factory=dict)
+    # Since the last save: incidents changed, ids dropped, or everything (a fresh tracker).
+    _changed: dict[str, Incident] = field(default_factory=dict, init=False, repr=False)
+    _dropped: set[str] = field(default_factory=set, init=False, repr=False)
+    _whole: bool = field(default=True, init=False, repr=False)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -279,6 +303,9 @@ class IncidentTracker:
                 before[incident.id] = None if incident.alert_count == 0 else incident.severity
             if self._add(incident, alert):
                 touched[incident.id] = incident
+        for incident in touched.values():
+            self._changed[incident.id] = incident
+            self._dropped.discard(incident.id)
         self._evict()
         rows = []
         for incident in sorted(touched.values(), key=lambda i: (i.first_seen, i.id)):
@@ -319,8 +346,10 @@ class IncidentTracker:
                 state = states.get(incident.id)
                 if state == "closed":
                     group.remove(incident)
+                    self._drop(incident.id)
                 elif state is not None:
                     incident.state = state
+                    self._changed[incident.id] = incident
             if not group:
                 del self._active[key]
 
@@ -328,8 +357,44 @@ class IncidentTracker:
         """The tracker's incidents as JSON-ready dicts, for :meth:`restore`."""
         return [incident.to_state() for incident in self.incidents]
 
+    def changes(self) -> TrackerChanges:
+        """What changed since :meth:`saved`; a store writes these instead of a snapshot.
+
+        A batch changes the incidents its alerts touch, so saving the changes costs in
+        proportion to the batch, not to every incident held. A fresh or restored tracker
+        gives its whole snapshot once.
+
+        Examples
+        --------
+        >>> alerts = pl.DataFrame({"_id": ["a1"], "rule.id": ["r1"], "host.name": ["pc1"]})
+        >>> tracker = IncidentTracker()
+        >>> _ = tracker.update(alerts)
+        >>> tracker.changes().whole
+        True
+        >>> tracker.saved()
+        >>> later = pl.DataFrame({"_id": ["a2"], "rule.id": ["r1"], "host.name": ["pc2"]})
+        >>> _ = tracker.update(later)
+        >>> [state["key"][2] for state in tracker.changes().states]
+        ['pc2']
+        """
+        if self._whole:
+            return TrackerChanges(self.snapshot(), [], whole=True)
+        ordered = sorted(self._changed.values(), key=lambda i: (i.first_seen, i.id))
+        return TrackerChanges([i.to_state() for i in ordered], sorted(self._dropped), whole=False)
+
+    def saved(self) -> None:
+        """The last :meth:`changes` are saved: start counting anew."""
+        self._changed.clear()
+        self._dropped.clear()
+        self._whole = False
+
+    def _drop(self, incident_id: str) -> None:
+        self._changed.pop(incident_id, None)
+        self._dropped.add(incident_id)
+
     def restore(self, states: Iterable[Mapping[str, Any]]) -> None:
         """Resume the incidents of a :meth:`snapshot` (replacing those in memory)."""
+        self._whole = True
         self._active.clear()
         for state in states:
             incident = Incident.from_state(state)
@@ -430,6 +495,11 @@ class IncidentTracker:
             return
         horizon = self.watermark - self.window - self.retention
         for key, group in list(self._active.items()):
-            group[:] = [i for i in group if i.last_seen >= horizon]
+            kept = [i for i in group if i.last_seen >= horizon]
+            if len(kept) < len(group):
+                for incident in group:
+                    if incident.last_seen < horizon:
+                        self._drop(incident.id)
+                group[:] = kept
             if not group:
                 del self._active[key]

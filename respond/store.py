@@ -8,13 +8,14 @@ on::
     incidents         id (PK), state, severity, organization_id, title, first_seen,
                       last_seen, alert_count, document, state_changed_at/_by, state_note
     incident_history  incident_id, at, state, who, note    (every state change)
-    tracker           incident_id (PK), state              (IncidentTracker.snapshot)
+    tracker           incident_id (PK), state              (the tracker's incidents)
 
 :meth:`SqliteStore.write` is one transaction per batch: alerts are inserted by ``_id``
 (an id already held counts as a duplicate), incidents are upserted (an analyst's state is
 kept, and a closed incident is never changed again), and when the store was given the
-tracker, its snapshot is saved in the same transaction, so a restart resumes exactly the
-incidents of the batches written.
+tracker, what the batch changed in it (:meth:`respond.incidents.IncidentTracker.changes`:
+the incidents touched, those dropped) is saved in the same transaction, so a restart
+resumes exactly the incidents of the batches written. All rows go in with ``executemany``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
@@ -32,7 +33,7 @@ import polars as pl
 
 from respond.documents import documents
 from respond.errors import RespondError, SinkUnavailableError
-from respond.incidents import IncidentTracker
+from respond.incidents import IncidentTracker, TrackerChanges
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
 
 __all__ = ["IncidentNotFoundError", "IncidentStateError", "SqliteStore"]
@@ -134,11 +135,13 @@ class SqliteStore:
         """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
         alerts, dead = self._alert_rows(batch.alerts)
         incidents = self._incident_rows(batch.incidents)
-        snapshot = None if self.tracker is None else self.tracker.snapshot()
+        changes = None if self.tracker is None else self.tracker.changes()
         try:
-            written = await asyncio.to_thread(self._write, alerts, incidents, snapshot)
+            written = await asyncio.to_thread(self._write, alerts, incidents, changes)
         except sqlite3.Error as error:
             raise SinkUnavailableError(f"sqlite store {self.path}: {error}") from error
+        if self.tracker is not None:
+            self.tracker.saved()
         dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
         return Delivery(written=written, duplicates=len(alerts) - written, dead=dead_frame)
 
@@ -155,7 +158,10 @@ class SqliteStore:
         """Load the saved tracker state into ``tracker``; return how many incidents."""
         with self._lock:
             rows = self._db.execute("SELECT state FROM tracker").fetchall()
-        tracker.restore(orjson.loads(row["state"]) for row in rows)
+        states = [orjson.loads(row["state"]) for row in rows]
+        # Oldest first, as the tracker lists them (rows are upserted in any order).
+        states.sort(key=lambda s: (datetime.fromisoformat(s["first_seen"]), s["id"]))
+        tracker.restore(states)
         return len(rows)
 
     async def sync_tracker(self, tracker: IncidentTracker) -> None:
@@ -321,7 +327,7 @@ class SqliteStore:
         self,
         alerts: list[tuple[Any, ...]],
         incidents: list[tuple[Any, ...]],
-        snapshot: Iterable[dict[str, Any]] | None,
+        changes: TrackerChanges | None,
     ) -> int:
         at = _iso(self._clock())
         with self._lock:
@@ -346,14 +352,22 @@ class SqliteStore:
                             _UPDATE_INCIDENT,
                             (severity, org, title, first, last, count, text, identifier),
                         )
-                if snapshot is not None:
-                    self._db.execute("DELETE FROM tracker")
-                    self._db.executemany(
-                        "INSERT INTO tracker VALUES (?, ?)",
-                        ((s["id"], orjson.dumps(s).decode()) for s in snapshot),
-                    )
+                if changes is not None:
+                    self._save_tracker(changes)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return max(written, 0)
+
+    def _save_tracker(self, changes: TrackerChanges) -> None:
+        if changes.whole:
+            self._db.execute("DELETE FROM tracker")
+        else:
+            self._db.executemany(
+                "DELETE FROM tracker WHERE incident_id = ?", ((i,) for i in changes.dropped)
+            )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO tracker VALUES (?, ?)",
+            ((s["id"], orjson.dumps(s).decode()) for s in changes.states),
+        )

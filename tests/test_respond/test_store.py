@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -159,6 +159,38 @@ async def test_restart_resumes_open_incidents(db: Path) -> None:
     assert (delivery.written, delivery.duplicates) == (1, 1)
     assert [(i["alert_count"], i["state"]) for i in store.list_incidents()] == [(2, "open")]
     store.close_now()
+
+
+async def test_each_batch_saves_only_the_incidents_it_changed(db: Path) -> None:
+    tracker = IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
+    store = SqliteStore(db, tracker=tracker)
+    first = alerts_frame([{"_id": "a1"}, {"_id": "b1", "host.name": "mef-ws-02", "minute": 1}])
+    await store.write(batch_of(tracker, first))
+    assert tracker.changes().states == []  # saved: nothing left to write
+
+    second = batch_of(tracker, alerts_frame([{"_id": "a2", "minute": 8}]))
+    changes = tracker.changes()
+    assert ([s["key"][2] for s in changes.states], changes.dropped) == (["mef-ws-01"], [])
+    await store.write(second)
+
+    ws03 = alerts_frame([{"_id": "c1", "minute": 26, "host.name": "mef-ws-03"}])
+    third = batch_of(tracker, ws03)
+    # ws-02's incident (last alert at minute 1) is past window + retention: dropped.
+    changes = tracker.changes()
+    assert [s["key"][2] for s in changes.states] == ["mef-ws-03"]
+    assert len(changes.dropped) == 1
+    await store.write(third)
+    await store.close()
+
+    resumed = IncidentTracker()
+    again = SqliteStore(db, tracker=resumed)
+    assert again.resume(resumed) == 2
+    assert resumed.snapshot() == tracker.snapshot()
+    assert [(s["key"][2], s["alert_count"]) for s in resumed.snapshot()] == [
+        ("mef-ws-01", 2),
+        ("mef-ws-03", 1),
+    ]
+    again.close_now()
 
 
 async def test_acknowledged_state_survives_later_updates(store: SqliteStore) -> None:
