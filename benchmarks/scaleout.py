@@ -10,8 +10,12 @@ the rule set is compiled once beforehand, so every process starts from a warm ca
 
 Options: ``--events N`` (default 1,000,000), ``--partitions P`` (16), ``--processes``
 (``1,2,4,8``), ``--threads`` (``1,2,4,8,16``), ``--rules`` (a folder; default SigmaHQ's
-process_creation under ``NEAKTA_SIGMAHQ``, else the bundled rules). K x T beyond the
-machine's cores is still run: the table shows where adding either stops paying.
+process_creation under ``NEAKTA_SIGMAHQ``, else the bundled rules), ``--no-matches``
+(leave out the generated events any rule matches, evaluated on the raw Sysmon fields: a
+workload where detection finds next to nothing, so no alert is built). K x T beyond the
+machine's cores is still run: the table shows where adding either stops paying. Each
+trial also prints the first process's matches and alerts, and a steady rate: the records
+committed after the first commit over the time they took (start-up and joining left out).
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -39,8 +45,25 @@ TOPIC = "logs.endpoint"
 NEAKTA = str(Path(sys.executable).parent / "neakta")
 
 
-async def produce(bootstrap: str, events: int, partitions: int) -> None:
-    """Create the topic and fill it with ``events`` distinct Sysmon lines."""
+Keep = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def without_matches(rules: Path, cache: Path) -> Keep:
+    """A filter dropping the Sysmon rows any of ``rules`` matches (raw field names)."""
+    ruleset = compile_rules([rules], pipeline="raw", cache_dir=cache)
+
+    def keep(frame: pl.DataFrame) -> pl.DataFrame:
+        matched = ruleset.calibrate(frame).evaluate(frame)["row"].unique()
+        return frame.with_row_index("_row").filter(~pl.col("_row").is_in(matched)).drop("_row")
+
+    return keep
+
+
+async def produce(bootstrap: str, events: int, partitions: int, keep: Keep | None = None) -> None:
+    """Create the topic and fill it with ``events`` distinct Sysmon lines.
+
+    With ``keep``, only the lines of the rows it keeps (more are generated to make up).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -53,7 +76,11 @@ async def produce(bootstrap: str, events: int, partitions: int) -> None:
         sent = 0
         while sent < events:
             count = min(50_000, events - sent)
-            lines = sysmon_lines(generate_sysmon_frame(count, seed=sent + 1))
+            frame = generate_sysmon_frame(count, seed=sent + 1)
+            lines = sysmon_lines(frame if keep is None else keep(frame))[:count]
+            count = len(lines)
+            if not count:
+                raise RuntimeError("every generated event matches a rule")
             pending = [
                 await producer.send(TOPIC, line, partition=(sent + n) % partitions)
                 for n, line in enumerate(lines)
@@ -104,20 +131,32 @@ async def trial(
     partitions: int,
     processes: int,
     threads: int,
-) -> float:
-    """Aggregate events/s of ``processes`` x ``threads`` over the whole topic."""
+) -> tuple[float, float]:
+    """Aggregate events/s of ``processes`` x ``threads`` over the whole topic.
+
+    Returns
+    -------
+    tuple of float
+        From launch (start-up and joining the group included), and from the first commit
+        on (the records committed after it, over the time they took: the steady rate).
+    """
     group = f"scaleout-{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
+    first: tuple[float, int] | None = None
     running = [
         launch(bootstrap, group, rules, work / f"{group}-{n}", threads) for n in range(processes)
     ]
     try:
-        while await committed(bootstrap, group, partitions) < events:
+        while (done := await committed(bootstrap, group, partitions)) < events:
+            if first is None and done:
+                first = (time.perf_counter(), done)
             if all(p.poll() is not None for p in running):
                 log = (work / f"{group}-0" / "neakta.log").read_text(errors="replace")
                 raise RuntimeError(f"every neakta run exited early:\n{log[-2000:]}")
             await asyncio.sleep(0.25)
-        return events / (time.perf_counter() - started)
+        ended = time.perf_counter()
+        steady = (events - first[1]) / (ended - first[0]) if first is not None else 0.0
+        return events / (ended - started), steady
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -126,6 +165,8 @@ async def trial(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        log = (work / f"{group}-0" / "neakta.log").read_text(errors="replace")
+        print(*(line for line in log.splitlines() if line.startswith("matches:")), flush=True)
 
 
 def _numbers(text: str) -> list[int]:
@@ -142,6 +183,7 @@ def main() -> None:
     parser.add_argument("--processes", type=_numbers, default=[1, 2, 4, 8])
     parser.add_argument("--threads", type=_numbers, default=[1, 2, 4, 8, 16])
     parser.add_argument("--rules", type=Path, default=default)
+    parser.add_argument("--no-matches", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="neakta-scaleout-") as raw:
         work = Path(raw)
@@ -150,11 +192,12 @@ def main() -> None:
         print(f"{len(ruleset.rules)} rules ({args.rules}), {args.events:,} events, "
               f"{args.partitions} partitions, {os.cpu_count()} cores")  # fmt: skip
         with tansu_broker() as bootstrap:
-            asyncio.run(produce(bootstrap, args.events, args.partitions))
-            print(f"{'processes':>9} {'threads':>7} {'events/s':>10}")
+            keep = without_matches(args.rules, work / "cache" / "raw") if args.no_matches else None
+            asyncio.run(produce(bootstrap, args.events, args.partitions, keep))
+            print(f"{'processes':>9} {'threads':>7} {'events/s':>10} {'steady':>10}")
             for processes in args.processes:
                 for threads in args.threads:
-                    rate = asyncio.run(
+                    rate, steady = asyncio.run(
                         trial(
                             bootstrap,
                             args.events,
@@ -165,7 +208,9 @@ def main() -> None:
                             threads=threads,
                         )
                     )
-                    print(f"{processes:>9} {threads:>7} {rate:>10,.0f}", flush=True)
+                    print(
+                        f"{processes:>9} {threads:>7} {rate:>10,.0f} {steady:>10,.0f}", flush=True
+                    )
 
 
 if __name__ == "__main__":
