@@ -18,7 +18,7 @@ import polars as pl
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
-from neakta.commands import incidents, setup
+from neakta.commands import authoring, incidents, setup
 from neakta.commands import run as run_command
 from neakta.settings import Settings, load_settings
 
@@ -177,6 +177,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     convert.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
     _pipeline_option(convert, settings.pipeline)
     convert.set_defaults(handler=cmd_rules_convert)
+    authoring.register(rule_commands, settings)
 
     demo = commands.add_parser(
         "demo", help="replay the bundled ministry logs into a fresh local store"
