@@ -19,6 +19,7 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import authoring, incidents, setup
+from neakta.commands import backtest as backtest_command
 from neakta.commands import run as run_command
 from neakta.settings import Settings, load_settings
 
@@ -178,6 +179,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     _pipeline_option(convert, settings.pipeline)
     convert.set_defaults(handler=cmd_rules_convert)
     authoring.register(rule_commands, settings)
+    backtest_command.register(rule_commands, settings)
 
     demo = commands.add_parser(
         "demo", help="replay the bundled ministry logs into a fresh local store"

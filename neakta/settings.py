@@ -78,6 +78,8 @@ class RunSettings(BaseModel):
     status: bool | None = None
     log_format: Literal["kv", "json"] = "kv"
     idle_exit: float | None = None
+    archive: Path | None = None
+    archive_retention_days: int = 30
 
 
 class ElasticSettings(BaseModel):
