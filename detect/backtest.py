@@ -12,13 +12,14 @@ not replayed.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from detect import ir
+from detect.compiled import CompiledRule
 from detect.correlation import CorrelationSet
 from detect.engine import CompiledRuleSet
 from detect.loader import LoadedRules
@@ -46,13 +47,8 @@ class RuleSide:
         )
         return cls(ruleset, correlations)
 
-    def fields(self) -> tuple[set[str], bool]:
-        """The fields the rules read, and whether some rule searches every text column."""
-        nodes = [rule.node for rule in self.ruleset.rules]
-        return set().union(*(ir.fields_of(n) for n in nodes)), any(map(has_keywords, nodes))
-
     def counts(self, events: pl.DataFrame) -> Counter[str]:
-        """Alerts per rule id on ``events``."""
+        """Alerts per rule id on ``events`` (this side alone)."""
         matches = self.correlations.visible(self.ruleset.evaluate(events))
         return Counter(matches.get_column("rule_id").to_list())
 
@@ -80,6 +76,29 @@ def _days(root: Path, family: str, since: date | None, until: date | None) -> li
     return sorted(days)
 
 
+def _combined(sides: tuple[RuleSide, RuleSide]) -> tuple[CompiledRuleSet, list[dict[int, str]]]:
+    """One rule set holding each distinct alerting rule of both sides once.
+
+    A rule both sides hold unchanged (same id, same detection) is evaluated once; for each
+    side, the combined index of each of its rules -> the rule id.
+    """
+    keys: dict[tuple[str, ir.Node], int] = {}
+    rules: list[CompiledRule] = []
+    members: list[dict[int, str]] = []
+    for side in sides:
+        silenced = side.correlations.silenced_rules
+        mine: dict[int, str] = {}
+        for rule in side.ruleset.rules:
+            if rule.index in silenced:
+                continue
+            index = keys.setdefault((rule.id, rule.node), len(rules))
+            if index == len(rules):
+                rules.append(replace(rule, index=index))
+            mine[index] = rule.id
+        members.append(mine)
+    return CompiledRuleSet(rules, pipeline="ecs"), members
+
+
 def backtest(
     root: Path,
     candidate: RuleSide,
@@ -88,20 +107,22 @@ def backtest(
     since: date | None = None,
     until: date | None = None,
 ) -> BacktestResult:
-    """Evaluate both rule sets on every archived day in ``[since, until]``."""
+    """Evaluate both rule sets on every archived day in ``[since, until]``.
+
+    Rules the two sides share unchanged are evaluated once per event.
+    """
     result = BacktestResult()
-    fields_a, keywords_a = candidate.fields()
-    fields_b, keywords_b = deployed.fields()
-    wanted = fields_a | fields_b | {_EVENT_ID}
+    combined, (new_rules, old_rules) = _combined((candidate, deployed))
+    nodes = [rule.node for rule in combined.rules]
+    wanted = set().union(*(ir.fields_of(n) for n in nodes)) | {_EVENT_ID}
+    keywords = any(map(has_keywords, nodes))
     for family in archived_families(root):
         for day in _days(root, family, since, until):
             lazy = scan_archive(root, family, since=day, until=day)
             if lazy is None:
                 continue
             available = lazy.collect_schema().names()
-            columns = (
-                available if keywords_a or keywords_b else [c for c in available if c in wanted]
-            )
+            columns = available if keywords else [c for c in available if c in wanted]
             frame = lazy.select(columns).collect()
             if _EVENT_ID in frame.columns:
                 ids = pl.col(_EVENT_ID)
@@ -110,8 +131,11 @@ def backtest(
                 frame = unique
             result.events += frame.height
             result.days.add(day)
-            for rule_id, count in candidate.counts(frame).items():
-                result.candidate[day, rule_id] += count
-            for rule_id, count in deployed.counts(frame).items():
-                result.deployed[day, rule_id] += count
+            matches = combined.evaluate(frame)
+            counts = Counter(matches.get_column("rule_index").to_list())
+            for index, count in counts.items():
+                if index in new_rules:
+                    result.candidate[day, new_rules[index]] += count
+                if index in old_rules:
+                    result.deployed[day, old_rules[index]] += count
     return result
