@@ -57,38 +57,44 @@ def _literal_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _leaf_text(node: ir.Node) -> str:
-    field = getattr(node, "field", None)
-    name = field if field is not None else "<any field>"
+def _pattern_of(parts: tuple[str, ...]) -> str:
+    marks = {ir.WILDCARD_ANY: "*", ir.WILDCARD_ONE: "?"}
+    return "".join(marks.get(p, p) for p in parts)
+
+
+def _test_text(node: ir.Node) -> str:
+    """What a leaf tests, after its field name."""
     match node:
         case ir.StrMatch(_, kind, value, cased):
-            return f"{name} {kind.value}{' (cased)' if cased else ''} {_literal_text(value)}"
+            return f"{kind.value}{' (cased)' if cased else ''} {_literal_text(value)}"
         case ir.Glob(_, parts, cased):
-            text = "".join(
-                "*" if p == ir.WILDCARD_ANY else "?" if p == ir.WILDCARD_ONE else p for p in parts
-            )
-            return f"{name} like{' (cased)' if cased else ''} {_literal_text(text)}"
+            return f"like{' (cased)' if cased else ''} {_literal_text(_pattern_of(parts))}"
         case ir.Regex(_, pattern):
-            return f"{name} re {_literal_text(pattern)}"
+            return f"re {_literal_text(pattern)}"
         case ir.NumEq(_, number):
-            return f"{name} = {number}"
+            return f"= {number}"
         case ir.BoolEq(_, value):
-            return f"{name} = {str(value).lower()}"
+            return f"= {str(value).lower()}"
         case ir.Compare(_, op, number):
-            return f"{name} {op} {number}"
+            return f"{op} {number}"
         case ir.Cidr(_, network):
-            return f"{name} in {network}"
+            return f"in {network}"
         case ir.IsNull():
-            return f"{name} is null"
+            return "is null"
         case ir.Exists():
-            return f"{name} exists"
+            return "exists"
         case ir.FieldRef(_, other, kind):
-            return f"{name} {kind.value} field {other}"
-        case ir.TimePart(_, part, number):
-            return f"{part} of {name} = {number}"
-        case ir.Const(value):
-            return str(value).lower()
+            return f"{kind.value} field {other}"
     return repr(node)
+
+
+def _leaf_text(node: ir.Node) -> str:
+    if isinstance(node, ir.Const):
+        return str(node.value).lower()
+    if isinstance(node, ir.TimePart):
+        return f"{node.part} of {node.field} = {node.number}"
+    field = getattr(node, "field", None)
+    return f"{field if field is not None else '<any field>'} {_test_text(node)}"
 
 
 def render_node(node: ir.Node, frame: pl.DataFrame, depth: int) -> list[str]:

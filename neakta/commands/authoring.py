@@ -20,7 +20,8 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.explain import explain
 from detect.lint import Finding, lint_rule, noise_findings
 from detect.pipelines import resolve_pipeline
-from ingest.events import DecodedEvents, read_events_file
+from ingest.sources.events import DecodedEvents, read_events_file
+from neakta.options import add_option
 from neakta.settings import Settings
 
 __all__ = ["cmd_rules_explain", "cmd_rules_lint", "register"]
@@ -116,11 +117,13 @@ def register(rule_commands: Any, settings: Settings) -> None:
     explain_cmd.add_argument(
         "--line", type=int, required=True, help="the event's line, from 0 as `rules test` prints"
     )
-    explain_cmd.add_argument(
+    add_option(
+        explain_cmd,
         "--pipeline",
+        env="NEAKTA_PIPELINE",
+        help="field mapping and logsource routing",
         default=settings.pipeline,
         choices=pipelines,
-        help="field mapping and logsource routing (env NEAKTA_PIPELINE; default %(default)s)",
     )
     explain_cmd.set_defaults(handler=cmd_rules_explain)
 

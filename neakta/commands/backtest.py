@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from detect.backtest import BacktestResult, RuleSide, backtest
 from detect.loader import load_rules
+from neakta.options import add_option
 from neakta.settings import Settings
 
 __all__ = ["cmd_rules_backtest", "parse_day", "register"]
@@ -90,19 +91,25 @@ def register(rule_commands: Any, settings: Settings) -> None:
     command.add_argument(
         "--rules", nargs="+", type=Path, required=True, help="rule files or folders to try"
     )
-    command.add_argument(
+    add_option(
+        command,
         "--archive",
+        env="NEAKTA_RUN__ARCHIVE",
+        help="the event archive folder",
+        default_help=None,
         type=Path,
         default=settings.run.archive,
         required=settings.run.archive is None,
-        help="the event archive folder (env NEAKTA_RUN__ARCHIVE)",
     )
-    command.add_argument(
+    add_option(
+        command,
         "--deployed",
+        env="NEAKTA_RULES",
+        help="the rules to compare with",
+        default_help="the configured rules",
         nargs="+",
         type=Path,
         default=list(settings.rules),
-        help="the rules to compare with (env NEAKTA_RULES; default: the configured rules)",
     )
     command.add_argument("--since", type=parse_day, help="first day, YYYY-MM-DD or Nd ago")
     command.add_argument("--until", type=parse_day, help="last day, YYYY-MM-DD or Nd ago")

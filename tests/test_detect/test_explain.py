@@ -9,7 +9,7 @@ import polars as pl
 from detect import CompiledRuleSet, load_rules
 from detect.explain import explain
 from ingest.parsers import parse_endpoint, parse_web
-from neakta.samples import DATA_DIR
+from samples import DATA_DIR
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
