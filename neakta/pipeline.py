@@ -40,6 +40,7 @@ import polars as pl
 
 from detect import CompiledRuleSet, load_rules
 from detect.correlation import CorrelationSet
+from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
@@ -165,6 +166,8 @@ class Pipeline:
         First and largest pause, in seconds, before offering a batch again.
     stop
         Set it to end :meth:`run` after the batch in hand.
+    archive
+        Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class Pipeline:
         backoff: float = 0.1,
         max_backoff: float = 5.0,
         stop: asyncio.Event | None = None,
+        archive: EventArchive | None = None,
     ) -> None:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
@@ -191,6 +195,7 @@ class Pipeline:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.stop = stop or asyncio.Event()
+        self.archive = archive
         self.stats = RunStats()
         self.last_batch = time.monotonic()
 
@@ -201,6 +206,8 @@ class Pipeline:
         outputs: list[SinkBatch] = []
         matched = 0
         for family, events in parsed.events.items():
+            if self.archive is not None:
+                self.archive.write(family, events)
             ruleset = self.rulesets.get(family)
             if ruleset is None:
                 continue

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from detect import CompiledRuleSet
 from detect.correlation import CorrelationSet, CorrelationSlots, SQLiteCheckpointStore
 from enrich import load_assets, load_attack, load_indicators, open_geoip
+from ingest.archive import ParquetArchive
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters
 from ingest.sources import Source
 from neakta.alerting import AlertStage
@@ -27,6 +28,7 @@ from neakta.settings import (
     EnrichSettings,
     KafkaSettings,
     RespondSettings,
+    RunSettings,
     Settings,
     reveal,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "REPLAY_LATENESS_S",
     "Stages",
     "alert_sinks",
+    "archive_from_settings",
     "build_pipeline",
     "build_stages",
     "compile_correlations",
@@ -219,7 +222,15 @@ def build_pipeline(
         dead_letters=dead_letters,
         forwarders=settings.run.forwarders,
         stop=stop,
+        archive=archive_from_settings(settings.run),
     )
+
+
+def archive_from_settings(run: RunSettings) -> ParquetArchive | None:
+    """The event archive the settings name (``run.archive``), or ``None`` when unset."""
+    if run.archive is None:
+        return None
+    return ParquetArchive(run.archive, retention_days=run.archive_retention_days)
 
 
 def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:

@@ -113,6 +113,16 @@ def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
         choices=("kv", "json"),
         default=run.log_format,
     )
+    add_option(
+        parser,
+        "--archive",
+        env="NEAKTA_RUN__ARCHIVE",
+        help="keep the parsed events as Parquet by family and day in this folder, for "
+        "`neakta rules backtest` (days kept: NEAKTA_RUN__ARCHIVE_RETENTION_DAYS)",
+        default_help="not kept",
+        type=Path,
+        default=run.archive,
+    )
     parser.add_argument(
         "--idle-exit",
         type=float,
@@ -211,6 +221,11 @@ def _stages(
         return None
 
 
+def _with_archive(settings: Settings, archive: Path | None) -> Settings:
+    """The settings with the archive folder the command line gave."""
+    return settings.model_copy(update={"run": settings.run.model_copy(update={"archive": archive})})
+
+
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     configure_logging(sys.stderr, fmt=args.log_format)
     started = time.monotonic()
@@ -257,7 +272,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         stages,
         sinks=wiring.alert_sinks(settings, args.alerts, out),
         dead_letters=dead_letters,
-        settings=settings,
+        settings=_with_archive(settings, args.archive),
         stop=stop,
     )
     _log.info("started: %s, %d rules", mode, len(first.rules))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import textwrap
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 from ingest.archive import ParquetArchive
 from neakta.cli import main
 from neakta.commands.backtest import parse_day
+from samples import DATA_DIR
+
+BUNDLED_RULES = Path(__file__).resolve().parents[2] / "rules"
 
 ADMIN = textwrap.dedent(
     """\
@@ -126,3 +130,30 @@ def test_days_are_dates_or_days_ago() -> None:
     assert parse_day("3d", today=date(2026, 11, 26)) == date(2026, 11, 23)
     with pytest.raises(argparse.ArgumentTypeError, match="not a day"):
         parse_day("yesterday")
+
+
+def test_replay_archives_what_backtest_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tmp_path / "archive"
+    web = DATA_DIR / "sample_web_nginx.log"
+    replay = ["replay", str(web), "--archive", str(archive), "--alerts", str(tmp_path / "a")]
+    replay += ["--db", str(tmp_path / "db"), "--dead-letters", str(tmp_path / "dead")]
+    assert main(replay) == 0
+    assert [p.parent.name for p in archive.glob("family=*/day=*/*.parquet")] == ["day=2026-11-20"]
+    deployed = tmp_path / "deployed"
+    shutil.copytree(BUNDLED_RULES / "web", deployed)
+    (deployed / "webserver" / "web_log4shell_jndi_lookup.yml").unlink()
+    capsys.readouterr()
+    argv = ["rules", "backtest", "--rules", str(BUNDLED_RULES / "web"), "--deployed"]
+    assert main([*argv, str(deployed), "--archive", str(archive)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rule = BUNDLED_RULES / "web" / "webserver" / "web_log4shell_jndi_lookup.yml"
+    assert (
+        f"2026-11-20        3         0       +3  Log4Shell JNDI Lookup In A Web Request ({rule}:1)"
+        in out
+    )
+    assert out[-1] == (
+        "total: 26 alert(s) from the rules, 23 from the deployed rules (+3),"
+        " on 1208 event(s) over 1 day(s)"
+    )
