@@ -168,6 +168,8 @@ class Pipeline:
         Set it to end :meth:`run` after the batch in hand.
     archive
         Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
+    before_batch
+        Awaited before each batch (a rule reload swaps rule sets there).
     """
 
     def __init__(
@@ -184,6 +186,7 @@ class Pipeline:
         max_backoff: float = 5.0,
         stop: asyncio.Event | None = None,
         archive: EventArchive | None = None,
+        before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
     ) -> None:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
@@ -196,6 +199,7 @@ class Pipeline:
         self.max_backoff = max_backoff
         self.stop = stop or asyncio.Event()
         self.archive = archive
+        self.before_batch = before_batch
         self.stats = RunStats()
         self.last_batch = time.monotonic()
 
@@ -259,6 +263,8 @@ class Pipeline:
         try:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
                 async for batch in batches:
+                    if self.before_batch is not None:
+                        await self.before_batch(self)
                     result = await self.checkpoint.complete(
                         batch, source, flush=partial(self.process, batch), retry=self._deliver
                     )

@@ -80,6 +80,7 @@ class RunSettings(BaseModel):
     idle_exit: float | None = None
     archive: Path | None = None
     archive_retention_days: int = 30
+    reload_interval_s: float = 2.0
 
 
 class ElasticSettings(BaseModel):

@@ -257,6 +257,13 @@ class Correlator:
         }
         return encode_state(header, [hits, fired])
 
+    def forget(self, rule_ids: frozenset[str]) -> None:
+        """Drop the window state of the correlation rules with these ids."""
+        for index, rule in enumerate(self.correlations.rules):
+            if rule.id in rule_ids:
+                self._hits[index] = pl.DataFrame(schema=HIT_SCHEMA)
+                self._fired[index] = pl.DataFrame(schema=FIRED_SCHEMA)
+
     def restore(self, blob: bytes) -> None:
         """Replace the state by a snapshot; state of rules no longer compiled is dropped."""
         header, frames = decode_state(blob)

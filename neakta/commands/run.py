@@ -33,6 +33,7 @@ from ingest.sources import FAMILIES, FileSource, Source
 from neakta import wiring
 from neakta.alerting import AlertStage
 from neakta.options import add_option, add_rules_option
+from neakta.reload import RuleReload
 from neakta.settings import Settings
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
@@ -275,6 +276,10 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         settings=_with_archive(settings, args.archive),
         stop=stop,
     )
+    reload = RuleReload.of(
+        args.rules, rulesets, stages.correlations, placeholders=settings.placeholders
+    )
+    reload.attach(pipeline, interval_s=settings.run.reload_interval_s)
     _log.info("started: %s, %d rules", mode, len(first.rules))
     watcher = (
         asyncio.create_task(
@@ -291,6 +296,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         stats = pipeline.stats
         code = 1
     finally:
+        reload.detach()
         if watcher is not None:
             watcher.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
