@@ -28,7 +28,6 @@ from neakta.settings import (
     EnrichSettings,
     KafkaSettings,
     RespondSettings,
-    RunSettings,
     Settings,
     reveal,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "REPLAY_LATENESS_S",
     "Stages",
     "alert_sinks",
-    "archive_from_settings",
     "build_pipeline",
     "build_stages",
     "compile_correlations",
@@ -212,8 +210,13 @@ def build_pipeline(
     dead_letters: DeadLetterSink,
     settings: Settings,
     stop: asyncio.Event | None = None,
+    archive: Path | None = None,
 ) -> Pipeline:
-    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'."""
+    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'.
+
+    With ``archive``, each batch's parsed events are also kept there (:mod:`ingest.archive`,
+    days kept: ``settings.run.archive_retention_days``).
+    """
     return Pipeline(
         rulesets,
         sinks=[*sinks, *stages.sinks],
@@ -222,15 +225,10 @@ def build_pipeline(
         dead_letters=dead_letters,
         forwarders=settings.run.forwarders,
         stop=stop,
-        archive=archive_from_settings(settings.run),
+        archive=None
+        if archive is None
+        else ParquetArchive(archive, retention_days=settings.run.archive_retention_days),
     )
-
-
-def archive_from_settings(run: RunSettings) -> ParquetArchive | None:
-    """The event archive the settings name (``run.archive``), or ``None`` when unset."""
-    if run.archive is None:
-        return None
-    return ParquetArchive(run.archive, retention_days=run.archive_retention_days)
 
 
 def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:

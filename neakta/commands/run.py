@@ -118,8 +118,7 @@ def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
         parser,
         "--archive",
         env="NEAKTA_RUN__ARCHIVE",
-        help="keep the parsed events as Parquet by family and day in this folder, for "
-        "`neakta rules backtest` (days kept: NEAKTA_RUN__ARCHIVE_RETENTION_DAYS)",
+        help="folder keeping the parsed events for `neakta rules backtest`",
         default_help="not kept",
         type=Path,
         default=run.archive,
@@ -222,11 +221,6 @@ def _stages(
         return None
 
 
-def _with_archive(settings: Settings, archive: Path | None) -> Settings:
-    """The settings with the archive folder the command line gave."""
-    return settings.model_copy(update={"run": settings.run.model_copy(update={"archive": archive})})
-
-
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     configure_logging(sys.stderr, fmt=args.log_format)
     started = time.monotonic()
@@ -273,7 +267,8 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         stages,
         sinks=wiring.alert_sinks(settings, args.alerts, out),
         dead_letters=dead_letters,
-        settings=_with_archive(settings, args.archive),
+        settings=settings,
+        archive=args.archive,
         stop=stop,
     )
     reload = RuleReload.of(
