@@ -5,8 +5,8 @@ day. For each family and day, only the columns the two rule sets read are loaded
 partition pruning picks the day's folder, projection the columns), repeats of one event
 (a batch archived twice) are dropped by ``event.id``, and both rule sets are evaluated
 with the engine. Base rules of correlations that raise no alert of their own
-(``generate: false``) are left out, as in ``neakta run``; correlation rules themselves are
-not replayed.
+(``generate: false``) are left out, as in ``neakta run``; correlation rules see the days in
+order, with a week of allowed lateness, as ``neakta replay`` runs them over files.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from detect.loader import LoadedRules
 from detect.plans import has_keywords
 from ingest.archive import DAY_COLUMN, archived_families, scan_archive
 
-__all__ = ["BacktestResult", "RuleSide", "backtest"]
+__all__ = ["CORRELATION_LATENESS_S", "BacktestResult", "RuleSide", "backtest"]
 
 _EVENT_ID = "event.id"
+_STAMP = "@timestamp"
+CORRELATION_LATENESS_S = 7 * 86_400.0
+"""Allowed lateness of correlation rules over the archive, as for replayed files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +79,117 @@ def _days(root: Path, family: str, since: date | None, until: date | None) -> li
     return sorted(days)
 
 
-def _combined(sides: tuple[RuleSide, RuleSide]) -> tuple[CompiledRuleSet, list[dict[int, str]]]:
-    """One rule set holding each distinct alerting rule of both sides once.
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Both sides' rules evaluated as one set, and how its indices map back to each side."""
 
-    A rule both sides hold unchanged (same id, same detection) is evaluated once; for each
-    side, the combined index of each of its rules -> the rule id.
+    ruleset: CompiledRuleSet
+    alerting: tuple[dict[int, str], ...]
+    local: tuple[dict[int, int], ...]
+
+
+def _combined(sides: tuple[RuleSide, RuleSide]) -> _Plan:
+    """One rule set holding each distinct rule of both sides once.
+
+    A rule both sides hold unchanged (same id, same detection) is evaluated once. Per side:
+    the combined index of each rule that raises alerts -> its id, and of every rule -> its
+    index in the side's own rule set (what its correlation rules reference).
     """
     keys: dict[tuple[str, ir.Node], int] = {}
     rules: list[CompiledRule] = []
-    members: list[dict[int, str]] = []
+    alerting: list[dict[int, str]] = []
+    local: list[dict[int, int]] = []
     for side in sides:
         silenced = side.correlations.silenced_rules
         mine: dict[int, str] = {}
+        indices: dict[int, int] = {}
         for rule in side.ruleset.rules:
-            if rule.index in silenced:
-                continue
             index = keys.setdefault((rule.id, rule.node), len(rules))
             if index == len(rules):
                 rules.append(replace(rule, index=index))
-            mine[index] = rule.id
-        members.append(mine)
-    return CompiledRuleSet(rules, pipeline="ecs"), members
+            indices[index] = rule.index
+            if rule.index not in silenced:
+                mine[index] = rule.id
+        alerting.append(mine)
+        local.append(indices)
+    return _Plan(CompiledRuleSet(rules, pipeline="ecs"), tuple(alerting), tuple(local))
+
+
+def _columns(plan: _Plan, sides: tuple[RuleSide, RuleSide]) -> tuple[set[str], bool]:
+    """The columns the rules and correlation rules read; whether every column is needed."""
+    nodes = [rule.node for rule in plan.ruleset.rules]
+    wanted = set().union(*(ir.fields_of(n) for n in nodes)) | {_EVENT_ID, _STAMP}
+    for side in sides:
+        for correlation in side.correlations.rules:
+            for given in correlation.inputs:
+                if given.kind == "rule":
+                    wanted.update(given.group, given.value)
+    return wanted, any(map(has_keywords, nodes))
+
+
+def _local(matches: pl.DataFrame, indices: dict[int, int]) -> pl.DataFrame:
+    """The matches of one side's rules, numbered as in that side's own rule set."""
+    index = pl.col("rule_index")
+    return matches.filter(index.is_in(list(indices))).with_columns(
+        index.replace_strict(indices, return_dtype=pl.UInt32)
+    )
+
+
+def _count_correlations(alerts: pl.DataFrame, counter: Counter[tuple[date, str]]) -> None:
+    days = alerts.get_column("window_end").dt.date().to_list()
+    for day, rule_id in zip(days, alerts.get_column("rule_id").to_list(), strict=True):
+        counter[day, rule_id] += 1
+
+
+def _day_frame(root: Path, family: str, day: date, wanted: set[str], every: bool) -> pl.DataFrame:
+    lazy = scan_archive(root, family, since=day, until=day)
+    if lazy is None:
+        return pl.DataFrame()
+    available = lazy.collect_schema().names()
+    columns = [c for c in available if c != DAY_COLUMN and (every or c in wanted)]
+    return lazy.select(columns).collect()
+
+
+class _Replay:
+    """Both sides over the archive, day after day: counts and correlation windows."""
+
+    def __init__(self, sides: tuple[RuleSide, RuleSide], result: BacktestResult) -> None:
+        self.plan = _combined(sides)
+        self.result = result
+        self.counters = (result.candidate, result.deployed)
+        self.correlators = [
+            side.correlations.correlator(lateness_s=CORRELATION_LATENESS_S)
+            if side.correlations.rules
+            else None
+            for side in sides
+        ]
+
+    def add(self, day: date, frame: pl.DataFrame) -> None:
+        """Count the alerts of one family's events of one day."""
+        if _EVENT_ID in frame.columns:
+            ids = pl.col(_EVENT_ID)
+            unique = frame.filter(ids.is_null() | ids.is_first_distinct())
+            self.result.repeats += frame.height - unique.height
+            frame = unique
+        self.result.events += frame.height
+        self.result.days.add(day)
+        matches = self.plan.ruleset.evaluate(frame)
+        counts = Counter(matches.get_column("rule_index").to_list())
+        for alerting, counter in zip(self.plan.alerting, self.counters, strict=True):
+            for index, count in counts.items():
+                if index in alerting:
+                    counter[day, alerting[index]] += count
+        sides = zip(self.correlators, self.plan.local, self.counters, strict=True)
+        for correlator, indices, counter in sides:
+            if correlator is not None:
+                alerts = correlator.process(frame, _local(matches, indices)).alerts
+                _count_correlations(alerts, counter)
+
+    def finish(self) -> None:
+        """Decide the correlation windows still open."""
+        for correlator, counter in zip(self.correlators, self.counters, strict=True):
+            if correlator is not None:
+                _count_correlations(correlator.flush(), counter)
 
 
 def backtest(
@@ -109,33 +202,20 @@ def backtest(
 ) -> BacktestResult:
     """Evaluate both rule sets on every archived day in ``[since, until]``.
 
-    Rules the two sides share unchanged are evaluated once per event.
+    Rules the two sides share unchanged are evaluated once per event. Correlation rules
+    see the days in order (their windows may span days); an alert counts on the day its
+    window ends.
     """
     result = BacktestResult()
-    combined, (new_rules, old_rules) = _combined((candidate, deployed))
-    nodes = [rule.node for rule in combined.rules]
-    wanted = set().union(*(ir.fields_of(n) for n in nodes)) | {_EVENT_ID}
-    keywords = any(map(has_keywords, nodes))
+    sides = (candidate, deployed)
+    replay = _Replay(sides, result)
+    wanted, every = _columns(replay.plan, sides)
+    days: dict[date, list[str]] = {}
     for family in archived_families(root):
         for day in _days(root, family, since, until):
-            lazy = scan_archive(root, family, since=day, until=day)
-            if lazy is None:
-                continue
-            available = lazy.collect_schema().names()
-            columns = available if keywords else [c for c in available if c in wanted]
-            frame = lazy.select(columns).collect()
-            if _EVENT_ID in frame.columns:
-                ids = pl.col(_EVENT_ID)
-                unique = frame.filter(ids.is_null() | ids.is_first_distinct())
-                result.repeats += frame.height - unique.height
-                frame = unique
-            result.events += frame.height
-            result.days.add(day)
-            matches = combined.evaluate(frame)
-            counts = Counter(matches.get_column("rule_index").to_list())
-            for index, count in counts.items():
-                if index in new_rules:
-                    result.candidate[day, new_rules[index]] += count
-                if index in old_rules:
-                    result.deployed[day, old_rules[index]] += count
+            days.setdefault(day, []).append(family)
+    for day, families in sorted(days.items()):
+        for family in families:
+            replay.add(day, _day_frame(root, family, day, wanted, every))
+    replay.finish()
     return result

@@ -41,6 +41,8 @@ def _describe(sides: tuple[RuleSide, RuleSide]) -> dict[str, str]:
     for side in reversed(sides):
         for rule in side.ruleset.rules:
             names[rule.id] = f"{rule.title} ({rule.path}:{rule.line})"
+        for correlation in side.correlations.rules:
+            names[correlation.id] = f"{correlation.title} ({correlation.path}:{correlation.line})"
     return names
 
 

@@ -45,6 +45,21 @@ PHP = textwrap.dedent(
 )
 
 
+ADMIN_BURST = textwrap.dedent(
+    """\
+    title: Admin Page Burst
+    id: 6f1a4c1e-0000-4000-8000-000000000003
+    correlation:
+      type: event_count
+      rules: [admin_page]
+      group-by: [c-ip]
+      timespan: 1h
+      condition: {gte: 2}
+    level: medium
+    """
+)
+
+
 def _web(rows: list[tuple[int, str, int]]) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -52,6 +67,7 @@ def _web(rows: list[tuple[int, str, int]]) -> pl.DataFrame:
             "event.id": [f"web-{i}" for i in range(len(rows))],
             "event.dataset": ["web.access"] * len(rows),
             "url.path": [path for _, path, _ in rows],
+            "source.ip": ["198.51.100.7"] * len(rows),
             "http.response.status_code": [status for _, _, status in rows],
         },
         schema_overrides={"http.response.status_code": pl.Int32},
@@ -115,6 +131,28 @@ def test_since_limits_the_days_read(
         "day          alerts  deployed   change  rule",
         "total: 0 alert(s) from the rules, 0 from the deployed rules (+0),"
         " on 2 event(s) over 1 day(s)",
+    ]
+
+
+def test_correlation_rules_count_on_the_day_their_window_ends(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named = ADMIN.replace("title: Admin Page\n", "title: Admin Page\nname: admin_page\n")
+    new = _rules(tmp_path / "new", admin=named, burst=ADMIN_BURST)
+    old = _rules(tmp_path / "old", admin=named)
+    argv = ["rules", "backtest", "--rules", str(new), "--deployed", str(old)]
+    assert main([*argv, "--archive", str(archive)]) == 0
+    burst = f"Admin Page Burst ({new / 'burst.yml'}:1)"
+    admin = f"Admin Page ({new / 'admin.yml'}:1)"
+    # The burst rule does not generate its base rule's alerts: those go silent.
+    assert capsys.readouterr().out.splitlines() == [
+        "day          alerts  deployed   change  rule",
+        f"2026-11-24        0         2       -2  {admin}",
+        f"2026-11-24        1         0       +1  {burst}",
+        f"2026-11-25        0         1       -1  {admin}",
+        "total: 1 alert(s) from the rules, 3 from the deployed rules (-2),"
+        " on 5 event(s) over 2 day(s)",
+        "  2 repeated event(s) archived twice, counted once",
     ]
 
 
