@@ -110,10 +110,11 @@ class RuleReload:
             self._poller = asyncio.create_task(self.watch(interval_s, pipeline.stop))
 
     def detach(self) -> None:
-        """Stop reacting to SIGHUP and stop polling."""
+        """Stop reacting to SIGHUP, polling, and waiting for a compile in flight."""
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        if self._poller is not None:
-            self._poller.cancel()
+        for pending in (self._poller, self._task):
+            if pending is not None:
+                pending.cancel()
 
     def request(self, why: str = "requested") -> None:
         """Start compiling the rule files now (again once done, if one is in flight)."""
