@@ -155,6 +155,7 @@ class _Replay:
 
     def __init__(self, sides: tuple[RuleSide, RuleSide], result: BacktestResult) -> None:
         self.plan = _combined(sides)
+        self.calibrated: dict[str, CompiledRuleSet] = {}
         self.result = result
         self.counters = (result.candidate, result.deployed)
         self.correlators = [
@@ -164,7 +165,7 @@ class _Replay:
             for side in sides
         ]
 
-    def add(self, day: date, frame: pl.DataFrame) -> None:
+    def add(self, day: date, family: str, frame: pl.DataFrame) -> None:
         """Count the alerts of one family's events of one day."""
         if _EVENT_ID in frame.columns:
             ids = pl.col(_EVENT_ID)
@@ -173,7 +174,10 @@ class _Replay:
             frame = unique
         self.result.events += frame.height
         self.result.days.add(day)
-        matches = self.plan.ruleset.evaluate(frame)
+        ruleset = self.calibrated.get(family)
+        if ruleset is None:  # calibrated once per family, on its first day
+            ruleset = self.calibrated[family] = self.plan.ruleset.calibrate(frame)
+        matches = ruleset.evaluate(frame)
         counts = Counter(matches.get_column("rule_index").to_list())
         for alerting, counter in zip(self.plan.alerting, self.counters, strict=True):
             for index, count in counts.items():
@@ -216,6 +220,6 @@ def backtest(
             days.setdefault(day, []).append(family)
     for day, families in sorted(days.items()):
         for family in families:
-            replay.add(day, _day_frame(root, family, day, wanted, every))
+            replay.add(day, family, _day_frame(root, family, day, wanted, every))
     replay.finish()
     return result
