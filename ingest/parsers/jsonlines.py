@@ -70,7 +70,7 @@ def _try_decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     return decoded if decoded.len() == texts.len() else None
 
 
-def _fits(value: Any, dtype: pl.DataType) -> bool:
+def _fits(value: Any, dtype: pl.DataType | type[pl.DataType]) -> bool:
     """Whether a decoded JSON value can be read as ``dtype`` (null always can)."""
     if value is None:
         return True

@@ -35,7 +35,8 @@ _line = st.one_of(
 
 def _alone(text: str) -> str | None:
     """The reason a line fails when decoded on its own (None: it decodes)."""
-    return decode_objects(pl.Series([text]), DTYPE)[1][0]
+    reason: str | None = decode_objects(pl.Series([text]), DTYPE)[1][0]
+    return reason
 
 
 @settings(max_examples=60, deadline=None)
