@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 import polars as pl
+from polars._typing import PolarsDataType
 
 __all__ = ["INVALID_JSON", "NOT_AN_OBJECT", "TYPE_MISMATCH", "decode_objects", "json_reason"]
 
@@ -70,7 +71,7 @@ def _try_decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     return decoded if decoded.len() == texts.len() else None
 
 
-def _fits(value: Any, dtype: pl.DataType | type[pl.DataType]) -> bool:
+def _fits(value: Any, dtype: PolarsDataType) -> bool:
     """Whether a decoded JSON value can be read as ``dtype`` (null always can)."""
     if value is None:
         return True
