@@ -58,7 +58,13 @@ that lags holds the slot's watermark back instead of making its events late; an 
 silent for the idle time stops holding it.
 """
 
-from detect.correlation.checkpoint import Checkpoint, CheckpointStore, SQLiteCheckpointStore
+from detect.correlation.checkpoint import (
+    Changelog,
+    ChangelogCheckpointStore,
+    Checkpoint,
+    CheckpointStore,
+    SQLiteCheckpointStore,
+)
 from detect.correlation.correlator import CorrelationResult, CorrelationSet, Correlator
 from detect.correlation.errors import CheckpointError, CorrelationStateError
 from detect.correlation.eventtime import EventTime
@@ -69,6 +75,8 @@ from detect.correlation.windows import ALERT_SCHEMA
 __all__ = [
     "ALERT_SCHEMA",
     "SKIPPED_SCHEMA",
+    "Changelog",
+    "ChangelogCheckpointStore",
     "Checkpoint",
     "CheckpointError",
     "CheckpointStore",
