@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import gzip
 from collections.abc import AsyncIterator, Hashable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,14 +134,24 @@ class FileSource:
         self.committed: dict[Hashable, int] = {}
         self._fields: dict[str, pl.DataFrame] = {}
 
+    @property
+    def inputs(self) -> list[str]:
+        """Every file this source will read (inputs of event time, known from the start).
+
+        Without ``follow``, each file's last batch names it in ``SourceBatch.ended``.
+        """
+        return [str(path) for path in self.paths]
+
     async def batches(self) -> AsyncIterator[SourceBatch]:
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
         try:
             for path in self.paths:
                 if path.suffix == ".parquet":
-                    for batch in self._parquet(path):
+                    batches = list(self._parquet(path)) or [SourceBatch()]
+                    for batch in batches[:-1]:
                         yield batch
+                    yield replace(batches[-1], ended=(str(path),))
                     continue
                 reader = _Lines(path)
                 family = self.family
@@ -153,12 +164,16 @@ class FileSource:
                     if not pending:
                         first = start
                     pending.extend(lines)
-                    while len(pending) >= self.batch_size:
+                    # Strictly more: the last batch of a file is yielded below, naming its end.
+                    while len(pending) > self.batch_size:
                         take, pending = pending[: self.batch_size], pending[self.batch_size :]
                         yield self._batch(path, family or "firewall", first, take)
                         first += len(take)
                 if pending:
-                    yield self._batch(path, family or "firewall", first, pending)
+                    batch = self._batch(path, family or "firewall", first, pending)
+                    yield batch if self.follow else replace(batch, ended=(str(path),))
+                elif not self.follow:
+                    yield SourceBatch(ended=(str(path),))
                 if self.follow:
                     readers.append((reader, family or ""))
                 else:

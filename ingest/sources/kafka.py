@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
@@ -138,12 +139,16 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             # aiokafka would log and swallow it: the next batch raises it instead.
             self._source._failed = error
             return
+        for tp, offset in committed.items():
+            if offset is not None:
+                self._source._next[tp] = offset
         for (topic, partition), offset in sorted(seeks.items()):
             tp = TopicPartition(topic, partition)
             if tp in assigned:
                 if offset != committed.get(tp):
                     _log.info("%s resumes at checkpoint offset %d", tp, offset)
                 consumer.seek(tp, offset)
+                self._source._next[tp] = offset
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -241,6 +246,10 @@ class KafkaSource:
     on_assigned, on_revoked
         Rebalance callbacks for state kept outside Kafka (see :data:`OnAssigned`,
         :data:`OnRevoked`); None: nothing to do.
+    ticks
+        Also yield an empty batch when a poll brought nothing, so that event time can
+        release idle inputs while no record arrives (its ``busy`` names the partitions
+        that still lag).
     options
         More ``AIOKafkaConsumer`` options (:func:`security_options`, ``client_id``,
         ``max_partition_fetch_bytes`` (default :data:`PARTITION_FETCH_BYTES`)...).
@@ -260,8 +269,10 @@ class KafkaSource:
         fetcher_steps: int = FETCHER_STEPS,
         on_assigned: OnAssigned | None = None,
         on_revoked: OnRevoked | None = None,
+        ticks: bool = False,
         **options: Any,
     ) -> None:
+        self.ticks = ticks
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
         self.topics = tuple(topics)
@@ -308,17 +319,32 @@ class KafkaSource:
             if self._failed is not None:
                 # A rebalance callback failed: its state is not in place, read nothing more.
                 raise self._failed
-            if not fetched:
+            if not fetched and not self.ticks:
                 continue
             await self._in_flight.acquire()
             self._flying = True
             try:
+                if not fetched:
+                    yield SourceBatch(busy=self._busy())
+                    continue
                 # The fetcher's next request goes out now, not at this batch's commit.
                 for _ in range(self.fetcher_steps):
                     await asyncio.sleep(0)
-                yield self._batch(fetched)
+                yield replace(self._batch(fetched), busy=self._busy())
             finally:
                 self._land()
+
+    def _busy(self) -> tuple[str, ...]:
+        """Assigned partitions with records not read yet (or not known to have none)."""
+        consumer = self._consumer
+        if consumer is None:
+            return ()
+        busy = []
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            if high is None or high > self._next.get(tp, 0):
+                busy.append(f"{tp.topic}/{tp.partition}")
+        return tuple(busy)
 
     def _batch(self, fetched: Mapping[TopicPartition, list[Any]]) -> SourceBatch:
         parts: list[pl.DataFrame] = []

@@ -84,11 +84,19 @@ class SourceBatch:
     position
         What the source needs to commit this batch (Kafka: the next offset per
         partition); opaque to everyone else.
+    ended
+        Inputs (files) that ended with this batch: their event time no longer holds
+        anything back.
+    busy
+        Inputs known to hold records not read yet (Kafka partitions with lag): they are
+        not idle, however long they have been silent.
     """
 
     records: pl.DataFrame = field(default_factory=empty_records)
     dead: pl.DataFrame = field(default_factory=empty_dead)
     position: dict[Hashable, int] = field(default_factory=dict)
+    ended: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
