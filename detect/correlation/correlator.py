@@ -194,6 +194,10 @@ class Correlator:
             self.clock.finish(name)
         return self.advance()
 
+    def touch(self, inputs: list[str], *, now_s: float) -> None:
+        """Inputs with records still to read (Kafka lag): they do not go idle."""
+        self.clock.touch(inputs, now_s=now_s)
+
     def forget(self, inputs: list[str]) -> None:
         """Inputs moved to another owner (revoked partitions)."""
         self.clock.forget(inputs)

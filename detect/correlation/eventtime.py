@@ -127,6 +127,13 @@ class EventTime:
             state.finished = False
             state.seen_at = now_s
 
+    def touch(self, names: list[str], *, now_s: float) -> None:
+        """Inputs known to hold records not read yet: not idle, however silent."""
+        for name in names:
+            state = self.inputs.get(name)
+            if state is not None and not state.finished:
+                state.seen_at = now_s
+
     def finish(self, name: str) -> None:
         """The input ended; it no longer holds the combined watermark."""
         self.inputs.setdefault(name, InputClock()).finished = True

@@ -69,6 +69,14 @@ def test_an_idle_input_is_released_after_the_idle_time() -> None:
     assert time.combined(1_020.0) == 201
 
 
+def test_an_input_that_still_lags_is_never_idle() -> None:
+    time = clock(idle_s=10)
+    observe(time, [("a", 100), ("b", 50)], now_s=1_000.0)
+    observe(time, [("a", 200)], now_s=1_015.0)
+    time.touch(["b"], now_s=1_015.0)
+    assert time.combined(1_020.0) == 50
+
+
 def test_late_is_decided_within_the_event_own_input() -> None:
     time = clock(lateness_us=10)
     seen = observe(time, [("a", 100), ("b", 500), ("a", 95), ("a", 80)])
