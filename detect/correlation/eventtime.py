@@ -21,10 +21,11 @@ Rules (all times in microseconds since the epoch):
   (replay) nothing goes idle: inputs finish instead.
 - **Skewed clocks**: an event stamped beyond the reference clock plus ``max_skew`` *and*
   beyond its own input's recent range (the median of its neighbours in that input) plus
-  ``max_skew`` does not move the watermark. The reference clock is the processing clock
-  when there is one (Kafka); in replay it is the data's own clock, the latest accepted
-  event time over all inputs. Such events are still seen by single-event rules; here they
-  are only counted, per input.
+  ``max_skew`` does not move the watermark. An input's range needs five events; before
+  that, the processing clock alone decides (in replay, nothing is judged yet). The
+  reference clock is the processing clock when there is one (Kafka); in replay it is the
+  data's own clock, the latest accepted event time over all inputs. Such events are still
+  seen by single-event rules; here they are only counted, per input.
 
 :class:`EventTime` holds this state for one correlator; :meth:`EventTime.observe` is the
 per-batch step, vectorized over the batch.
@@ -47,6 +48,9 @@ DEFAULT_INPUT: Final = ""
 
 _RECENT: Final = 25
 """Accepted event times kept per input, the left half of its neighbourhood window."""
+
+_MIN_RANGE: Final = 5
+"""Events a neighbourhood needs before an event can be judged outside its range."""
 
 
 @dataclass(slots=True)
@@ -254,13 +258,23 @@ class EventTime:
                 pl.col("ts")
                 .rolling_median(window, min_samples=1, center=True)
                 .over("input")
-                .alias("_median")
+                .alias("_median"),
+                pl.col("ts")
+                .is_not_null()
+                .cast(pl.Int32)
+                .rolling_sum(window, min_samples=1, center=True)
+                .over("input")
+                .alias("_known"),
             )
             .filter(pl.col("_row").is_not_null())
             .sort("_row")
         )
         beyond = around.get_column("ts") > around.get_column("_median") + self.max_skew_us
-        return (ahead & beyond).fill_null(False).alias("skewed")
+        # A range needs a few events to be one: two events a day apart are not a forgery.
+        # Against a processing clock, an input without a range yet is judged by the clock.
+        ranged = around.get_column("_known") >= _MIN_RANGE
+        outside = (beyond | ~ranged) if now_s is not None else (beyond & ranged)
+        return (ahead & outside).fill_null(False).alias("skewed")
 
     def _advance_inputs(self, prior: pl.DataFrame) -> None:
         accepted = prior.filter(pl.col("_ok").is_not_null())

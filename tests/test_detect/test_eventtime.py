@@ -7,11 +7,18 @@ import random
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detect.correlation.eventtime import EventTime
-from tests.test_detect.test_correlation_helpers import ALL_TYPES, BASE_RULES, compile_all, frame
+from tests.test_detect.test_correlation_helpers import (
+    ALL_TYPES,
+    BASE_RULES,
+    T0,
+    compile_all,
+    frame,
+)
 
 BASE, CORRELATIONS = compile_all(BASE_RULES, ALL_TYPES)
 HOUR = 3_600_000_000
@@ -216,25 +223,32 @@ def test_one_input_running_ahead_in_a_batch_makes_no_other_event_late() -> None:
     assert alerts.get_column("event_ids").to_list() == [["f0", "f10", "f20"]]
 
 
-def test_a_far_future_event_leaves_correlation_alerts_unchanged() -> None:
+@pytest.mark.parametrize("now_s", [None, T0.timestamp() + 86_400], ids=["replay", "kafka"])
+def test_a_far_future_event_leaves_correlation_alerts_unchanged(now_s: float | None) -> None:
     base, correlations = compile_all(BASE_RULES, BRUTE)
     rows = [
         {"@timestamp": s, "event.id": f"f{s}", "user": "root", "outcome": "failure"}
-        for s in (0, 10, 20, 200, 210, 220)
+        for s in (0, 10, 20, 30, 200, 210, 220, 230)
     ]
-    forged = {"@timestamp": 8e10, "event.id": "forged", "user": "x", "outcome": "failure"}
+    # 9999-11-20 on a line of a brute force's user, in the middle of the stream.
+    forged = {
+        "@timestamp": 250_000_000_000,
+        "event.id": "forged",
+        "user": "root",
+        "outcome": "failure",
+    }
 
     def alerts(stream: list[dict[str, Any]]) -> tuple[list[str], Any]:
         correlator = correlations.correlator(lateness_s=0)
         found = []
         for row in stream:
             events = frame([row])
-            found.append(correlator.process(events, base.evaluate(events)).alerts)
+            found.append(correlator.process(events, base.evaluate(events), now_s=now_s).alerts)
         found.append(correlator.flush())
         return pl.concat(found).get_column("alert_id").to_list(), correlator.skewed
 
     clean, _ = alerts(rows)
-    dirty, skewed = alerts([*rows[:2], forged, *rows[2:]])
+    dirty, skewed = alerts([*rows[:5], forged, *rows[5:]])
     assert len(clean) == 2
     assert dirty == clean
     assert skewed == {"": 1}
