@@ -98,6 +98,7 @@ class NdjsonDeadLetters:
         self._file: Any = None
 
     async def write(self, dead: pl.DataFrame) -> None:
+        """Append the dead letters to the file and flush it."""
         if dead.height == 0:
             return
         if self._file is None:
@@ -107,6 +108,7 @@ class NdjsonDeadLetters:
         self._file.flush()
 
     async def close(self) -> None:
+        """Close the file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -129,6 +131,7 @@ class KafkaDeadLetters:
         self.fallback_topic = fallback_topic
 
     async def write(self, dead: pl.DataFrame) -> None:
+        """Send the dead letters and wait until the broker acknowledged them."""
         if dead.height == 0:
             return
         sends = []
@@ -144,6 +147,7 @@ class KafkaDeadLetters:
             await sent
 
     async def close(self) -> None:
+        """Flush and stop the producer."""
         await self._producer.stop()
 
 

@@ -70,10 +70,12 @@ from detect.correlation.errors import CheckpointError, CorrelationStateError
 from detect.correlation.eventtime import EventTime
 from detect.correlation.hits import SKIPPED_SCHEMA
 from detect.correlation.model import CompiledCorrelation, Condition, Input
+from detect.correlation.slots import FILE_SLOT, CorrelationSlots, TopicPartition
 from detect.correlation.windows import ALERT_SCHEMA
 
 __all__ = [
     "ALERT_SCHEMA",
+    "FILE_SLOT",
     "SKIPPED_SCHEMA",
     "Changelog",
     "ChangelogCheckpointStore",
@@ -84,9 +86,11 @@ __all__ = [
     "Condition",
     "CorrelationResult",
     "CorrelationSet",
+    "CorrelationSlots",
     "CorrelationStateError",
     "Correlator",
     "EventTime",
     "Input",
     "SQLiteCheckpointStore",
+    "TopicPartition",
 ]

@@ -142,7 +142,7 @@ class FileSource:
         """
         return [str(path) for path in self.paths]
 
-    async def batches(self) -> AsyncIterator[SourceBatch]:
+    async def batches(self) -> AsyncIterator[SourceBatch]:  # noqa: C901 (one read loop)
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
         try:
