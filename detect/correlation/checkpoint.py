@@ -76,6 +76,10 @@ class CheckpointStore(Protocol):
         """The newest checkpoint whose offsets are at or before ``committed``."""
         ...
 
+    def close(self) -> None:
+        """Release what the store holds."""
+        ...
+
 
 class SQLiteCheckpointStore:
     """Checkpoints in one SQLite file, its folder created if needed (``":memory:"`` too).
