@@ -129,26 +129,33 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         _log.info("partitions assigned: %s", sorted(map(str, assigned)))
-        consumer = self._source._consumer
-        if not assigned or self._source.on_assigned is None or consumer is None:
+        source = self._source
+        consumer = source._consumer
+        if not assigned or source.on_assigned is None or consumer is None:
             return
-        try:
-            committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
-            seeks = await self._source.on_assigned(committed)
-        except Exception as error:
-            # aiokafka would log and swallow it: the next batch raises it instead.
-            self._source._failed = error
-            return
-        for tp, offset in committed.items():
-            if offset is not None:
-                self._source._next[tp] = offset
-        for (topic, partition), offset in sorted(seeks.items()):
-            tp = TopicPartition(topic, partition)
-            if tp in assigned:
-                if offset != committed.get(tp):
+        # aiokafka may fetch the new partitions while this runs: records fetched before the
+        # state is in place are dropped (the generation moved) and read again from the
+        # positions set here (a seek also makes aiokafka drop what it buffered).
+        async with source._in_flight:
+            source._generation += 1
+            try:
+                committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
+                seeks = await source.on_assigned(committed)
+            except Exception as error:
+                # aiokafka would log and swallow it: the next batch raises it instead.
+                source._failed = error
+                return
+            wanted = {TopicPartition(t, p): o for (t, p), o in seeks.items()}
+            for tp in sorted(assigned):
+                offset = wanted.get(tp, committed.get(tp))
+                if tp in wanted and offset != committed.get(tp):
                     _log.info("%s resumes at checkpoint offset %d", tp, offset)
-                consumer.seek(tp, offset)
-                self._source._next[tp] = offset
+                if offset is None:
+                    await consumer.seek_to_beginning(tp)
+                    source._next.pop(tp, None)
+                else:
+                    consumer.seek(tp, offset)
+                    source._next[tp] = offset
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -295,6 +302,7 @@ class KafkaSource:
         self._flying = False
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
+        self._generation = 0
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
@@ -313,6 +321,7 @@ class KafkaSource:
         consumer = self._consumer
         assert consumer is not None
         while not self.stop.is_set():
+            generation = self._generation
             fetched = await consumer.getmany(
                 timeout_ms=self.timeout_ms, max_records=self.max_records
             )
@@ -322,6 +331,17 @@ class KafkaSource:
             if not fetched and not self.ticks:
                 continue
             await self._in_flight.acquire()
+            if generation != self._generation:
+                # Fetched while partitions were being assigned: keep only what starts where
+                # the assignment put each partition (the rest is read again from there).
+                fetched = {
+                    tp: records
+                    for tp, records in fetched.items()
+                    if not records or records[0].offset == self._next.get(tp, records[0].offset)
+                }
+                if not any(fetched.values()) and not self.ticks:
+                    self._in_flight.release()
+                    continue
             self._flying = True
             try:
                 if not fetched:

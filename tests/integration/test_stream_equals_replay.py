@@ -134,14 +134,14 @@ async def produce_interleaved(
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     cwd.mkdir(parents=True, exist_ok=True)
-    log = (cwd / "neakta.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "neakta.cli", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (cwd / "neakta.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "neakta.cli", *args],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
