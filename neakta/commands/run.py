@@ -299,44 +299,7 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
     pipeline = None
     code = 0
     try:
-        dead_letters: DeadLetterSink
-        if args.bootstrap_servers:
-            quiet = logging.getLogger("aiokafka")
-            level = quiet.level
-            # aiokafka logs each failed connection itself; the operator gets one line.
-            quiet.setLevel(logging.CRITICAL)
-            try:
-                source, dead_letters = await wiring.kafka_source(
-                    settings.kafka,
-                    bootstrap_servers=args.bootstrap_servers,
-                    topics=args.topics,
-                    group_id=args.group_id,
-                    max_record_bytes=args.max_record_bytes,
-                    stop=stop,
-                    checkpoint=stages.checkpoint,
-                )
-            except Exception as error:
-                line = describe(error)
-                if line is None:
-                    raise
-                raise OperatorError(
-                    f"cannot start on Kafka at {args.bootstrap_servers}: "
-                    f"{line.removeprefix('Kafka: ')}"
-                ) from error
-            finally:
-                quiet.setLevel(level)
-            mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
-        else:
-            source = FileSource(
-                args.inputs,
-                family=args.family,
-                follow=args.follow,
-                batch_size=args.batch_size,
-                max_record_bytes=args.max_record_bytes,
-                stop=stop,
-            )
-            dead_letters = NdjsonDeadLetters(args.dead_letters)
-            mode = "files " + " ".join(map(str, args.inputs))
+        source, dead_letters, mode = await _source(args, settings, stages, stop)
         pipeline = wiring.build_pipeline(
             rulesets,
             stages,
@@ -361,6 +324,47 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
     print(format_summary(pipeline.stats, time.monotonic() - started), file=sys.stderr)
     _print_skipped(stages.stage)
     return code
+
+
+async def _source(
+    args: argparse.Namespace, settings: Settings, stages: wiring.Stages, stop: asyncio.Event
+) -> tuple[Source, DeadLetterSink, str]:
+    """The source, its dead-letter destination, and a word on the mode."""
+    if not args.bootstrap_servers:
+        source = FileSource(
+            args.inputs,
+            family=args.family,
+            follow=args.follow,
+            batch_size=args.batch_size,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+        )
+        mode = "files " + " ".join(map(str, args.inputs))
+        return source, NdjsonDeadLetters(args.dead_letters), mode
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    # aiokafka logs each failed connection itself; the operator gets one line.
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        kafka, dead_letters = await wiring.kafka_source(
+            settings.kafka,
+            bootstrap_servers=args.bootstrap_servers,
+            topics=args.topics,
+            group_id=args.group_id,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+            checkpoint=stages.checkpoint,
+        )
+    except Exception as error:
+        line = describe(error)
+        if line is None:
+            raise
+        raise OperatorError(
+            f"cannot start on Kafka at {args.bootstrap_servers}: {line.removeprefix('Kafka: ')}"
+        ) from error
+    finally:
+        quiet.setLevel(level)
+    return kafka, dead_letters, f"kafka {args.bootstrap_servers} group {args.group_id}"
 
 
 async def _consume(
