@@ -101,6 +101,14 @@ class CorrelationSlots:
         flushed = [self.slots[slot].flush() for slot in sorted(self.slots)]
         return pl.concat(flushed)
 
+    @property
+    def skewed(self) -> Counter[str]:
+        """Events per input stamped beyond the clock plus the allowed skew."""
+        total: Counter[str] = Counter()
+        for correlator in self.slots.values():
+            total.update(correlator.skewed)
+        return total
+
     def _now(self) -> float | None:
         return None if self.clock is None else self.clock()
 

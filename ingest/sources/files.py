@@ -145,6 +145,7 @@ class FileSource:
     async def batches(self) -> AsyncIterator[SourceBatch]:  # noqa: C901 (one read loop)
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
+        current: _Lines | None = None
         try:
             for path in self.paths:
                 if path.suffix == ".parquet":
@@ -154,6 +155,7 @@ class FileSource:
                     yield replace(batches[-1], ended=(str(path),))
                     continue
                 reader = _Lines(path)
+                current = reader
                 family = self.family
                 pending: list[bytes] = []
                 first = 1
@@ -178,6 +180,7 @@ class FileSource:
                     readers.append((reader, family or ""))
                 else:
                     reader.close()
+                current = None
                 await asyncio.sleep(0)
             while self.follow and not self.stop.is_set():
                 grew = False
@@ -190,6 +193,9 @@ class FileSource:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stop.wait(), self.poll_interval)
         finally:
+            # Also the file in hand when the consumer stopped early.
+            if current is not None and all(current is not r for r, _ in readers):
+                current.close()
             for reader, _ in readers:
                 reader.close()
 

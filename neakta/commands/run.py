@@ -400,3 +400,11 @@ def _print_skipped(stage: AlertStage) -> None:
     if stage.skipped:
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in stage.skipped.most_common())
         print(f"not counted by correlation rules: {reasons}", file=sys.stderr)
+    skewed = stage.slots.skewed if stage.slots is not None else None
+    if skewed:
+        sources = ", ".join(f"{name} {n:,}" for name, n in skewed.most_common())
+        print(
+            "clock skew (stamped beyond the clock plus the allowed skew; detected, but "
+            f"moved no watermark): {sources}",
+            file=sys.stderr,
+        )
