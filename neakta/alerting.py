@@ -93,6 +93,11 @@ class AlertStage:
         if self.slots is not None:
             self.slots.expect(inputs)
 
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Inputs with records still to read: they hold the watermark (not idle)."""
+        if self.slots is not None:
+            self.slots.touch(busy)
+
     def advance(self, batch: SourceBatch) -> SinkBatch:
         """The correlation alerts the batch's ended inputs (files) or idle ones make final."""
         if self.slots is None:

@@ -94,6 +94,10 @@ class Stage(Protocol):
         """The inputs a finite source will read (its files), before the first batch."""
         ...
 
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Before a batch: inputs that still hold records not read (not idle)."""
+        ...
+
 
 class SimpleAlerts:
     """:func:`respond.alerts.simple_alerts` as a :class:`Stage` that holds nothing back."""
@@ -113,6 +117,9 @@ class SimpleAlerts:
         return SinkBatch()
 
     def expect(self, inputs: list[str]) -> None:
+        """Nothing waits for event time."""
+
+    def touch(self, busy: tuple[str, ...]) -> None:
         """Nothing waits for event time."""
 
 
@@ -211,6 +218,8 @@ class Pipeline:
 
     async def process(self, batch: SourceBatch) -> BatchResult:
         """Parse, detect and deliver one batch; do not commit it."""
+        # Partitions that still lag are not idle, whichever partitions this batch holds.
+        self.make_alerts.touch(batch.busy)
         parsed = parse_records(
             batch.records,
             year=self.clock().year,

@@ -124,6 +124,15 @@ class CorrelationSlots:
         self._dirty.add(FILE_SLOT)
         return self._slot(FILE_SLOT).finish(names)
 
+    def touch(self, busy: Iterable[str]) -> None:
+        """Inputs that still lag (records not read yet): not idle, however silent."""
+        now = self._now()
+        lagging = list(busy)
+        if now is None or not lagging:
+            return
+        for correlator in self.slots.values():
+            correlator.touch(lagging, now_s=now)
+
     def tick(self, busy: Iterable[str] = ()) -> pl.DataFrame:
         """No record came: release idle inputs (not those in ``busy``, which still lag)."""
         now = self._now()
