@@ -118,6 +118,9 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source = source
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # A rebalance begins: nothing fetched from now on is processed before the
+        # assignment has put the state and the positions in place.
+        self._source._ready = self._source.on_assigned is None
         # Held only while a batch is processed and committed, never around getmany.
         async with self._source._in_flight:
             _log.info("partitions revoked after in-flight batch: %s", sorted(map(str, revoked)))
@@ -131,13 +134,17 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         _log.info("partitions assigned: %s", sorted(map(str, assigned)))
         source = self._source
         consumer = source._consumer
-        if not assigned or source.on_assigned is None or consumer is None:
+        if source.on_assigned is None or consumer is None:
             return
-        # aiokafka may fetch the new partitions while this runs: records fetched before the
-        # state is in place are dropped (the generation moved) and read again from the
-        # positions set here (a seek also makes aiokafka drop what it buffered).
+        if not assigned:
+            source._ready = True
+            return
+        # aiokafka may fetch the new partitions before and while this runs: such records
+        # are dropped (see batches) and read again from the positions every partition is
+        # given here (a seek also makes aiokafka drop what it buffered).
         async with source._in_flight:
             source._generation += 1
+            source._ready = True
             try:
                 committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
                 seeks = await source.on_assigned(committed)
@@ -151,11 +158,14 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
                 if tp in wanted and offset != committed.get(tp):
                     _log.info("%s resumes at checkpoint offset %d", tp, offset)
                 if offset is None:
-                    await consumer.seek_to_beginning(tp)
-                    source._next.pop(tp, None)
-                else:
+                    # A plain seek, at once: seek_to_beginning resets lazily, after records
+                    # fetched from elsewhere may already have been handed out.
+                    offset = (await consumer.beginning_offsets([tp]))[tp]
+                # Seeking to where the consumer already is would fetch the same records
+                # twice (aiokafka keeps the fetch already under way).
+                if await consumer.position(tp) != offset:
                     consumer.seek(tp, offset)
-                    source._next[tp] = offset
+                source._next[tp] = offset
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -303,6 +313,8 @@ class KafkaSource:
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
         self._generation = 0
+        # With an assignment callback, batches wait for it (state restored, positions set).
+        self._ready = on_assigned is None
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
@@ -321,7 +333,6 @@ class KafkaSource:
         consumer = self._consumer
         assert consumer is not None
         while not self.stop.is_set():
-            generation = self._generation
             fetched = await consumer.getmany(
                 timeout_ms=self.timeout_ms, max_records=self.max_records
             )
@@ -330,18 +341,13 @@ class KafkaSource:
                 raise self._failed
             if not fetched and not self.ticks:
                 continue
+            ready, generation = self._ready, self._generation
             await self._in_flight.acquire()
-            if generation != self._generation:
-                # Fetched while partitions were being assigned: keep only what starts where
-                # the assignment put each partition (the rest is read again from there).
-                fetched = {
-                    tp: records
-                    for tp, records in fetched.items()
-                    if not records or records[0].offset == self._next.get(tp, records[0].offset)
-                }
-                if not any(fetched.values()) and not self.ticks:
-                    self._in_flight.release()
-                    continue
+            if not (ready and self._ready and generation == self._generation):
+                # Fetched before the assignment put state and positions in place: the
+                # assignment positioned every partition again, so these are read again.
+                self._in_flight.release()
+                continue
             self._flying = True
             try:
                 if not fetched:
@@ -369,7 +375,12 @@ class KafkaSource:
     def _batch(self, fetched: Mapping[TopicPartition, list[Any]]) -> SourceBatch:
         parts: list[pl.DataFrame] = []
         position: dict[Hashable, int] = {}
-        for tp, records in fetched.items():
+        for tp, delivered in fetched.items():
+            expected = self._next.get(tp)
+            records = delivered
+            if records and expected is not None and records[0].offset < expected:
+                # Delivered twice (a fetch under way across a seek): keep what is new.
+                records = [r for r in delivered if r.offset >= expected]
             if not records:
                 continue
             family, ministry = family_of_topic(tp.topic, self.families)
@@ -378,6 +389,8 @@ class KafkaSource:
             )
             position[tp] = records[-1].offset + 1
             self._next[tp] = records[-1].offset + 1
+        if not parts:
+            return SourceBatch()
         frame = pl.concat(parts)
         good, dead = decode_records(frame, max_bytes=self.max_record_bytes)
         unknown = good.get_column("family").is_null()
