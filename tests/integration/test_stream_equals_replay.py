@@ -9,7 +9,9 @@ replay's: correlation alerts by id (rule, group, window end); single-event alert
 and event text, since ``event.id`` names the record's position (``topic/partition/offset``
 against ``path:line``) by design.
 
-``NEAKTA_STREAM_SEEDS=1,2,3,...`` runs more seeds than the default two.
+``NEAKTA_STREAM_SEEDS=1,2,3,...`` runs more seeds than the default two;
+``NEAKTA_STREAM_DATA=folder`` reads the four sample files (same names) from another folder,
+such as larger ones written by ``python -m samples``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from aiokafka import AIOKafkaProducer
 
 from neakta.settings import DEFAULT_RULES
 from tests.integration.conftest import Broker, committed, create_topics, run, unique
-from tests.integration.test_kafka_run import SAMPLES
+from tests.integration.test_kafka_run import SAMPLES as BUNDLED
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 2
+SAMPLES = Path(os.environ.get("NEAKTA_STREAM_DATA", str(BUNDLED)))
 SEEDS = [int(s) for s in os.environ.get("NEAKTA_STREAM_SEEDS", "11,29").split(",") if s]
 ENV = {
     "NEAKTA_KAFKA__SESSION_TIMEOUT_MS": "2000",
