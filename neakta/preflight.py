@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
@@ -93,19 +94,27 @@ def check_readable_file(path: Path | None, *, what: str, env: str) -> None:
 
 
 def check_writable_file(path: Path | str, *, what: str, option: str) -> None:
-    """A file neakta writes (created if missing, with its folder): must be writable."""
+    """A file neakta writes (created later, with its folder): it must be writable.
+
+    Nothing is created here: an existing file must be writable, a new one needs its
+    nearest existing folder to be writable (and no file on the way).
+    """
     if str(path) in ("-", ":memory:"):
         return
     target = Path(path)
     if target.is_dir():
         raise OperatorError(f"{option} {target}: a folder, not a file ({what})")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("ab"):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise OperatorError(f"{option} {target}: cannot write the {what}: {reason}") from error
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise OperatorError(f"{option} {target}: cannot write the {what}: permission denied")
+        return
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OperatorError(f"{option} {target}: cannot write the {what}: {folder} is a file")
+    if not os.access(folder, os.W_OK):
+        raise OperatorError(f"{option} {target}: cannot write the {what}: {folder} is read-only")
 
 
 def check_rule_paths(paths: Sequence[Path]) -> None:
@@ -194,6 +203,8 @@ def describe(error: BaseException) -> str | None:
         return str(error)
     if isinstance(error, (ValidationError, SettingsError)):
         return describe_settings_error(error)
+    if isinstance(error, sqlite3.Error):
+        return f"SQLite: {error}"
     files = (IsADirectoryError, NotADirectoryError, PermissionError, FileNotFoundError)
     if isinstance(error, files):
         where = error.filename or ""

@@ -198,7 +198,7 @@ def replayed(tmp_path: Path) -> list[dict[str, object]]:
         {},
         tmp_path / "replay",
     )
-    assert process.wait(120) == 0, (tmp_path / "replay" / "neakta.log").read_text()
+    assert process.wait(600) == 0, (tmp_path / "replay" / "neakta.log").read_text()
     return documents(alerts)
 
 
@@ -249,13 +249,14 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
     members = [start(args(first), {**env, **sizes}, first)]
     try:
         cut = rng.uniform(0.2, 0.6) * total
-        wait_for(lambda: done() >= cut, 90, "the first member to read part of the stream")
+        patience = 90 + total / 200  # seconds; larger data sets read longer
+        wait_for(lambda: done() >= cut, patience, "the first member to read part of the stream")
         members[0].send_signal(signal.SIGKILL)
         members[0].wait(10)
         for folder in (first, second):
             sizes = {"NEAKTA_KAFKA__MAX_RECORDS": str(rng.randint(20, 400))}
             members.append(start(args(folder), {**env, **sizes}, folder))
-        wait_for(lambda: done() == total, 120, "every record to be committed")
+        wait_for(lambda: done() == total, patience + 30, "every record to be committed")
         # Every input idle: the windows still open are decided, as at a replay's end.
         time.sleep(float(ENV["NEAKTA_CORRELATION__IDLE_S"]) + 2.0)
         for member in members[1:]:
