@@ -2,8 +2,9 @@
 
 :class:`Checkpoint` is the one place that order lives. It also holds what resumes from
 saved state: the correlation slots (restored when Kafka assigns partitions, dropped when it
-revokes them), the parsers' per-input state (IIS ``#Fields:``, saved with each slot) and
-the incident tracker (resumed from the embedded store at start). A checkpoint store that
+revokes them), the parsers' per-input state (IIS ``#Fields:``) and the open incidents, both
+saved with each slot so that they move with its partitions, and the incident tracker
+(resumed from the embedded store at start). A checkpoint store that
 keeps its checkpoints in the broker (a changelog) is flushed, and its write acknowledged,
 before the offsets are committed, and read back before partitions are restored.
 """
@@ -14,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+import orjson
 
 from detect.correlation import CorrelationSlots, TopicPartition
 from ingest.errors import IngestError
@@ -76,9 +79,16 @@ class Checkpoint:
             if not extra:
                 continue
             try:
-                self.parsers.iis_fields.update(ParserState.from_bytes(extra).iis_fields)
-            except IngestError as error:
-                _log.warning("slot %d: parser state not restored: %s", slot, error)
+                saved = orjson.loads(extra)
+                parsers = ParserState.from_bytes(orjson.dumps(saved["parsers"]))
+                incidents = saved["incidents"]
+            except (orjson.JSONDecodeError, KeyError, TypeError, IngestError) as error:
+                _log.warning("slot %d: parser and incident state not restored: %s", slot, error)
+                continue
+            self.parsers.iis_fields.update(parsers.iis_fields)
+            if self.tracker is not None:
+                # The open incidents go on where the partition goes (same ids).
+                self.tracker.merge(incidents)
         return seeks
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
@@ -95,7 +105,14 @@ class Checkpoint:
             self.slots.checkpoint(batch.position, extras=self._parser_state)
 
     def _parser_state(self, slot: int, inputs: set[str]) -> bytes:
-        return self.parsers.keep(inputs).to_bytes()
+        """What goes with a slot's correlation state: parser state and open incidents.
+
+        The parser state of the slot's inputs; the open incidents all of them, since
+        whoever takes the slot over may extend any.
+        """
+        parsers = orjson.loads(self.parsers.keep(inputs).to_bytes())
+        incidents = self.tracker.snapshot() if self.tracker is not None else []
+        return orjson.dumps({"parsers": parsers, "incidents": incidents})
 
     async def _flush_store(self) -> None:
         store = None if self.slots is None else self.slots.checkpoints
