@@ -204,7 +204,7 @@ class EventTime:
             .sort("_row")
             .select(
                 pl.max_horizontal(
-                    pl.col("_ok").cum_max().shift(1).over("input"), pl.col("_mark")
+                    pl.col("_ok").cum_max().forward_fill().shift(1).over("input"), pl.col("_mark")
                 ).alias("prior"),
                 pl.col("_ok"),
                 pl.col("input"),

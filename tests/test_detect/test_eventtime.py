@@ -92,6 +92,13 @@ def test_late_is_decided_within_the_event_own_input() -> None:
     assert late == [False, False, False, True]
 
 
+def test_an_event_without_time_between_does_not_hide_lateness() -> None:
+    time = clock(lateness_us=0)
+    inputs = pl.Series(["a", "a", "a"])
+    seen = time.observe(inputs, pl.Series([1_000_000, None, 0], dtype=pl.Int64))
+    assert (seen.ts < seen.floor).fill_null(False).to_list() == [False, False, True]
+
+
 def test_a_far_future_stamp_moves_no_watermark_and_is_counted_per_input() -> None:
     time = clock()
     now = 1_000_000.0
