@@ -21,6 +21,7 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, setup
+from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
 from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
@@ -192,6 +193,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     incidents.register(commands, settings)
     run_command.register(commands, settings)
     assets_command.register(commands, settings)
+    report_command.register(commands, settings)
     return parser
 
 
