@@ -53,7 +53,7 @@ from neakta.preflight import (
     describe,
     redact,
 )
-from neakta.settings import Settings
+from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
 __all__ = ["cmd_replay", "cmd_run", "register"]
@@ -284,7 +284,9 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
     if not args.bootstrap_servers and not args.inputs:
         raise OperatorError("nothing to read: give --input FILES or set Kafka")
     preflight(args, settings)
-    rulesets = wiring.compile_rulesets(args.rules, placeholders=settings.placeholders)
+    rulesets = wiring.compile_rulesets(
+        args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
+    )
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
