@@ -23,6 +23,8 @@ An event none of them names keeps a null ``organization.id``.
 ``neakta.partition`` (``Int32``) is the Kafka partition the record was read from, taken
 from its ``topic/partition/offset`` origin; null for records read from files. Stateful
 stages keep one state per partition number (see :mod:`detect.correlation`).
+``neakta.input`` names the input the record was read from: ``topic/partition`` or the
+file; event time is kept per input (see :mod:`detect.correlation.eventtime`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import polars as pl
 
 __all__ = [
     "HOSTNAME_COLUMNS",
+    "INPUT_COLUMN",
     "PARTITION_COLUMN",
     "event_ids",
     "origin_partitions",
@@ -47,7 +50,11 @@ HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
 PARTITION_COLUMN = "neakta.partition"
 """Column of the Kafka partition an event was read from (null from files)."""
 
+INPUT_COLUMN = "neakta.input"
+"""Column of the input an event was read from: ``topic/partition``, or the file."""
+
 _KAFKA_ORIGIN = r"^.+/(\d+)/\d+$"
+_POSITION = r"(?:/\d+|:\d+)$"
 
 
 def origin_partitions(origins: pl.Series) -> pl.Series:
@@ -149,8 +156,8 @@ def stamp_events(
     Returns
     -------
     polars.DataFrame
-        ``events`` with ``event.id``, ``organization.id`` and ``neakta.partition``
-        (replaced if present).
+        ``events`` with ``event.id``, ``organization.id``, ``neakta.partition`` and
+        ``neakta.input`` (replaced if present).
 
     Examples
     --------
@@ -177,5 +184,7 @@ def stamp_events(
         forwarded,
         pl.lit(records.get_column("source_organization")),
     )
-    partitions = origin_partitions(records.get_column("origin"))
-    return events.with_columns(ids, organization.alias("organization.id"), partitions)
+    origins = records.get_column("origin")
+    partitions = origin_partitions(origins)
+    inputs = origins.str.replace(_POSITION, "").alias(INPUT_COLUMN)
+    return events.with_columns(ids, organization.alias("organization.id"), partitions, inputs)

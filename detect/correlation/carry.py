@@ -51,8 +51,12 @@ def unchanged(old: dict[str, Hashable], new: dict[str, Hashable]) -> frozenset[s
 def carry_over(old: Correlator, correlations: CorrelationSet, keep: frozenset[str]) -> Correlator:
     """A correlator of ``correlations`` holding ``old``'s state for the rules in ``keep``."""
     new = Correlator(
-        correlations, lateness_s=old.lateness_us / 1_000_000, max_event_ids=old.max_event_ids
+        correlations,
+        lateness_s=old.lateness_us / 1_000_000,
+        max_event_ids=old.max_event_ids,
+        max_skew_s=old.max_skew_us / 1_000_000,
+        idle_s=old.idle_s,
     )
     new.restore(old.snapshot())
-    new.forget(frozenset(r.id for r in correlations.rules) - keep)
+    new.forget_rules(frozenset(r.id for r in correlations.rules) - keep)
     return new
