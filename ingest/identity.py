@@ -235,9 +235,7 @@ def stamp_with_conflicts(
 def _conflicts(claims: pl.DataFrame) -> pl.DataFrame:
     """Count rows whose header, else forwarder entry, names another ministry than the topic."""
     header_differs = pl.col("header").is_not_null() & (pl.col("header") != pl.col("topic"))
-    forwarder_differs = pl.col("forwarder").is_not_null() & (
-        pl.col("forwarder") != pl.col("topic")
-    )
+    forwarder_differs = pl.col("forwarder").is_not_null() & (pl.col("forwarder") != pl.col("topic"))
     disagreeing = claims.filter(pl.col("topic").is_not_null()).select(
         pl.col("topic").alias("organization.id"),
         pl.when(header_differs)
