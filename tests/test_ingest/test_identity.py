@@ -113,25 +113,6 @@ def test_a_record_claiming_another_ministry_keeps_its_topics_and_is_counted() ->
             "source": ["logs.firewall.mef"] * 3 + ["logs.firewall"],
             "origin": [f"logs.firewall.mef/0/{n}" for n in (1, 2, 3)] + ["logs.firewall/0/1"],
             "line": lines,
-            "header_organization": [None] * 3,
-            "source_organization": [None] * 3,
-        },
-        schema_overrides={"header_organization": pl.String, "source_organization": pl.String},
-    )
-    events = parse_records(records, year=2024).events["web"]
-    expected = event_ids(pl.Series(["iis.log:2", "iis.log:3"]), pl.Series(lines[1:]))
-    assert events["event.id"].to_list() == expected.to_list()
-
-
-def test_a_record_claiming_another_ministry_keeps_its_topics_and_is_counted() -> None:
-    lines = [FORTI.format(host="FG-MEF-01"), FORTI.format(host="FG-MOH-01")] * 2
-    records = pl.DataFrame(
-        {
-            "family": ["firewall"] * 4,
-            "source": ["logs.firewall.mef"] * 3 + ["logs.firewall"],
-            "origin": ["logs.firewall.mef/0/1", "logs.firewall.mef/0/2"]
-            + ["logs.firewall.mef/0/3", "logs.firewall/0/1"],
-            "line": lines,
             "header_organization": ["moh", None, None, "moh"],
             "source_organization": ["mef", "mef", "mef", None],
         }
