@@ -117,7 +117,8 @@ class ForwarderValues:
     def placeholders(self) -> dict[str, str]:
         """Every placeholder's text, derived values included.
 
-        >>> values = ForwarderValues("mef", "pw-0123456789", brokers="k1:9093,k2:9093").placeholders()
+        >>> kit = ForwarderValues("mef", "pw-0123456789", brokers="k1:9093,k2:9093")
+        >>> values = kit.placeholders()
         >>> values["username"], values["broker_list"], values["tls"], values["sasl"]
         ('neakta-mef', '"k1:9093", "k2:9093"', 'true', 'true')
         """
@@ -186,8 +187,8 @@ def kafka_commands(values: ForwarderValues, *, bootstrap: str = "localhost:9092"
     Examples
     --------
     >>> commands = kafka_commands(ForwarderValues("mef", "s3cret-s3cret"))
-    >>> commands[3].split(" --")[3:]
-    ['entity-type users', 'entity-name neakta-mef', "add-config 'SCRAM-SHA-512=[password=s3cret-s3cret]'"]
+    >>> commands[3].split(" --")[4:]
+    ['entity-name neakta-mef', "add-config 'SCRAM-SHA-512=[password=s3cret-s3cret]'"]
     """
     topics = ministry_topics(values.ministry)
     server = f"--bootstrap-server {shlex.quote(bootstrap)}"
