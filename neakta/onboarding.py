@@ -100,7 +100,7 @@ class ForwarderValues:
     vector_data_dir: str = "/var/lib/vector"
     nginx_log: str = "/var/log/nginx/access.log"
     iis_log: str = "/mnt/iis-logs/W3SVC*/u_ex*.log"
-    compression: str = "lz4"
+    compression: str = "gzip"
 
     def __post_init__(self) -> None:
         valid_ministry(self.ministry)
