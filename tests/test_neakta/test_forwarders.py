@@ -87,7 +87,13 @@ def rsyslog_actions(text: str) -> list[str]:
 def test_rsyslog_sends_firewalls_and_web_logs_to_the_ministrys_topics() -> None:
     text = render_forwarder("rsyslog", VALUES)
 
-    assert rsyslog_actions(text) == ['topic="logs.firewall.mef"', 'topic="logs.web.mef"']
+    # nginx and IIS go to the web topic by two actions: IIS lines to one partition.
+    assert rsyslog_actions(text) == [
+        'topic="logs.firewall.mef"',
+        'topic="logs.web.mef"',
+        'topic="logs.web.mef"',
+    ]
+    assert text.count('partitions.useFixed="0"') == 1
     assert 'broker=["k1.soc:9093,k2.soc:9093"]' in text
     assert '"sasl.username=neakta-mef"' in text
     assert '"sasl.mechanism=SCRAM-SHA-512"' in text
