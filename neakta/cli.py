@@ -18,7 +18,7 @@ import polars as pl
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
-from neakta.commands import incidents, setup
+from neakta.commands import incidents, ministries, setup
 from neakta.commands import run as run_command
 from neakta.settings import Settings, load_settings
 
@@ -192,6 +192,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     incidents.register(commands, settings)
     run_command.register(commands, settings)
     assets_command.register(commands, settings)
+    ministries.register(commands, settings)
     return parser
 
 

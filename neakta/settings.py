@@ -18,6 +18,7 @@ __all__ = [
     "ElasticSettings",
     "EnrichSettings",
     "KafkaSettings",
+    "MinistriesSettings",
     "RespondSettings",
     "RunSettings",
     "Settings",
@@ -157,6 +158,24 @@ class CorrelationSettings(BaseModel):
     checkpoints_kept: int = 3
 
 
+class MinistriesSettings(BaseModel):
+    """Onboarding ministries and watching their log sources.
+
+    ``brokers`` is the Kafka address ministries' forwarders reach (often not the one neakta
+    uses); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands use. A source
+    (a ministry's family or forwarding host) that sent before and then sends nothing for
+    ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    brokers: str = "kafka.soc.example:9093"
+    admin_bootstrap: str = "localhost:9092"
+    templates: Path = Path(__file__).resolve().parent.parent / "deploy" / "forwarders"
+    silence_gap_s: float = 1800.0
+    silence: bool = True
+
+
 class Settings(BaseSettings):
     """Everything configurable in neakta, read once at start-up."""
 
@@ -174,6 +193,7 @@ class Settings(BaseSettings):
     respond: RespondSettings = Field(default_factory=RespondSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    ministries: MinistriesSettings = Field(default_factory=MinistriesSettings)
 
 
 def load_settings() -> Settings:
