@@ -162,7 +162,8 @@ class MinistriesSettings(BaseModel):
     """Onboarding ministries and watching their log sources.
 
     ``brokers`` is the Kafka address ministries' forwarders reach (often not the one neakta
-    uses); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands use. A source
+    uses), ``security_protocol`` how they reach it (``SASL_PLAINTEXT`` only for the compose
+    stack on one host); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands use. A source
     (a ministry's family or forwarding host) that sent before and then sends nothing for
     ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
     """
@@ -170,6 +171,7 @@ class MinistriesSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     brokers: str = "kafka.soc.example:9093"
+    security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT"] = "SASL_SSL"
     admin_bootstrap: str = "localhost:9092"
     templates: Path = Path(__file__).resolve().parent.parent / "deploy" / "forwarders"
     silence_gap_s: float = 1800.0

@@ -62,6 +62,13 @@ def register(
         "default %(default)s)",
     )
     add.add_argument(
+        "--security-protocol",
+        choices=("SASL_SSL", "SASL_PLAINTEXT"),
+        default=settings.ministries.security_protocol,
+        help="how forwarders reach Kafka (env NEAKTA_MINISTRIES__SECURITY_PROTOCOL; "
+        "default %(default)s; SASL_PLAINTEXT for the compose stack)",
+    )
+    add.add_argument(
         "--admin-bootstrap",
         default=settings.ministries.admin_bootstrap,
         help="Kafka address for the kafka-*.sh commands "
@@ -91,6 +98,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             args.ministry,
             args.password or secrets.token_urlsafe(24),
             brokers=args.brokers,
+            security_protocol=args.security_protocol,
         )
         templates = settings.ministries.templates
         configs = {name: render_forwarder(name, values, templates=templates) for name in FORWARDERS}
