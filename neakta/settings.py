@@ -163,9 +163,9 @@ class MinistriesSettings(BaseModel):
 
     ``brokers`` is the Kafka address ministries' forwarders reach (often not the one neakta
     uses), ``security_protocol`` how they reach it (``SASL_PLAINTEXT`` only for the compose
-    stack on one host); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands use. A source
-    (a ministry's family or forwarding host) that sent before and then sends nothing for
-    ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
+    stack on one host); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands
+    use. A source (a ministry's family or forwarding host) that sent before and then sends
+    nothing for ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
     """
 
     model_config = ConfigDict(frozen=True)
