@@ -22,6 +22,13 @@ handed to another consumer after its in-flight batch is finished and committed. 
 listener is not called by ``stop()``; the pipeline commits every batch before it asks for
 the next one and before it closes the source, so nothing is left to commit there.
 
+IIS W3C lines are read against the last ``#Fields:`` directive above them, which IIS
+writes only at the top of each log file: the source keeps each web partition's last
+directive and puts it in front of that partition's records in later batches (as
+:class:`ingest.sources.FileSource` does per file), so IIS lines stay readable after the
+batch that held the directive. The directive is kept in memory: after a restart, IIS lines
+before the next directive are dead letters.
+
 State kept outside Kafka (correlation windows) hooks in with two callbacks: ``on_assigned``
 gets the assigned partitions with the group's committed offsets (None where there is none)
 and returns the offsets to seek them to (state saved with older offsets is replayed from
@@ -48,11 +55,13 @@ from ingest.sources.records import SourceBatch, decode_records
 
 __all__ = [
     "FETCHER_STEPS",
+    "IIS_FIELDS",
     "ORGANIZATION_HEADER",
     "PARTITION_FETCH_BYTES",
     "KafkaSource",
     "OnAssigned",
     "OnRevoked",
+    "carry_directive",
     "records_frame",
     "security_options",
 ]
@@ -65,6 +74,9 @@ PARTITION_FETCH_BYTES: Final = 16 << 20
 
 The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by default).
 """
+
+IIS_FIELDS: Final = b"#Fields:"
+"""How an IIS ``#Fields:`` directive record starts."""
 
 FETCHER_STEPS: Final = 4
 """Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
@@ -216,6 +228,40 @@ def records_frame(
     )
 
 
+def carry_directive(
+    frame: pl.DataFrame, carried: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """One web partition's records with the ``#Fields:`` directive carried in front.
+
+    Parameters
+    ----------
+    frame
+        :func:`records_frame` rows of one partition.
+    carried
+        The partition's last directive row from earlier batches, or None.
+
+    Returns
+    -------
+    tuple
+        The rows (the carried directive first unless they start with their own), and the
+        directive to carry into the next batch.
+
+    Examples
+    --------
+    >>> rows = lambda *raw: pl.DataFrame({"origin": [f"t/0/{n}" for n in range(len(raw))],
+    ...                                   "raw": list(raw)})
+    >>> first, carried = carry_directive(rows(b"#Fields: date time", b"2024-01-01 00:00:00"), None)
+    >>> later, carried = carry_directive(rows(b"2024-01-01 00:00:01"), carried)
+    >>> later["raw"].to_list()
+    [b'#Fields: date time', b'2024-01-01 00:00:01']
+    """
+    directives = frame.filter(pl.col("raw").bin.starts_with(IIS_FIELDS))
+    latest = directives.tail(1) if directives.height else carried
+    if carried is None or (frame.height and frame["raw"][0].startswith(IIS_FIELDS)):
+        return frame, latest
+    return pl.concat([carried, frame]), latest
+
+
 class KafkaSource:
     """A consumer group member as a :class:`ingest.sources.Source`.
 
@@ -284,6 +330,7 @@ class KafkaSource:
         self._flying = False
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
+        self._directives: dict[TopicPartition, pl.DataFrame] = {}
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
@@ -327,9 +374,12 @@ class KafkaSource:
             if not records:
                 continue
             family, ministry = family_of_topic(tp.topic, self.families)
-            parts.append(
-                records_frame(tp.topic, tp.partition, records, family=family, ministry=ministry)
-            )
+            part = records_frame(tp.topic, tp.partition, records, family=family, ministry=ministry)
+            if family == "web":
+                part, directive = carry_directive(part, self._directives.get(tp))
+                if directive is not None:
+                    self._directives[tp] = directive
+            parts.append(part)
             position[tp] = records[-1].offset + 1
             self._next[tp] = records[-1].offset + 1
         frame = pl.concat(parts)
