@@ -25,6 +25,7 @@ class PerRuleFilter:
         self.fields = sorted({f for e in self.exprs for f in e.meta.root_names()})
 
     def count(self, frame: pl.DataFrame) -> int:
+        """How many matches the baseline finds in ``frame``."""
         missing = [f for f in self.fields if f not in frame.columns]
         lazy = frame.lazy().with_columns(pl.lit(None, pl.String).alias(f) for f in missing)
         queries = [lazy.filter(e).select(pl.len()) for e in self.exprs]
@@ -45,6 +46,7 @@ class SqliteMatcher:
         self.failed = len(backend.errors)
 
     def count(self, frame: pl.DataFrame) -> int:
+        """How many matches the baseline finds in ``frame``."""
         db = sqlite3.connect(":memory:")
         db.create_function("regexp", 2, _regexp, deterministic=True)
         columns = ", ".join(f'"{c}"' for c in frame.columns)
@@ -68,5 +70,6 @@ class PythonMatcher:
         self.rules = [r.rule for r in rules if isinstance(r.rule, SigmaRule)]
 
     def count(self, frame: pl.DataFrame) -> int:
+        """How many matches the baseline finds in ``frame``."""
         rows = frame.to_dicts()
         return sum(len(reference_matches(rule, rows)) for rule in self.rules)

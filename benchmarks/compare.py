@@ -25,12 +25,15 @@ MEDIUM = min(EVENTS, int(os.environ.get("NEAKTA_BENCH_MEDIUM_EVENTS", "100000"))
 
 
 def rate(run: Callable[[pl.DataFrame], int], frame: pl.DataFrame) -> tuple[float, int]:
+    """Events per second of one ``run`` over ``frame``, and the matches it found."""
     started = time.perf_counter()
     found = run(frame)
     return frame.height / (time.perf_counter() - started), found
 
 
 def matches_of(compiled: CompiledRuleSet) -> Callable[[pl.DataFrame], int]:
+    """A counter of the matches ``compiled`` finds in a frame."""
+
     def count(frame: pl.DataFrame) -> int:
         return compiled.evaluate(frame).height
 
@@ -38,6 +41,7 @@ def matches_of(compiled: CompiledRuleSet) -> Callable[[pl.DataFrame], int]:
 
 
 def main() -> None:
+    """Print the comparison table."""
     description, rules = rule_sources()
     print(f"rules: {description}; machine: {os.cpu_count()} cores, {platform.processor()}")
     print(

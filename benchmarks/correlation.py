@@ -94,6 +94,8 @@ def correlation_rules() -> str:
 
 @dataclass(frozen=True, slots=True)
 class CorrelationWorkload:
+    """Events, base-rule matches and correlation rules of one measured run."""
+
     base: CompiledRuleSet
     correlations: CorrelationSet
     events: pl.DataFrame
@@ -181,6 +183,7 @@ def run_reference(work: CorrelationWorkload) -> tuple[float, set[str]]:
 
 
 def main() -> None:
+    """Print the correlation measurements."""
     print(
         f"neakta correlation benchmark on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores; 20 correlation rules, {KEYS:,} source addresses"

@@ -46,11 +46,12 @@ from detect import CompiledRuleSet
 from ingest.sources import SourceBatch
 from ingest.sources.kafka import PARTITION_FETCH_BYTES, KafkaSource
 from ingest.sources.parsing import parse_family
-from ingest.tansu import tansu_broker
 from ingest.testing import ListDeadLetters
-from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.pipeline import Pipeline
 from neakta.settings import DEFAULT_RULES
+from neakta.wiring import compile_rulesets
 from respond.sinks import Delivery, SinkBatch
+from testsupport.tansu import tansu_broker
 
 __all__ = [
     "ConsumerRate",
@@ -61,7 +62,7 @@ __all__ = [
     "parse_lines",
 ]
 
-_DATA = Path(__file__).resolve().parent.parent / "neakta" / "data"
+_DATA = Path(__file__).resolve().parent.parent / "samples" / "data"
 SAMPLES = {
     "endpoint": _DATA / "sample_endpoint.ndjson",
     "web": _DATA / "sample_web_nginx.log",
@@ -93,6 +94,7 @@ class PipelineRates:
 
     @property
     def ratio(self) -> float:
+        """How many times faster than the baseline."""
         return self.neakta / self.baseline if self.baseline else float("inf")
 
 
@@ -257,8 +259,11 @@ async def run_per_record(
 
 @dataclass(frozen=True)
 class ConsumerRate:
-    """One way of reading the topic: records/s (best and median round), batch size, and for
-    the pipeline the median seconds it waited for the source's next batch (else NaN)."""
+    """One way of reading the topic, measured.
+
+    Records/s (best and median round), batch size, and for the pipeline the median seconds
+    it waited for the source's next batch (else NaN).
+    """
 
     label: str
     best: float

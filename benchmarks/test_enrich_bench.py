@@ -24,7 +24,7 @@ import polars_iptools as ip
 import pytest
 
 from enrich import build_inventory, load_assets, match_indicators, tag_assets
-from enrich.indicators import IndicatorSet, build_indicators
+from enrich.intel.load import IndicatorSet, build_indicators
 from enrich.inventory import AssetInventory
 
 ROWS = 1_000_000

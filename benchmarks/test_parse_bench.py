@@ -85,7 +85,7 @@ def nginx_lines(count: int = LINES) -> pl.Series:
 @cache
 def sysmon_lines(count: int = LINES) -> pl.Series:
     """Raw Sysmon event JSON from ministry workstations (the bundled sample, repeated)."""
-    sample = Path(__file__).resolve().parent.parent / "neakta" / "data" / "sample_endpoint.ndjson"
+    sample = Path(__file__).resolve().parent.parent / "samples" / "data" / "sample_endpoint.ndjson"
     lines = sample.read_text(encoding="utf-8").splitlines()
     return pl.Series("line", (lines * (count // len(lines) + 1))[:count])
 

@@ -26,9 +26,9 @@ from benchmarks.pipeline import (
     run_neakta,
     run_per_record,
 )
-from ingest.tansu import tansu_broker
-from neakta.pipeline import compile_rulesets
 from neakta.settings import DEFAULT_RULES
+from neakta.wiring import compile_rulesets
+from testsupport.tansu import tansu_broker
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import polars as pl
 
 from benchmarks.rulegen import generate_rules
 from detect import CompiledRuleSet, SourcedRule, load_rules, parse_rules
-from neakta.samples import generate_process_frame
+from samples import generate_process_frame
 
 __all__ = ["EVENTS", "events", "rule_sources", "ruleset", "with_unique_command_lines"]
 

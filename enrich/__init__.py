@@ -9,10 +9,8 @@ from enrich.assets import tag_assets
 from enrich.attack import AttackCatalog, attack_columns, load_attack, tag_attack
 from enrich.errors import CatalogError, EnrichError, Rejected, SourceFileError
 from enrich.geo import GeoReader, geoip, open_geoip
-from enrich.indicators import IndicatorSet, load_indicators
-from enrich.intel import match_indicators
+from enrich.intel import IndicatorSet, attach_indicators, load_indicators, match_indicators
 from enrich.inventory import AssetInventory, build_inventory, load_assets
-from enrich.threat import attach_indicators
 
 __all__ = [
     "AssetInventory",

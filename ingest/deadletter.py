@@ -94,6 +94,7 @@ class NdjsonDeadLetters:
         self._file: Any = None
 
     async def write(self, dead: pl.DataFrame) -> None:
+        """Append the dead letters to the file and flush it."""
         if dead.height == 0:
             return
         if self._file is None:
@@ -103,6 +104,7 @@ class NdjsonDeadLetters:
         self._file.flush()
 
     async def close(self) -> None:
+        """Close the file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -125,6 +127,7 @@ class KafkaDeadLetters:
         self.fallback_topic = fallback_topic
 
     async def write(self, dead: pl.DataFrame) -> None:
+        """Send the dead letters and wait until the broker acknowledged them."""
         if dead.height == 0:
             return
         sends = []
@@ -140,6 +143,7 @@ class KafkaDeadLetters:
             await sent
 
     async def close(self) -> None:
+        """Flush and stop the producer."""
         await self._producer.stop()
 
 

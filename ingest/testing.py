@@ -63,13 +63,16 @@ class MemorySource:
         return cls(batches)
 
     async def batches(self) -> AsyncIterator[SourceBatch]:
+        """Yield the given batches in order."""
         for batch in self.given:
             yield batch
 
     async def commit(self, batch: SourceBatch) -> None:
+        """Remember ``batch`` as committed."""
         self.committed.append(batch)
 
     async def close(self) -> None:
+        """Mark the source closed."""
         self.closed = True
 
 
@@ -87,6 +90,7 @@ class ListDeadLetters:
         return pl.concat([empty_dead(), *self.frames])
 
     async def write(self, dead: pl.DataFrame) -> None:
+        """Keep the dead letters in memory."""
         if self.fail_next > 0:
             self.fail_next -= 1
             raise DeadLetterUnavailableError("dead-letter list told to fail")
@@ -94,4 +98,5 @@ class ListDeadLetters:
             self.frames.append(dead)
 
     async def close(self) -> None:
+        """Mark the destination closed."""
         self.closed = True

@@ -16,10 +16,11 @@ import orjson
 import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
-from ingest.events import DecodedEvents, read_events_file
+from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, ministries, setup
 from neakta.commands import run as run_command
+from neakta.options import add_option, add_rules_option
 from neakta.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -133,11 +134,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _pipeline_option(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument(
+    add_option(
+        parser,
         "--pipeline",
+        env="NEAKTA_PIPELINE",
+        help="field mapping and logsource routing",
         default=default,
         choices=sorted(PIPELINES),
-        help="field mapping and logsource routing (env NEAKTA_PIPELINE; default %(default)s)",
     )
 
 
@@ -148,13 +151,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     detect = commands.add_parser("detect", help="evaluate rules on an events file")
-    detect.add_argument(
-        "--rules",
-        nargs="+",
-        type=Path,
-        default=list(settings.rules),
-        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
-    )
+    add_rules_option(detect, settings)
     detect.add_argument("--events", type=Path, required=True, help="NDJSON (.gz) or Parquet")
     _pipeline_option(detect, settings.pipeline)
     detect.set_defaults(handler=cmd_detect)
@@ -197,6 +194,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit status."""
     settings = load_settings()
     args = build_parser(settings).parse_args(argv)
     code: int = args.handler(args, settings, sys.stdout)

@@ -20,9 +20,7 @@ from typing import Any, TextIO
 import polars as pl
 
 from ingest.deadletter import NdjsonDeadLetters
-from neakta.commands.run import REPLAY_LATENESS_S, build_alert_stage
-from neakta.pipeline import Pipeline, compile_rulesets
-from neakta.samples import BUNDLED, DATA_DIR
+from neakta import wiring
 from neakta.settings import (
     DEFAULT_RULES,
     EnrichSettings,
@@ -33,6 +31,7 @@ from neakta.settings import (
 from neakta.status import RunStats, format_summary
 from respond import SqliteStore, severity_label
 from respond.sinks import Delivery, SinkBatch
+from samples import BUNDLED, DATA_DIR
 
 __all__ = ["DEMO_DIR", "format_table", "run_demo"]
 
@@ -94,22 +93,24 @@ def _settings(folder: Path) -> Settings:
 async def _replay(
     files: list[Path], rules: Path, folder: Path, tally: _Tally
 ) -> tuple[RunStats, float, str, tuple[str, ...]]:
-    rulesets = compile_rulesets([rules])
+    settings = _settings(folder)
+    rulesets = wiring.compile_rulesets([rules])
     base = next(iter(rulesets.values()))
-    stage, sinks = build_alert_stage(
-        _settings(folder),
+    stages = wiring.build_stages(
+        settings,
         store=folder / "neakta.db",
         rules=[rules],
         base=base,
-        lateness_s=REPLAY_LATENESS_S,
+        lateness_s=wiring.REPLAY_LATENESS_S,
     )
-    pipeline = Pipeline(
+    pipeline = wiring.build_pipeline(
         rulesets,
-        sinks=[*sinks, tally],
+        stages,
+        sinks=[tally],
         dead_letters=NdjsonDeadLetters(folder / "dead-letters.ndjson"),
-        make_alerts=stage,
+        settings=settings,
     )
-    correlations = stage.correlator.correlations.rules if stage.correlator else ()
+    correlations = stages.correlations.rules
     loaded = f"{len(base.rules)} rules, {len(correlations)} correlation rules"
     started = time.perf_counter()
     try:

@@ -6,16 +6,15 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 1. :func:`ingest.sources.parsing.parse_records` parses each family's records and stamps
    ``event.id`` and ``organization.id``;
 2. each family's rule set evaluates its events;
-3. ``make_alerts(events, matches, ruleset)`` turns matches into a
-   :class:`respond.sinks.SinkBatch` (later stages slot in here: enrichment, correlation,
-   incidents);
+3. the :class:`Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
+   :class:`respond.sinks.SinkBatch` (enrichment, correlation, incidents);
 4. the dead letters, then every sink, are written;
-5. ``make_alerts.checkpoint(batch.position)`` (if it has one) saves the state of stateful
-   stages with the batch's offsets (correlation windows, see :mod:`detect.correlation`);
-6. only then the source commits the batch.
+5. the :class:`neakta.checkpoint.Checkpoint` saves the state of stateful stages with the
+   batch's offsets (correlation windows, see :mod:`detect.correlation`);
+6. only then the source commits the batch (steps 4-6 in the checkpoint's order).
 
-When a finite source (files) ends, ``make_alerts.finish()`` (if it has one) gives what
-stateful stages still hold, such as correlation windows waiting for later events.
+When a finite source (files) ends, ``make_alerts.finish()`` gives what stateful stages
+still hold, such as correlation windows waiting for later events.
 
 A sink or dead-letter destination that raises a *retriable* error (``retriable = True``,
 as :class:`respond.errors.SinkUnavailableError` and aiokafka's errors have) gets the same
@@ -31,11 +30,11 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import polars as pl
 
@@ -44,23 +43,19 @@ from detect.correlation import CorrelationSet
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
+from neakta.checkpoint import Checkpoint
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key
-from respond.alerts import SEVERITY, alert_id
+from respond.alerts import simple_alerts
 from respond.sinks import AlertSink, SinkBatch
 
 __all__ = [
-    "MakeAlerts",
     "Pipeline",
     "PipelineStoppedError",
-    "alert_ids",
+    "SimpleAlerts",
+    "Stage",
     "compile_correlations",
     "compile_rulesets",
-    "simple_alerts",
 ]
-
-MakeAlerts = Callable[[pl.DataFrame, pl.DataFrame, CompiledRuleSet], SinkBatch]
-"""``(events, matches, ruleset) -> SinkBatch``: what a batch's matches become."""
-
 
 _log = logging.getLogger("neakta.pipeline")
 _T = TypeVar("_T")
@@ -78,60 +73,32 @@ class PipelineStoppedError(Exception):
     retriable: ClassVar[bool] = True
 
 
-def alert_ids(rule_ids: pl.Series, event_ids: pl.Series) -> pl.Series:
-    """``_id`` of alerts, by :func:`respond.alerts.alert_id` (BLAKE2b-128 of rule and event id).
+class Stage(Protocol):
+    """What a batch's matches become: ``make_alerts(events, matches, ruleset)``."""
 
-    Examples
-    --------
-    >>> alert_ids(pl.Series(["r1"]), pl.Series(["e1"])).to_list() == [alert_id("r1", "e1")]
-    True
-    """
-    pairs = zip(rule_ids.fill_null("").to_list(), event_ids.fill_null("").to_list(), strict=True)
-    return pl.Series("_id", [alert_id(rule, event) for rule, event in pairs], dtype=pl.String)
+    def __call__(
+        self, events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
+    ) -> SinkBatch:
+        """The alerts and incidents of one family batch's rule matches."""
+        ...
+
+    def finish(self) -> SinkBatch:
+        """At the end of a finite source: what the stage still holds back."""
+        ...
 
 
-def simple_alerts(
-    events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
-) -> SinkBatch:
-    """One alert per match: the event's columns plus the rule and a deterministic ``_id``.
+class SimpleAlerts:
+    """:func:`respond.alerts.simple_alerts` as a :class:`Stage` that holds nothing back."""
 
-    Examples
-    --------
-    >>> rules = CompiledRuleSet.from_yaml('''
-    ... title: Whoami
-    ... id: 6f8a4c1e-0d7b-4c8a-9a51-3c2f3b6e9d10
-    ... logsource: {category: process_creation, product: windows}
-    ... detection: {selection: {CommandLine|contains: whoami}, condition: selection}
-    ... level: high
-    ... ''', pipeline="none")
-    >>> events = pl.DataFrame({"event.id": ["e1", "e2"], "CommandLine": ["ls", "whoami /all"]})
-    >>> alerts = simple_alerts(events, rules.evaluate(events), rules).alerts
-    >>> alerts.select("event.id", "rule.name", "event.severity", "event.kind").rows()
-    [('e2', 'Whoami', 73, 'alert')]
-    """
-    if matches.height == 0:
+    def __call__(
+        self, events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
+    ) -> SinkBatch:
+        """One alert per match."""
+        return simple_alerts(events, matches, ruleset)
+
+    def finish(self) -> SinkBatch:
+        """Nothing is held back."""
         return SinkBatch()
-    rules = {rule.index: rule for rule in ruleset.rules}
-    index = matches.get_column("rule_index").to_list()
-    picked = events[matches.get_column("row")]
-    rule_ids = matches.get_column("rule_id")
-    event_ids = (
-        picked.get_column("event.id")
-        if "event.id" in picked.columns
-        else pl.Series([None] * picked.height, dtype=pl.String)
-    )
-    alerts = picked.with_columns(
-        alert_ids(rule_ids, event_ids),
-        pl.lit("alert").alias("event.kind"),
-        rule_ids.alias("rule.id"),
-        matches.get_column("rule_title").alias("rule.name"),
-        pl.Series("rule.description", [rules[i].description for i in index], dtype=pl.String),
-        matches.get_column("level")
-        .replace_strict(SEVERITY, default=SEVERITY["medium"], return_dtype=pl.Int64)
-        .alias("event.severity"),
-        matches.get_column("rule_title").alias("message"),
-    )
-    return SinkBatch(alerts=alerts.select("_id", pl.exclude("_id")))
 
 
 def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
@@ -187,7 +154,9 @@ class Pipeline:
     dead_letters
         Where records that could not become events go.
     make_alerts
-        Matches -> :class:`respond.sinks.SinkBatch` (default :func:`simple_alerts`).
+        Matches -> :class:`respond.sinks.SinkBatch` (default :class:`SimpleAlerts`).
+    checkpoint
+        Saves stateful stages' state between the sinks and the commit (default: none).
     forwarders
         Forwarder or host name -> ministry id.
     clock
@@ -204,7 +173,8 @@ class Pipeline:
         *,
         sinks: Sequence[AlertSink] = (),
         dead_letters: DeadLetterSink,
-        make_alerts: MakeAlerts = simple_alerts,
+        make_alerts: Stage | None = None,
+        checkpoint: Checkpoint | None = None,
         forwarders: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: float = 0.1,
@@ -214,7 +184,8 @@ class Pipeline:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
         self.dead_letters = dead_letters
-        self.make_alerts = make_alerts
+        self.make_alerts: Stage = make_alerts if make_alerts is not None else SimpleAlerts()
+        self.checkpoint = checkpoint if checkpoint is not None else Checkpoint()
         self.forwarders = dict(forwarders or {})
         self.clock = clock
         self.backoff = backoff
@@ -281,9 +252,9 @@ class Pipeline:
         try:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
                 async for batch in batches:
-                    result = await self.process(batch)
-                    await self._checkpoint(batch)
-                    await source.commit(batch)
+                    result = await self.checkpoint.complete(
+                        batch, source, flush=partial(self.process, batch), retry=self._deliver
+                    )
                     self.stats.add(result)
                     self.last_batch = time.monotonic()
                     if status is not None:
@@ -299,25 +270,9 @@ class Pipeline:
             status.finish()
         return self.stats
 
-    async def _checkpoint(self, batch: SourceBatch) -> None:
-        """Save what stateful stages hold with the batch's offsets, before they are committed."""
-        checkpoint: Callable[[Mapping[Hashable, int]], None] | None = getattr(
-            self.make_alerts, "checkpoint", None
-        )
-        if checkpoint is None:
-            return
-
-        async def save() -> None:
-            checkpoint(batch.position)
-
-        await self._deliver("checkpoint store", save)
-
     async def _finish(self) -> None:
         """The source ended: deliver what stateful stages held back (open windows)."""
-        finish: Callable[[], SinkBatch] | None = getattr(self.make_alerts, "finish", None)
-        if finish is None:
-            return
-        output = finish()
+        output = self.make_alerts.finish()
         if not (output.alerts.height or output.incidents.height):
             return
         written = duplicates = 0

@@ -8,6 +8,7 @@ printed once at the end. Logs are stdlib :mod:`logging` records, formatted as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ __all__ = [
     "format_status",
     "format_summary",
     "reason_key",
+    "stop_when_idle",
 ]
 
 
@@ -218,3 +220,25 @@ def configure_logging(stream: TextIO, *, fmt: str = "kv", level: str = "INFO") -
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+_run_log = logging.getLogger("neakta.run")
+
+
+async def stop_when_idle(
+    stop: asyncio.Event, last_batch: Callable[[], float], source: object, idle: float
+) -> None:
+    """Set ``stop`` once no batch came for ``idle`` seconds while there was input to read.
+
+    ``last_batch`` gives the :func:`time.monotonic` of the last batch; a ``source`` whose
+    ``assigned`` is false (a consumer still joining its group) has nothing to wait for yet.
+    """
+    waiting_since = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(min(idle / 4, 0.25))
+        if not getattr(source, "assigned", True):
+            waiting_since = time.monotonic()
+            continue
+        if time.monotonic() - max(last_batch(), waiting_since) >= idle:
+            _run_log.info("no batch for %.1f s: stopping", idle)
+            stop.set()

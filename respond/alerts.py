@@ -41,8 +41,9 @@ from typing import Final
 import orjson
 import polars as pl
 
-from detect import CompiledRule
+from detect import CompiledRule, CompiledRuleSet
 from ingest.schema import TIMESTAMP
+from respond.sinks import SinkBatch
 
 __all__ = [
     "CRITICALITY_STEP",
@@ -50,6 +51,7 @@ __all__ = [
     "alert_id",
     "build_alerts",
     "rule_metadata",
+    "simple_alerts",
 ]
 
 SEVERITY: Final[dict[str, int]] = {
@@ -267,3 +269,54 @@ def build_alerts(
         c for c in alerts.columns if c not in own and c not in {"_event_id", "_order", "rule_index"}
     ]
     return alerts.select(*own, *rest)
+
+
+def simple_alerts(
+    events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
+) -> SinkBatch:
+    """One alert per match: the event's columns plus the rule and a deterministic ``_id``.
+
+    The plain alternative to :func:`build_alerts` (no ``neakta.original.*``, no enrichment):
+    the event keeps its own ``event.id``, and ``_id`` is :func:`alert_id` of the rule's and
+    the event's ids.
+
+    Examples
+    --------
+    >>> rules = CompiledRuleSet.from_yaml('''
+    ... title: Whoami
+    ... id: 6f8a4c1e-0d7b-4c8a-9a51-3c2f3b6e9d10
+    ... logsource: {category: process_creation, product: windows}
+    ... detection: {selection: {CommandLine|contains: whoami}, condition: selection}
+    ... level: high
+    ... ''', pipeline="none")
+    >>> events = pl.DataFrame({"event.id": ["e1", "e2"], "CommandLine": ["ls", "whoami /all"]})
+    >>> alerts = simple_alerts(events, rules.evaluate(events), rules).alerts
+    >>> alerts.select("event.id", "rule.name", "event.severity", "event.kind").rows()
+    [('e2', 'Whoami', 73, 'alert')]
+    >>> alerts["_id"].item() == alert_id("6f8a4c1e-0d7b-4c8a-9a51-3c2f3b6e9d10", "e2")
+    True
+    """
+    if matches.height == 0:
+        return SinkBatch()
+    rules = {rule.index: rule for rule in ruleset.rules}
+    index = matches.get_column("rule_index").to_list()
+    picked = events[matches.get_column("row")]
+    rule_ids = matches.get_column("rule_id")
+    event_ids = (
+        picked.get_column("event.id")
+        if "event.id" in picked.columns
+        else pl.Series([None] * picked.height, dtype=pl.String)
+    )
+    pairs = zip(rule_ids.fill_null("").to_list(), event_ids.fill_null("").to_list(), strict=True)
+    alerts = picked.with_columns(
+        pl.Series("_id", [alert_id(rule, event) for rule, event in pairs], dtype=pl.String),
+        pl.lit("alert").alias("event.kind"),
+        rule_ids.alias("rule.id"),
+        matches.get_column("rule_title").alias("rule.name"),
+        pl.Series("rule.description", [rules[i].description for i in index], dtype=pl.String),
+        matches.get_column("level")
+        .replace_strict(SEVERITY, default=SEVERITY["medium"], return_dtype=pl.Int64)
+        .alias("event.severity"),
+        matches.get_column("rule_title").alias("message"),
+    )
+    return SinkBatch(alerts=alerts.select("_id", pl.exclude("_id")))

@@ -26,6 +26,7 @@ class ListSink:
     _seen: set[str] = field(default_factory=set)
 
     async def write(self, batch: SinkBatch) -> Delivery:
+        """Keep the batch in memory and acknowledge it."""
         if self.fail_next > 0:
             self.fail_next -= 1
             raise SinkUnavailableError("list sink told to fail")
@@ -36,6 +37,7 @@ class ListSink:
         return Delivery(written=len(fresh), duplicates=len(ids) - len(fresh))
 
     async def close(self) -> None:
+        """Mark the sink closed."""
         self.closed = True
 
 
@@ -57,5 +59,6 @@ class MemoryTransport:
     answers: list[int] = field(default_factory=list)
 
     async def send(self, url: str, json: Mapping[str, Any]) -> int:
+        """Record the request; answer with the next status (200 once none are left)."""
         self.sent.append((url, dict(json)))
         return self.answers.pop(0) if self.answers else 200

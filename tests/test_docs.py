@@ -6,7 +6,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["ingest", "enrich", "detect", "respond", "neakta"]
+PACKAGES = ["ingest", "enrich", "detect", "respond", "neakta", "samples", "testsupport"]
 
 
 def modules() -> list[str]:

@@ -59,10 +59,12 @@ from detect.correlation.correlator import CorrelationResult, CorrelationSet, Cor
 from detect.correlation.errors import CheckpointError, CorrelationStateError
 from detect.correlation.hits import SKIPPED_SCHEMA
 from detect.correlation.model import CompiledCorrelation, Condition, Input
+from detect.correlation.slots import FILE_SLOT, CorrelationSlots, TopicPartition
 from detect.correlation.windows import ALERT_SCHEMA
 
 __all__ = [
     "ALERT_SCHEMA",
+    "FILE_SLOT",
     "SKIPPED_SCHEMA",
     "Checkpoint",
     "CheckpointError",
@@ -71,8 +73,10 @@ __all__ = [
     "Condition",
     "CorrelationResult",
     "CorrelationSet",
+    "CorrelationSlots",
     "CorrelationStateError",
     "Correlator",
     "Input",
     "SQLiteCheckpointStore",
+    "TopicPartition",
 ]

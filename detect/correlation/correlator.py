@@ -89,9 +89,12 @@ class CorrelationSet:
         *,
         pipeline: str = DEFAULT_PIPELINE,
     ) -> CorrelationSet:
-        """Compile the correlation rules among ``sources``; base rules are looked up in
-        ``base`` by the ``name:`` or ``id`` the correlation uses (``sources`` must hold the
-        base rules too). Rules that cannot be evaluated are rejected by name and reason."""
+        """Compile the correlation rules among ``sources``.
+
+        Base rules are looked up in ``base`` by the ``name:`` or ``id`` the correlation uses
+        (``sources`` must hold the base rules too). Rules that cannot be evaluated are
+        rejected by name and reason.
+        """
         compiled, rejected = compile_correlations(sources, base, pipeline=pipeline)
         return cls(compiled, rejected)
 

@@ -168,7 +168,7 @@ def _fire(
     return alerts
 
 
-def reference_alerts(
+def reference_alerts(  # noqa: C901 (a plain reference, kept as one readable loop)
     correlations: Sequence[CompiledCorrelation],
     events: Sequence[Mapping[str, object]],
     matched: Sequence[set[int]],

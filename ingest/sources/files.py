@@ -133,7 +133,7 @@ class FileSource:
         self.committed: dict[Hashable, int] = {}
         self._fields: dict[str, pl.DataFrame] = {}
 
-    async def batches(self) -> AsyncIterator[SourceBatch]:
+    async def batches(self) -> AsyncIterator[SourceBatch]:  # noqa: C901 (one read loop)
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
         try:

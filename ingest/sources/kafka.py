@@ -102,7 +102,7 @@ def security_options(
     password: str | None = None,
     ca_file: Path | None = None,
 ) -> dict[str, Any]:
-    """aiokafka client options for PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    """Client options of aiokafka for PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
 
     Examples
     --------

@@ -1,7 +1,6 @@
 """``neakta assets lookup|check``: ask the asset inventory who owns an address or host.
 
-Also :func:`enrichment_from_settings`, which loads every lookup file the
-:class:`neakta.settings.EnrichSettings` name, for the pipeline to wire.
+The lookups the pipeline uses are built by :func:`neakta.wiring.enrichment_from_settings`.
 """
 
 from __future__ import annotations
@@ -14,30 +13,15 @@ import polars as pl
 
 from enrich import (
     load_assets,
-    load_attack,
-    load_indicators,
-    open_geoip,
     tag_assets,
 )
 from enrich.inventory import ASSET_FIELDS
-from neakta.alerting import Lookups
-from neakta.settings import EnrichSettings, Settings
+from neakta.settings import Settings
 
-__all__ = ["SAMPLE_ASSETS", "enrichment_from_settings", "register"]
+__all__ = ["SAMPLE_ASSETS", "register"]
 
 SAMPLE_ASSETS = Path(__file__).resolve().parents[2] / "enrich" / "data" / "assets.csv"
 """The bundled sample inventory of Cambodia's ministries."""
-
-
-def enrichment_from_settings(enrich: EnrichSettings) -> Lookups:
-    """Load the configured files (raises :class:`enrich.SourceFileError` for a bad one)."""
-    return Lookups(
-        inventory=None if enrich.assets is None else load_assets(enrich.assets),
-        indicators=load_indicators(enrich.indicators) if enrich.indicators else None,
-        geoip=open_geoip(enrich.geoip_city),
-        asn=open_geoip(enrich.geoip_asn),
-        attack=load_attack(enrich.attack),
-    )
 
 
 def cmd_lookup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -1,7 +1,7 @@
 """``neakta incidents list|show|ack|close``: the incidents in the embedded SQLite store.
 
-Also the builders that turn :class:`neakta.settings.RespondSettings` into the respond
-stage's objects (tracker, store, NDJSON export, notifier), for the pipeline to wire.
+The respond stage's objects (tracker, store, export, notifier) are built by
+:mod:`neakta.wiring`.
 """
 
 from __future__ import annotations
@@ -9,68 +9,21 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
-from neakta.settings import RespondSettings, Settings
+from neakta import wiring
+from neakta.options import add_option
+from neakta.settings import Settings
 from respond.alerts import SEVERITY
-from respond.incidents import IncidentTracker, severity_label
-from respond.ndjson import NdjsonSink
-from respond.notify import WebhookNotifier
+from respond.incidents import severity_label
 from respond.store import IncidentNotFoundError, IncidentStateError, SqliteStore
 
-__all__ = [
-    "ndjson_sink_from_settings",
-    "notifier_from_settings",
-    "register",
-    "store_from_settings",
-    "tracker_from_settings",
-]
+__all__ = ["register"]
 
 _SEVERITIES = SEVERITY
-
-
-def tracker_from_settings(respond: RespondSettings) -> IncidentTracker:
-    """The incident tracker the settings describe."""
-    return IncidentTracker(
-        window=timedelta(seconds=respond.incident_window_s),
-        group_by=respond.incident_group_by,
-        escalate_count=respond.incident_escalate_count,
-    )
-
-
-def store_from_settings(
-    respond: RespondSettings, tracker: IncidentTracker | None = None
-) -> SqliteStore:
-    """The embedded store; with a tracker, it resumes the tracker's saved incidents."""
-    store = SqliteStore(respond.store_path, tracker=tracker)
-    if tracker is not None:
-        store.resume(tracker)
-    return store
-
-
-def ndjson_sink_from_settings(respond: RespondSettings) -> NdjsonSink | None:
-    """The NDJSON export, or ``None`` when no path is set."""
-    if respond.ndjson_path is None:
-        return None
-    return NdjsonSink(respond.ndjson_path, alert_index=respond.ndjson_alert_index)
-
-
-def notifier_from_settings(respond: RespondSettings) -> WebhookNotifier | None:
-    """The webhook notifier, or ``None`` when no URL is set."""
-    if respond.notify_url is None:
-        return None
-    return WebhookNotifier(
-        url=respond.notify_url.get_secret_value(),
-        kind=respond.notify_kind,
-        chat_id=respond.notify_chat_id,
-        min_severity=respond.notify_min_severity,
-        rate_per_minute=respond.notify_rate_per_minute,
-        burst=respond.notify_burst,
-    )
 
 
 def _severity(text: str) -> int:
@@ -87,7 +40,7 @@ def _open(path: Path) -> SqliteStore | None:
     if not path.exists():
         print(f"neakta: no incident store at {path}", file=sys.stderr)
         return None
-    return SqliteStore(path)
+    return wiring.open_store(path)
 
 
 def _dump(value: Any, out: TextIO) -> None:
@@ -211,11 +164,13 @@ def cmd_state(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    parser.add_argument(
+    add_option(
+        parser,
         "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="the SQLite store",
         type=Path,
         default=settings.respond.store_path,
-        help="the SQLite store (env NEAKTA_RESPOND__STORE_PATH; default %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 

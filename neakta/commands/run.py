@@ -22,99 +22,96 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from detect import CompiledRuleSet
 from detect.correlation import CheckpointError, SQLiteCheckpointStore
-from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, NdjsonDeadLetters
+from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
-from neakta.alert_file import NdjsonAlertWriter
+from neakta import wiring
 from neakta.alerting import AlertStage
-from neakta.commands.assets import enrichment_from_settings
-from neakta.commands.incidents import (
-    ndjson_sink_from_settings,
-    notifier_from_settings,
-    store_from_settings,
-    tracker_from_settings,
-)
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
-from neakta.settings import KafkaSettings, Settings, reveal
-from neakta.status import StatusLine, configure_logging, format_summary
-from respond.sinks import AlertSink
+from neakta.options import add_option, add_rules_option
+from neakta.settings import Settings
+from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
-__all__ = ["build_alert_stage", "cmd_replay", "cmd_run", "register"]
+__all__ = ["cmd_replay", "cmd_run", "register"]
 
 _log = logging.getLogger("neakta.run")
 
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
     run = settings.run
-    parser.add_argument(
-        "--rules",
-        nargs="+",
-        type=Path,
-        default=list(settings.rules),
-        help="rule files or folders (env NEAKTA_RULES; default: the bundled rules/)",
-    )
-    parser.add_argument(
+    add_rules_option(parser, settings)
+    add_option(
+        parser,
         "--family",
+        env="NEAKTA_RUN__FAMILY",
+        help="log family of every input file; guessed per file by name and content when unset",
+        default_help=None,
         choices=FAMILIES,
         default=run.family,
-        help="log family of every input file; guessed per file by name and content "
-        "when unset (env NEAKTA_RUN__FAMILY)",
     )
     parser.add_argument(
         "--follow", action="store_true", help="keep reading input files as they grow"
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--alerts",
+        env="NEAKTA_RUN__ALERTS",
+        help="NDJSON file the alerts are appended to, - for stdout",
         default=run.alerts,
-        help="NDJSON file the alerts are appended to, - for stdout "
-        "(env NEAKTA_RUN__ALERTS; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--dead-letters",
+        env="NEAKTA_RUN__DEAD_LETTERS",
+        help="NDJSON file for dead letters in file mode",
         type=Path,
         default=run.dead_letters,
-        help="NDJSON file for dead letters in file mode "
-        "(env NEAKTA_RUN__DEAD_LETTERS; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="SQLite file keeping alerts and incidents",
         dest="store",
         type=Path,
         default=settings.respond.store_path,
-        help="SQLite file keeping alerts and incidents (env NEAKTA_RESPOND__STORE_PATH; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--max-record-bytes",
+        env="NEAKTA_RUN__MAX_RECORD_BYTES",
+        help="longer records are dead letters",
         type=int,
         default=run.max_record_bytes,
-        help="longer records are dead letters (env NEAKTA_RUN__MAX_RECORD_BYTES; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--batch-size",
+        env="NEAKTA_BATCH_SIZE",
+        help="most records per file batch",
         type=int,
         default=settings.batch_size,
-        help="most records per file batch (env NEAKTA_BATCH_SIZE; default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--status",
+        env="NEAKTA_RUN__STATUS",
+        help="live status line on stderr; default: only when stderr is a terminal",
+        default_help=None,
         action=argparse.BooleanOptionalAction,
         default=run.status,
-        help="live status line on stderr; default: only when stderr is a terminal "
-        "(env NEAKTA_RUN__STATUS)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--log-format",
+        env="NEAKTA_RUN__LOG_FORMAT",
+        help="stderr log lines as key=value or JSON",
         choices=("kv", "json"),
         default=run.log_format,
-        help="stderr log lines as key=value or JSON (env NEAKTA_RUN__LOG_FORMAT; "
-        "default %(default)s)",
     )
     parser.add_argument(
         "--idle-exit",
@@ -142,16 +139,20 @@ def register(
         default=list(settings.run.inputs),
         help="files or folders to read in file mode (env NEAKTA_RUN__INPUTS, a JSON list)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--bootstrap-servers",
+        env="NEAKTA_KAFKA__BOOTSTRAP_SERVERS",
+        help="Kafka brokers host:port[,...]; set means Kafka mode",
+        default_help=None,
         default=kafka.bootstrap_servers,
-        help="Kafka brokers host:port[,...]; set means Kafka mode "
-        "(env NEAKTA_KAFKA__BOOTSTRAP_SERVERS)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--group-id",
+        env="NEAKTA_KAFKA__GROUP_ID",
+        help="consumer group",
         default=kafka.group_id,
-        help="consumer group (env NEAKTA_KAFKA__GROUP_ID; default %(default)s)",
     )
     run.add_argument(
         "--topics",
@@ -159,12 +160,13 @@ def register(
         default=list(kafka.topics),
         help="topics to consume (env NEAKTA_KAFKA__TOPICS, a JSON list; default %(default)s)",
     )
-    run.add_argument(
+    add_option(
+        run,
         "--checkpoints",
+        env="NEAKTA_CORRELATION__CHECKPOINT_PATH",
+        help="SQLite file of correlation state checkpoints in Kafka mode",
         type=Path,
         default=settings.correlation.checkpoint_path,
-        help="SQLite file of correlation state checkpoints in Kafka mode "
-        "(env NEAKTA_CORRELATION__CHECKPOINT_PATH; default %(default)s)",
     )
     _common(run, settings)
     run.set_defaults(handler=cmd_run)
@@ -186,126 +188,27 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return asyncio.run(_run(args, settings, out))
 
 
-def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
-    from ingest.sources.kafka import security_options
-
-    return {
-        "client_id": kafka.client_id,
-        **security_options(
-            security_protocol=kafka.security_protocol,
-            sasl_mechanism=kafka.sasl_mechanism,
-            username=kafka.username,
-            password=reveal(kafka.password),
-            ca_file=kafka.ca_file,
-        ),
-    }
-
-
-async def _kafka(
-    args: argparse.Namespace, kafka: KafkaSettings, stop: asyncio.Event, stage: AlertStage
-) -> tuple[Source, DeadLetterSink]:
-    from aiokafka import AIOKafkaProducer, TopicPartition
-    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-
-    from ingest.sources.kafka import KafkaSource
-
-    async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
-        return stage.assign(committed)
-
-    async def on_revoked(partitions: list[TopicPartition]) -> None:
-        stage.revoke(partitions)
-
-    options = _kafka_options(kafka)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=args.bootstrap_servers,
-        enable_idempotence=kafka.dlq_idempotence,
-        **options,
-    )
-    await producer.start()
-    source = KafkaSource(
-        bootstrap_servers=args.bootstrap_servers,
-        topics=args.topics,
-        group_id=args.group_id,
-        families=kafka.families,
-        max_records=kafka.max_records,
-        timeout_ms=kafka.poll_timeout_ms,
-        max_record_bytes=args.max_record_bytes,
-        stop=stop,
-        session_timeout_ms=kafka.session_timeout_ms,
-        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
-        # Partition p of every co-partitioned topic to one consumer: one correlation slot.
-        partition_assignment_strategy=(RangePartitionAssignor,),
-        on_assigned=on_assigned,
-        on_revoked=on_revoked,
-        **options,
-    )
-    return source, KafkaDeadLetters(producer)
-
-
-REPLAY_LATENESS_S = 7 * 86_400.0
-"""Allowed lateness of correlations over files that end: files are read one after another,
-so event time starts over at each file; every window is decided when the files end."""
-
-
-def build_alert_stage(
-    settings: Settings,
-    *,
-    store: Path | None,
-    rules: Sequence[Path],
-    base: CompiledRuleSet,
-    lateness_s: float,
-) -> tuple[AlertStage, list[AlertSink]]:
-    """The alert stage (enrichment, correlation, incidents) and the embedded sinks.
-
-    With a store path, incidents are kept in the SQLite store there, which also resumes the
-    incidents a previous run left open; without one, alerts carry no incidents.
-    """
-    lookups = enrichment_from_settings(settings.enrich)
-    sinks: list[AlertSink] = []
-    tracker = None
-    if store is not None:
-        tracker = tracker_from_settings(settings.respond)
-        where = settings.respond.model_copy(update={"store_path": store})
-        sinks.append(store_from_settings(where, tracker))
-    export = ndjson_sink_from_settings(settings.respond)
-    notifier = notifier_from_settings(settings.respond)
-    sinks.extend(sink for sink in (export, notifier) if sink is not None)
-    correlations = compile_correlations(rules, base)
-    for problem in correlations.rejected:
-        _log.warning("correlation rule rejected: %s", problem)
-    correlator = (
-        correlations.correlator(
-            lateness_s=lateness_s, max_event_ids=settings.correlation.max_event_ids
+def _stages(
+    args: argparse.Namespace, settings: Settings, rules: CompiledRuleSet
+) -> wiring.Stages | None:
+    """The alert stages; None (reported) when the checkpoint store cannot be opened."""
+    live = bool(args.bootstrap_servers) or args.follow
+    kept = settings.correlation.checkpoints_kept
+    try:
+        return wiring.build_stages(
+            settings,
+            store=args.store,
+            rules=args.rules,
+            base=rules,
+            lateness_s=settings.correlation.lateness_s if live else wiring.REPLAY_LATENESS_S,
+            checkpoints=partial(SQLiteCheckpointStore, args.checkpoints, keep=kept)
+            if args.bootstrap_servers
+            else None,
+            group_id=args.group_id if args.bootstrap_servers else "",
         )
-        if correlations.rules
-        else None
-    )
-    return AlertStage(lookups, tracker=tracker, correlator=correlator), sinks
-
-
-def _sinks(args: argparse.Namespace, settings: Settings, out: TextIO) -> list[AlertSink]:
-    sinks: list[AlertSink] = [NdjsonAlertWriter(args.alerts, stdout=out)]
-    if settings.elastic.hosts:
-        from neakta.commands.setup import elastic_sink_from_settings
-
-        elastic = elastic_sink_from_settings(settings.elastic)
-        if elastic is not None:
-            sinks.append(elastic)
-    return sinks
-
-
-async def _watch_idle(pipeline: Pipeline, source: Source, idle: float) -> None:
-    """Stop the run once no batch came for ``idle`` seconds while there was input to read."""
-    waiting_since = time.monotonic()
-    while not pipeline.stop.is_set():
-        await asyncio.sleep(min(idle / 4, 0.25))
-        if not getattr(source, "assigned", True):
-            # A consumer still joining its group has nothing to wait for yet.
-            waiting_since = time.monotonic()
-            continue
-        if time.monotonic() - max(pipeline.last_batch, waiting_since) >= idle:
-            _log.info("no batch for %.1f s: stopping", idle)
-            pipeline.stop.set()
+    except CheckpointError as error:
+        print(f"neakta: {error}", file=sys.stderr)
+        return None
 
 
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -314,28 +217,13 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     if not args.bootstrap_servers and not args.inputs:
         print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
         return 2
-    rulesets = compile_rulesets(args.rules, placeholders=settings.placeholders)
+    rulesets = wiring.compile_rulesets(args.rules, placeholders=settings.placeholders)
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
-    live = bool(args.bootstrap_servers) or args.follow
-    stage, embedded = build_alert_stage(
-        settings,
-        store=args.store,
-        rules=args.rules,
-        base=first,
-        lateness_s=settings.correlation.lateness_s if live else REPLAY_LATENESS_S,
-    )
-    checkpoints = None
-    if args.bootstrap_servers and stage.correlator is not None:
-        try:
-            checkpoints = SQLiteCheckpointStore(
-                args.checkpoints, keep=settings.correlation.checkpoints_kept
-            )
-        except CheckpointError as error:
-            print(f"neakta: {error}", file=sys.stderr)
-            return 2
-        stage.checkpoints, stage.group_id = checkpoints, args.group_id
+    stages = _stages(args, settings, first)
+    if stages is None:
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -343,7 +231,15 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     source: Source
     dead_letters: DeadLetterSink
     if args.bootstrap_servers:
-        source, dead_letters = await _kafka(args, settings.kafka, stop, stage)
+        source, dead_letters = await wiring.kafka_source(
+            settings.kafka,
+            bootstrap_servers=args.bootstrap_servers,
+            topics=args.topics,
+            group_id=args.group_id,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+            checkpoint=stages.checkpoint,
+        )
         mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
     else:
         source = FileSource(
@@ -356,17 +252,19 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
         dead_letters = NdjsonDeadLetters(args.dead_letters)
         mode = "files " + " ".join(map(str, args.inputs))
-    pipeline = Pipeline(
+    pipeline = wiring.build_pipeline(
         rulesets,
-        sinks=[*_sinks(args, settings, out), *embedded],
-        make_alerts=stage,
+        stages,
+        sinks=wiring.alert_sinks(settings, args.alerts, out),
         dead_letters=dead_letters,
-        forwarders=settings.run.forwarders,
+        settings=settings,
         stop=stop,
     )
     _log.info("started: %s, %d rules", mode, len(first.rules))
     watcher = (
-        asyncio.create_task(_watch_idle(pipeline, source, args.idle_exit))
+        asyncio.create_task(
+            stop_when_idle(pipeline.stop, lambda: pipeline.last_batch, source, args.idle_exit)
+        )
         if args.idle_exit
         else None
     )
@@ -384,10 +282,9 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             loop.remove_signal_handler(signum)
         await source.close()
         await pipeline.close()
-        if checkpoints is not None:
-            checkpoints.close()
+        stages.close()
     print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
-    _print_skipped(stage)
+    _print_skipped(stages.stage)
     return code
 
 

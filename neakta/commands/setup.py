@@ -11,30 +11,17 @@ import asyncio
 import sys
 from typing import TextIO
 
+from neakta.options import add_option
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import (
     ElasticSetupError,
-    ElasticSink,
     build_client,
-    build_elastic_sink,
     install_templates,
     render_templates,
 )
 from respond.kibana import import_saved_objects, load_ndjson
 
-__all__ = ["elastic_sink_from_settings", "register"]
-
-
-def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
-    """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
-    if not elastic.hosts:
-        return None
-    return build_elastic_sink(
-        hosts=elastic.hosts,
-        **elastic.credentials(),
-        namespace=elastic.namespace,
-        incidents_alias=elastic.incidents_alias,
-    )
+__all__ = ["register"]
 
 
 async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO) -> None:
@@ -101,31 +88,36 @@ def register(
         default=list(elastic.hosts),
         help="Elasticsearch URLs (env NEAKTA_ELASTIC__HOSTS, JSON: '[\"https://es01:9200\"]')",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--incidents-alias",
+        env="NEAKTA_ELASTIC__INCIDENTS_ALIAS",
+        help="alias incidents are written through",
         default=elastic.incidents_alias,
-        help="alias incidents are written through (env NEAKTA_ELASTIC__INCIDENTS_ALIAS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--retention-days",
+        env="NEAKTA_ELASTIC__RETENTION_DAYS",
+        help="days alert indices are kept after rollover",
         type=int,
         default=elastic.retention_days,
-        help="days alert indices are kept after rollover (env NEAKTA_ELASTIC__RETENTION_DAYS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--replicas",
+        env="NEAKTA_ELASTIC__REPLICAS",
+        help="replicas per shard, 0 on one node",
         type=int,
         default=elastic.replicas,
-        help="replicas per shard, 0 on one node (env NEAKTA_ELASTIC__REPLICAS; "
-        "default %(default)s)",
     )
-    parser.add_argument(
+    add_option(
+        parser,
         "--kibana-url",
+        env="NEAKTA_ELASTIC__KIBANA_URL",
+        help="Kibana URL; without it no saved objects are imported",
+        default_help=None,
         default=elastic.kibana_url,
-        help="Kibana URL; without it no saved objects are imported "
-        "(env NEAKTA_ELASTIC__KIBANA_URL)",
     )
     parser.add_argument(
         "--kibana-space",

@@ -56,9 +56,9 @@ def build_client(
     verify_certs: bool = True,
     request_timeout: float = 30.0,
 ) -> AsyncElasticsearch:
-    """An async client whose own retries are off: :func:`respond.elastic.bulk.send_bulk`
-    and the callers decide what to retry.
+    """An async client whose own retries are off.
 
+    :func:`respond.elastic.bulk.send_bulk` and the callers decide what to retry.
     An API key wins over a user name and password. Certificates are verified unless
     ``verify_certs`` is false; ``ca_file`` names the CA that signed the cluster's.
     """

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from ingest.tansu import tansu_binary, tansu_broker
+from testsupport.tansu import tansu_binary, tansu_broker
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from tests.integration.conftest import Broker, committed, create_topics, produce
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = Path(__file__).resolve().parents[2] / "neakta" / "data" / "sample_endpoint.ndjson"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "data" / "sample_endpoint.ndjson"
 LINES = SAMPLE.read_bytes().splitlines()[:1200]
 
 

@@ -16,8 +16,9 @@ import pytest
 from ingest.identity import event_ids
 from ingest.sources.parsing import parse_records
 from neakta.cli import main
-from neakta.pipeline import compile_correlations, compile_rulesets, simple_alerts
+from neakta.pipeline import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
+from respond.alerts import simple_alerts
 from tests.integration.conftest import (
     Broker,
     committed,
@@ -30,7 +31,7 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[2] / "neakta" / "data"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "data"
 ENDPOINT_LINES = (SAMPLES / "sample_endpoint.ndjson").read_text().splitlines()
 FIREWALL_LINES = (SAMPLES / "sample_firewall.log").read_text().splitlines()
 GARBAGE = [b"{not json", b"\xff\xfe\x00binary", b"[1, 2, 3]"]

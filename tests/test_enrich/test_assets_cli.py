@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from neakta.cli import build_parser
-from neakta.commands.assets import enrichment_from_settings
 from neakta.settings import EnrichSettings, Settings
+from neakta.wiring import enrichment_from_settings
 
 DATA = Path(__file__).resolve().parents[2] / "enrich" / "data"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from enrich.errors import SourceFileError
-from enrich.indicators import load_indicators, load_indicators_csv, load_stix_bundle
-from enrich.stix import PatternError, parse_pattern
+from enrich.intel.load import load_indicators, load_indicators_csv, load_stix_bundle
+from enrich.intel.stix import PatternError, parse_pattern
 
 DATA = Path(__file__).resolve().parents[2] / "enrich" / "data"
 

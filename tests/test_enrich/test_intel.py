@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enrich.errors import CatalogError
-from enrich.indicators import build_indicators
-from enrich.intel import match_indicators
-from enrich.threat import attach_indicators
+from enrich.intel.attach import attach_indicators
+from enrich.intel.load import build_indicators
+from enrich.intel.match import match_indicators
 
 INTEL = build_indicators(
     [

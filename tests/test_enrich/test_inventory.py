@@ -8,7 +8,7 @@ import pytest
 
 from enrich.errors import SourceFileError
 from enrich.inventory import build_inventory, load_assets
-from enrich.sample_assets import generate_inventory
+from samples.assets import generate_inventory
 
 HEADER = "network,host,ministry_id,ministry_name,system,criticality,contact\n"
 DATA = Path(__file__).resolve().parents[2] / "enrich" / "data"

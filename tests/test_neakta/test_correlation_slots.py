@@ -11,23 +11,25 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from detect import CompiledRuleSet
-from detect.correlation import SQLiteCheckpointStore
+from detect.correlation import FILE_SLOT, CorrelationSlots, SQLiteCheckpointStore
 from enrich import load_attack
 from ingest.sources.kafka import records_frame
 from ingest.sources.parsing import parse_records
 from ingest.sources.records import SourceBatch, decode_records
 from ingest.testing import ListDeadLetters, MemorySource
-from neakta.alerting import FILE_SLOT, AlertStage, Lookups
+from neakta.alerting import AlertStage
+from neakta.checkpoint import Checkpoint
 from neakta.cli import main
 from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
+from respond.assembly import Lookups
 from respond.testing import ListSink
 
 TOPIC = "logs.firewall.mef"
 GROUP = "neakta"
 SCAN = "Port Scan From One Source"
 SCANNER = "198.51.100.77"
-SAMPLES = Path(__file__).resolve().parents[2] / "neakta" / "data"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "data"
 LINES = (SAMPLES / "sample_firewall.log").read_text().splitlines()
 RULESETS = compile_rulesets([DEFAULT_RULES], families=("firewall",))
 CORRELATIONS = compile_correlations([DEFAULT_RULES], RULESETS["firewall"])
@@ -56,19 +58,22 @@ def on_partition(lines: list[str], partition: int = 0, start: int = 0) -> Source
     return kafka_batch([(partition, start + n, line) for n, line in enumerate(lines)])
 
 
-def stage(store: SQLiteCheckpointStore | None = None) -> AlertStage:
-    return AlertStage(
-        Lookups(attack=ATTACK),
-        correlator=CORRELATIONS.correlator(lateness_s=60),
-        checkpoints=store,
-        group_id=GROUP,
-    )
+def stage(store: SQLiteCheckpointStore | None = None, group_id: str = GROUP) -> CorrelationSlots:
+    """Correlation slots checkpointed in ``store`` under ``group_id``."""
+    correlator = CORRELATIONS.correlator(lateness_s=60)
+    return CorrelationSlots(correlator, checkpoints=store, group_id=group_id)
 
 
-async def scans(alerts: AlertStage, *batches: SourceBatch) -> list[str]:
+async def scans(alerts: CorrelationSlots, *batches: SourceBatch) -> list[str]:
     """Run the batches through a pipeline; the source IPs of the port-scan alerts."""
     sink = ListSink()
-    pipeline = Pipeline(RULESETS, sinks=[sink], dead_letters=ListDeadLetters(), make_alerts=alerts)
+    pipeline = Pipeline(
+        RULESETS,
+        sinks=[sink],
+        dead_letters=ListDeadLetters(),
+        make_alerts=AlertStage(Lookups(attack=ATTACK), slots=alerts),
+        checkpoint=Checkpoint(alerts),
+    )
     source = MemorySource(list(batches))
     await pipeline.run(source)
     assert source.committed == list(batches)
@@ -141,8 +146,8 @@ async def test_crash_between_checkpoint_and_commit_restores_the_older_state(
     held = crashed.slots[0].state_rows
     # The middle batch was checkpointed, then the process died before Kafka's commit.
     middle = on_partition(MIDDLE, start=len(FIRST))
-    crashed(*evaluated(middle))
-    crashed.checkpoint(middle.position)
+    AlertStage(Lookups(attack=ATTACK), slots=crashed)(*evaluated(middle))
+    Checkpoint(crashed).save(middle)
     restarted = stage(store)
     seeks = restarted.assign({TopicPartition(TOPIC, 0): len(FIRST)})
     assert seeks == {(TOPIC, 0): len(FIRST)}
@@ -159,8 +164,7 @@ async def test_assignment_without_checkpoint_starts_empty_where_kafka_is(tmp_pat
     alerts.revoke([TopicPartition(TOPIC, 0)])
     assert set(alerts.slots) == {FILE_SLOT}
     # Another group has no checkpoint; Kafka's offset is kept (no seek).
-    other = stage(store)
-    other.group_id = "other"
+    other = stage(store, group_id="other")
     assert other.assign({TopicPartition(TOPIC, 0): None}) == {}
     assert other.slots[0].state_rows == 0
 

@@ -10,9 +10,10 @@ import pytest
 
 from enrich import load_attack
 from ingest.testing import ListDeadLetters, MemorySource
-from neakta.alerting import AlertStage, Lookups
+from neakta.alerting import AlertStage
 from neakta.pipeline import Pipeline
 from respond import IncidentTracker
+from respond.assembly import Lookups
 from respond.elastic import build_client, build_elastic_sink, install_templates, render_templates
 from tests.elastic_server import ElasticServer
 from tests.test_neakta.test_pipeline import ATTACK, BENIGN, rulesets

@@ -12,7 +12,8 @@ import pytest
 
 from detect import CompiledRuleSet
 from ingest.testing import ListDeadLetters, MemorySource
-from neakta.pipeline import Pipeline, alert_ids, simple_alerts
+from neakta.pipeline import Pipeline
+from respond.alerts import alert_id, simple_alerts
 from respond.errors import SinkRejectedError
 from respond.sinks import Delivery, SinkBatch
 from respond.testing import ListSink
@@ -137,10 +138,7 @@ async def test_replaying_the_same_records_gives_the_same_alert_ids() -> None:
         runs.append(sink.batches[0].alerts)
     assert runs[0]["_id"].to_list() == runs[1]["_id"].to_list()
     alert = runs[0].row(0, named=True)
-    assert (
-        alert["_id"]
-        == alert_ids(pl.Series([alert["rule.id"]]), pl.Series([alert["event.id"]])).item()
-    )
+    assert alert["_id"] == alert_id(alert["rule.id"], alert["event.id"])
     assert (alert["organization.id"], alert["event.severity"], alert["event.kind"]) == (
         "mptc",
         73,
@@ -155,7 +153,7 @@ def test_simple_alerts_of_no_matches_is_an_empty_batch() -> None:
     assert empty.alerts.height == 0
 
 
-@pytest.mark.parametrize("name", ["neakta.pipeline", "neakta.status"])
+@pytest.mark.parametrize("name", ["neakta.pipeline", "neakta.status", "respond.alerts"])
 def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

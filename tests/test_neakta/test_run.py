@@ -10,10 +10,10 @@ import orjson
 import polars as pl
 import pytest
 
-from neakta.alert_file import NdjsonAlertWriter, read_alert_ids
 from neakta.cli import main
 from neakta.settings import DEFAULT_RULES
 from neakta.status import RunStats, StatusLine
+from respond.ndjson import NdjsonAlertWriter, read_alert_ids
 from respond.sinks import SinkBatch
 from tests.rules_text import WHOAMI_FROM_WEB_SERVER
 
@@ -152,7 +152,7 @@ async def test_alert_file_skips_a_line_cut_short_by_a_crash(tmp_path: Path) -> N
 def test_events_too_late_for_the_correlation_windows_are_counted_in_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sample = (Path(__file__).parents[2] / "neakta" / "data" / "sample_firewall.log").read_text()
+    sample = (Path(__file__).parents[2] / "samples" / "data" / "sample_firewall.log").read_text()
     line = next(x for x in sample.splitlines() if x.startswith("<189>date=2026-11-20"))
     # The same connection 19 days earlier: far behind the 7-day lateness of a replay.
     stamp = line.split("eventtime=")[1].split(" ")[0]

@@ -21,7 +21,7 @@ from detect import CompiledRuleSet, load_rules
 from detect.correlation import CorrelationSet
 from ingest.parsers import ParseResult, parse_endpoint, parse_firewall, parse_web
 from neakta.cli import main
-from neakta.samples import DATA_DIR, bundled_labels
+from samples import DATA_DIR, bundled_labels
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

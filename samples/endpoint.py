@@ -5,7 +5,7 @@ channel of workstations and servers in Cambodian ministries (``mef.gov.kh``, ``m
 ``moeys.gov.kh``, ``mptc.gov.kh``, ``interior.gov.kh``). Keys are the field names Sigma rules
 use (``Image``, ``CommandLine``, ``ParentImage``, ``TargetObject``, ``QueryName`` ...).
 
-Benign activity is drawn from :mod:`neakta.samples.endpoint_catalog`; a fixed set of attack
+Benign activity is drawn from :mod:`samples.endpoint_catalog`; a fixed set of attack
 events (see :data:`ATTACK_KINDS`) sits at positions that depend only on the event count, so
 the rules in ``rules/windows`` can be checked against exact rows.
 """
@@ -17,9 +17,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Final
 
-from neakta.samples.common import HOSTS_BY_ROLE, START, Host
-from neakta.samples.endpoint_attacks import ATTACK_KINDS, ATTACKS, dns_body, process_body, sid
-from neakta.samples.endpoint_catalog import (
+from samples.common import HOSTS_BY_ROLE, START, Host
+from samples.endpoint_attacks import ATTACK_KINDS, ATTACKS, dns_body, process_body, sid
+from samples.endpoint_catalog import (
     ACCOUNTS,
     DNS,
     DOCX,

@@ -2,7 +2,7 @@
 
 Process creations (:data:`PROCS`), network connections, DNS queries, file creations and
 registry writes are templates; ``{placeholders}`` are filled per event by
-:mod:`neakta.samples.endpoint`. Paths and command lines are those of Windows 10/11
+:mod:`samples.endpoint`. Paths and command lines are those of Windows 10/11
 workstations and Windows Server hosts with Office, Chrome, Edge, Teams and IIS.
 """
 

@@ -8,9 +8,9 @@ from typing import Final
 
 import polars as pl
 
-from neakta.samples.common import START
-from neakta.samples.endpoint import attack_event, benign_process, utc_text
-from neakta.samples.endpoint_attacks import ATTACKS
+from samples.common import START
+from samples.endpoint import attack_event, benign_process, utc_text
+from samples.endpoint_attacks import ATTACKS
 
 __all__ = ["PROCESS_FRAME_SCHEMA", "generate_process_frame"]
 

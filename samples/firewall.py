@@ -14,7 +14,7 @@ Five devices forward their logs, each in its own framing, as ministries do:
 Benign traffic is web browsing, DNS, file shares and directory traffic, citizens reaching
 the portals, and the steady Internet background of blocked probes (one port per source).
 The seeded attacks are listed in :data:`FIREWALL_ATTACK_KINDS`; line renderers live in
-:mod:`neakta.samples.firewall_lines`.
+:mod:`samples.firewall_lines`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import random
 from datetime import timedelta
 from typing import Final
 
-from neakta.samples.common import MPTC_PORTAL, START, client_address, host_named
-from neakta.samples.endpoint_attacks import C2_IP
-from neakta.samples.firewall_lines import Flow, render
+from samples.common import MPTC_PORTAL, START, client_address, host_named
+from samples.endpoint_attacks import C2_IP
+from samples.firewall_lines import Flow, render
 
 __all__ = ["FIREWALL_ATTACK_KINDS", "generate_firewall_lines_with_labels"]
 

@@ -56,7 +56,7 @@ def _tokens(pattern: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def parse_pattern(pattern: str) -> list[tuple[str, str]]:
+def parse_pattern(pattern: str) -> list[tuple[str, str]]:  # noqa: C901 (one token loop)
     """The ``(indicator type, value)`` pairs an OR-ed simple pattern stands for.
 
     Examples
@@ -68,7 +68,7 @@ def parse_pattern(pattern: str) -> list[tuple[str, str]]:
     >>> parse_pattern("[ipv4-addr:value = '1.2.3.4' AND network-traffic:dst_port = 443]")
     Traceback (most recent call last):
     ...
-    enrich.stix.PatternError: unsupported operator AND (only OR-ed comparisons with =)
+    enrich.intel.stix.PatternError: unsupported operator AND (only OR-ed comparisons with =)
     """
     tokens = _tokens(pattern)
     found: list[tuple[str, str]] = []

@@ -4,7 +4,7 @@ Reads ``enrich/data/annex1_systems.csv`` (the 29 institutions and their informat
 systems listed in Annex 1 of the Cambodia Digital Government Policy 2022-2035) and writes
 ``enrich/data/assets.csv``::
 
-    python -m enrich.sample_assets --out enrich/data/assets.csv
+    python -m samples.assets --out enrich/data/assets.csv
 
 Address plan (invented, private): each ministry has one ``10.<octet>.0.0/16`` and the
 ``*.<domain>`` host names; its n-th system gets ``10.<octet>.<100 + n>.0/24`` and the
@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import enrich
 from enrich.inventory import INVENTORY_COLUMNS
 
 __all__ = ["ANNEX", "OCTETS", "domain_of", "generate_inventory", "main", "slug_of"]
 
-DATA: Final = Path(__file__).resolve().parent / "data"
+DATA: Final = Path(enrich.__file__).resolve().parent / "data"
 ANNEX: Final = DATA / "annex1_systems.csv"
 """The transcribed annex: ``no,ministry_id,abbreviation,ministry_name,system``."""
 
@@ -180,7 +181,7 @@ def generate_inventory(annex: Path = ANNEX) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the inventory to ``--out`` (or standard output)."""
-    parser = argparse.ArgumentParser(prog="python -m enrich.sample_assets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m samples.assets", description=__doc__)
     parser.add_argument("--annex", type=Path, default=ANNEX, help="transcribed annex CSV")
     parser.add_argument("--out", type=Path, help="inventory CSV to write (default: stdout)")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The bundled sample files in ``neakta/data``: how each is made, and writing them."""
+"""The bundled sample files in ``samples/data``: how each is made, and writing them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Final
 
 import orjson
 
-from neakta.samples.endpoint import generate_endpoint_events_with_labels
-from neakta.samples.firewall import generate_firewall_lines_with_labels
-from neakta.samples.web import generate_iis_lines_with_labels, generate_nginx_lines_with_labels
+from samples.endpoint import generate_endpoint_events_with_labels
+from samples.firewall import generate_firewall_lines_with_labels
+from samples.web import generate_iis_lines_with_labels, generate_nginx_lines_with_labels
 
 __all__ = [
     "BUNDLED",
@@ -24,8 +24,8 @@ __all__ = [
     "write_ndjson",
 ]
 
-DATA_DIR: Final = Path(__file__).resolve().parent.parent / "data"
-"""Where the bundled samples live (``neakta/data``)."""
+DATA_DIR: Final = Path(__file__).resolve().parent / "data"
+"""Where the bundled samples live (``samples/data``)."""
 
 
 def _endpoint(count: int, seed: int) -> tuple[list[str], dict[int, str]]:
@@ -69,7 +69,7 @@ BUNDLED: Final = (
         lambda count, seed: generate_iis_lines_with_labels(count, seed=seed),
     ),
 )
-"""Every bundled sample, in the order ``python -m neakta.samples --bundled`` writes them."""
+"""Every bundled sample, in the order ``python -m samples --bundled`` writes them."""
 
 
 def bundled_labels(name: str) -> dict[int, str]:

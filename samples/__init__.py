@@ -5,19 +5,19 @@
 combined and IIS W3C access logs. Every generator returns its lines (or events) and a map
 from line index to the name of the seeded attack on that line.
 
-Regenerate the bundled files in ``neakta/data`` with::
+Regenerate the bundled files in ``samples/data`` with::
 
-    python -m neakta.samples --bundled
+    python -m samples --bundled
 """
 
-from neakta.samples.cli import main
-from neakta.samples.endpoint import (
+from samples.cli import main
+from samples.endpoint import (
     ATTACK_KINDS,
     SYSMON_CHANNEL,
     generate_endpoint_events,
     generate_endpoint_events_with_labels,
 )
-from neakta.samples.files import (
+from samples.files import (
     BUNDLED,
     DATA_DIR,
     bundled_labels,
@@ -25,9 +25,9 @@ from neakta.samples.files import (
     write_lines,
     write_ndjson,
 )
-from neakta.samples.firewall import FIREWALL_ATTACK_KINDS, generate_firewall_lines_with_labels
-from neakta.samples.process_frame import PROCESS_FRAME_SCHEMA, generate_process_frame
-from neakta.samples.web import (
+from samples.firewall import FIREWALL_ATTACK_KINDS, generate_firewall_lines_with_labels
+from samples.process_frame import PROCESS_FRAME_SCHEMA, generate_process_frame
+from samples.web import (
     WEB_ATTACK_KINDS,
     generate_iis_lines_with_labels,
     generate_nginx_lines_with_labels,

@@ -25,7 +25,7 @@ import polars_iptools as ip
 
 from enrich.columns import string_column
 from enrich.errors import CatalogError
-from enrich.indicators import INDICATOR_SCHEMA
+from enrich.intel.load import INDICATOR_SCHEMA
 
 __all__ = ["DEFAULT_FIELDS", "HIT_SCHEMA", "match_indicators"]
 
@@ -63,7 +63,7 @@ def match_indicators(
     events
         Any frame; columns named in ``fields`` that it lacks are skipped.
     indicators
-        :attr:`enrich.indicators.IndicatorSet.indicators`.
+        :attr:`enrich.intel.load.IndicatorSet.indicators`.
     fields
         Which columns to search per kind of indicator.
 
@@ -75,11 +75,11 @@ def match_indicators(
     Raises
     ------
     CatalogError
-        ``indicators`` lacks a column of :data:`enrich.indicators.INDICATOR_SCHEMA`.
+        ``indicators`` lacks a column of :data:`enrich.intel.load.INDICATOR_SCHEMA`.
 
     Examples
     --------
-    >>> from enrich.indicators import build_indicators
+    >>> from enrich.intel.load import build_indicators
     >>> intel = build_indicators([
     ...     ("1", "cidr", "203.0.113.0/24", "feed", "70", None, None),
     ...     ("2", "domain", "bad.example", "feed", None, None, None),

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from ingest.parsers import parse_firewall, parse_web
-from neakta.samples import (
+from samples import (
     BUNDLED,
     DATA_DIR,
     FIREWALL_ATTACK_KINDS,
@@ -196,13 +196,13 @@ def test_main_needs_a_target() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "neakta.samples.common",
-        "neakta.samples.endpoint",
-        "neakta.samples.files",
-        "neakta.samples.firewall",
-        "neakta.samples.firewall_lines",
-        "neakta.samples.process_frame",
-        "neakta.samples.web",
+        "samples.common",
+        "samples.endpoint",
+        "samples.files",
+        "samples.firewall",
+        "samples.firewall_lines",
+        "samples.process_frame",
+        "samples.web",
     ],
 )
 def test_docstring_examples(name: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neakta.samples import (
+from samples import (
     ATTACK_KINDS,
     DATA_DIR,
     PROCESS_FRAME_SCHEMA,

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Final
 
-from neakta.samples.endpoint_catalog import (
+from samples.endpoint_catalog import (
     CMD,
     OFFICE,
     ORIGINAL_NAMES,
@@ -74,6 +74,7 @@ def _hashes(file_name: str) -> str:
 
 @functools.cache
 def sid(netbios: str, user: str) -> str:
+    """A stable Windows security identifier for ``user`` on host ``netbios``."""
     domain = hashlib.sha256(netbios.encode()).digest()
     parts = "-".join(str(int.from_bytes(domain[i : i + 4], "big")) for i in (0, 4, 8))
     rid = 1100 + int.from_bytes(hashlib.sha256(user.encode()).digest()[:2], "big") % 8000
@@ -107,6 +108,7 @@ def process_body(
 
 
 def dns_body(pid: int, image: str, user: str, query: str, answer: str) -> dict[str, object]:
+    """The Sysmon DNS query event (event id 22) body of one lookup."""
     return {
         "ProcessId": pid,
         "QueryName": query,

@@ -23,7 +23,7 @@ from typing import Any, Final
 import polars as pl
 
 from enrich.errors import Rejected, SourceFileError
-from enrich.stix import PatternError, parse_pattern
+from enrich.intel.stix import PatternError, parse_pattern
 
 __all__ = [
     "INDICATOR_SCHEMA",
@@ -57,7 +57,7 @@ _HEX: Final = re.compile(r"^[0-9a-f]+$")
 
 @dataclass(frozen=True, slots=True)
 class IndicatorSet:
-    """Indicators ready for :func:`enrich.intel.match_indicators`, and what was refused."""
+    """Indicators ready for :func:`enrich.intel.match.match_indicators`, and what was refused."""
 
     indicators: pl.DataFrame
     rejected: tuple[Rejected, ...] = ()
@@ -190,7 +190,7 @@ def load_stix_bundle(path: Path) -> IndicatorSet:
 
     The provider is the name of the ``identity`` the indicator's ``created_by_ref`` points
     to when the bundle holds it, else the file name. Revoked indicators and patterns
-    outside :func:`enrich.stix.parse_pattern`'s subset are rejected with the reason.
+    outside :func:`enrich.intel.stix.parse_pattern`'s subset are rejected with the reason.
     """
     try:
         bundle = json.loads(_read(path))

@@ -1,6 +1,6 @@
 """Attach indicator hits to alerts as ECS ``threat.enrichments``.
 
-Runs on the few alert rows, after :func:`enrich.intel.match_indicators` found which event
+Runs on the few alert rows, after :func:`enrich.intel.match.match_indicators` found which event
 rows hold which indicators.
 """
 
@@ -51,8 +51,8 @@ def attach_indicators(
 
     Examples
     --------
-    >>> from enrich.indicators import build_indicators
-    >>> from enrich.intel import match_indicators
+    >>> from enrich.intel.load import build_indicators
+    >>> from enrich.intel.match import match_indicators
     >>> intel = build_indicators([("1", "ipv4", "198.51.100.7", "feed", "90", None, None)])
     >>> events = pl.DataFrame({"source.ip": ["10.0.0.1", "198.51.100.7"]})
     >>> hits = match_indicators(events, intel.indicators)

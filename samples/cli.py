@@ -1,4 +1,4 @@
-"""``python -m neakta.samples``: write one sample file, or regenerate every bundled one."""
+"""``python -m samples``: write one sample file, or regenerate every bundled one."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from neakta.samples.endpoint import generate_endpoint_events
-from neakta.samples.files import DATA_DIR, write_bundled, write_lines, write_ndjson
-from neakta.samples.firewall import generate_firewall_lines_with_labels
-from neakta.samples.web import generate_iis_lines_with_labels, generate_nginx_lines_with_labels
+from samples.endpoint import generate_endpoint_events
+from samples.files import DATA_DIR, write_bundled, write_lines, write_ndjson
+from samples.firewall import generate_firewall_lines_with_labels
+from samples.web import generate_iis_lines_with_labels, generate_nginx_lines_with_labels
 
 __all__ = ["main"]
 
@@ -21,9 +21,9 @@ _LINES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write sample files; ``python -m neakta.samples --help`` lists the options."""
+    """Write sample files; ``python -m samples --help`` lists the options."""
     parser = argparse.ArgumentParser(
-        prog="python -m neakta.samples",
+        prog="python -m samples",
         description="Write deterministic sample ministry logs with seeded attacks.",
     )
     parser.add_argument(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from neakta.samples.common import LOCAL_TIME
+from samples.common import LOCAL_TIME
 
 __all__ = ["DEVICES", "Flow", "render"]
 
@@ -150,7 +150,7 @@ def render(flow: Flow, rng: random.Random) -> str:
 
     Examples
     --------
-    >>> from neakta.samples.common import START
+    >>> from samples.common import START
     >>> flow = Flow(START, "fg-mef", "10.10.10.21", 51234, "203.0.113.47", 80, "tcp", True)
     >>> render(flow, random.Random(1))[:58]
     '<189>date=2026-11-20 time=15:00:00 devname="FG-MEF-HQ-01" '

@@ -4,7 +4,7 @@
 results portal (times in Phnom Penh's zone); :func:`generate_iis_lines_with_labels` writes
 an IIS W3C extended log of the MPTC e-Services portal, with its ``#Software``,
 ``#Version``, ``#Date`` and ``#Fields`` directives (repeated where IIS restarts a log).
-The requests are drawn from :mod:`neakta.samples.web_catalog`.
+The requests are drawn from :mod:`samples.web_catalog`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Final
 
-from neakta.samples.common import LOCAL_TIME, MPTC_PORTAL, START, client_address
-from neakta.samples.web_catalog import (
+from samples.common import LOCAL_TIME, MPTC_PORTAL, START, client_address
+from samples.web_catalog import (
     BROWSERS,
     IIS_ATTACKS,
     IIS_PAGES,

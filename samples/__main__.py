@@ -1,0 +1,5 @@
+"""Run :func:`samples.cli.main`."""
+
+from samples.cli import main
+
+raise SystemExit(main())
