@@ -14,6 +14,7 @@ from typing import TypeVar
 from detect.correlation import CorrelationSlots, TopicPartition
 from ingest.sources import Source, SourceBatch
 from respond.incidents import IncidentTracker
+from respond.source_watch import SourceWatch
 from respond.store import SqliteStore
 
 __all__ = ["Checkpoint", "Retry"]
@@ -36,11 +37,14 @@ class Checkpoint:
     incidents, tracker
         The embedded store and the tracker it saves with every batch; :meth:`resume`
         gives the tracker the incidents a previous run left open.
+    sources
+        Per-source counters and the silent-source clock, written at each save.
     """
 
     slots: CorrelationSlots | None = None
     incidents: SqliteStore | None = None
     tracker: IncidentTracker | None = None
+    sources: SourceWatch | None = None
 
     def resume(self) -> int:
         """Resume the tracker's incidents from the store; how many were open."""
@@ -58,9 +62,11 @@ class Checkpoint:
             self.slots.revoke(partitions)
 
     def save(self, batch: SourceBatch) -> None:
-        """Save the state of the slots ``batch`` read, with its offsets."""
+        """Save the state of the slots ``batch`` read, with its offsets, and the counters."""
         if self.slots is not None:
             self.slots.checkpoint(batch.position)
+        if self.sources is not None:
+            self.sources.checkpoint()
 
     async def complete(
         self,

@@ -272,7 +272,7 @@ def _alert(row: Mapping[str, Any], ingested: datetime) -> dict[str, Any]:
         "_id": hashlib.blake2b(key.encode(), digest_size=16).hexdigest(),
         "@timestamp": at,
         "event.kind": "alert",
-        "event.category": ["host"] if kind == "host" else ["configuration"],
+        "event.category": "host" if kind == "host" else "configuration",
         "event.ingested": ingested,
         "event.severity": 47 if silent else 21,
         "rule.id": rule_id,

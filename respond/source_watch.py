@@ -19,6 +19,8 @@ from typing import Final
 
 import polars as pl
 
+from respond.assembly import with_incidents
+from respond.incidents import IncidentTracker
 from respond.silence import (
     ACTIVITY_SCHEMA,
     SourceClock,
@@ -26,6 +28,7 @@ from respond.silence import (
     source_activity,
     watch_sources,
 )
+from respond.sinks import SinkBatch
 from respond.sources import SourceStats
 
 __all__ = ["CLOCK_KEY", "SourceWatch"]
@@ -44,12 +47,15 @@ class SourceWatch:
         Event-time seconds of silence that raise an alert; None turns alerts off.
     stats
         Where counters and the clock are kept; None keeps them in memory only.
+    tracker
+        Groups the silence alerts into incidents, like rule alerts; None: alerts only.
     clock
         Gives "now" (``event.ingested`` of the alerts, the counters' wall time).
     """
 
     gap_s: float | None = 1800.0
     stats: SourceStats | None = None
+    tracker: IncidentTracker | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     state: SourceClock = field(default_factory=SourceClock)
     _pending: list[pl.DataFrame] = field(default_factory=list, init=False)
@@ -60,8 +66,10 @@ class SourceWatch:
             if saved is not None:
                 self.state = SourceClock.from_checkpoint(saved)
 
-    def observe(self, events: Mapping[str, pl.DataFrame]) -> tuple[pl.DataFrame, Counter[str]]:
-        """One batch: the silence alerts it raises and its events per ``ministry/family``.
+    def observe(self, events: Mapping[str, pl.DataFrame]) -> tuple[SinkBatch, Counter[str]]:
+        """One batch: the silence alerts (and incidents) it raises, its events per source.
+
+        The counts are per ``ministry/family``.
 
         Examples
         --------
@@ -72,8 +80,8 @@ class SourceWatch:
         >>> _, counts = watch.observe({"web": frame("mef", t)})
         >>> counts
         Counter({'mef/web': 1})
-        >>> alerts, _ = watch.observe({"web": frame("moh", t + timedelta(minutes=5))})
-        >>> alerts["message"].to_list()
+        >>> output, _ = watch.observe({"web": frame("moh", t + timedelta(minutes=5))})
+        >>> output.alerts["message"].to_list()
         ['mef web logs: no events for 1 min since 2026-11-20T08:00:00Z']
         """
         parts = [source_activity(frame, family) for family, frame in events.items()]
@@ -89,9 +97,17 @@ class SourceWatch:
             }
         )
         if self.gap_s is None:
-            return pl.DataFrame(), counts
+            return SinkBatch(), counts
         self.state, transitions = watch_sources(self.state, activity, gap_s=self.gap_s)
-        return silence_alerts(transitions, ingested=self.clock()), counts
+        if transitions.height == 0:
+            return SinkBatch(), counts
+        alerts = silence_alerts(transitions, ingested=self.clock())
+        return with_incidents(alerts, self.tracker), counts
+
+    def close(self) -> None:
+        """Close the store."""
+        if self.stats is not None:
+            self.stats.close()
 
     def checkpoint(self) -> None:
         """Write the counters observed since the last checkpoint, and the clock, to the store."""

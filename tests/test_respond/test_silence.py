@@ -8,7 +8,6 @@ import polars as pl
 
 from respond.incidents import IncidentTracker
 from respond.silence import (
-    RESUMED_RULE_ID,
     SILENT_RULE_ID,
     SourceClock,
     silence_alerts,
@@ -110,7 +109,6 @@ def test_alerts_are_deterministic_and_become_incidents_per_ministry() -> None:
     linked, incidents = IncidentTracker().track(alerts)
     assert linked["neakta.incident.id"].null_count() == 0
     assert incidents.select("organization.id", "incident.title").height == 2
-    assert RESUMED_RULE_ID != SILENT_RULE_ID
 
 
 def test_events_without_ministry_or_time_are_no_source() -> None:

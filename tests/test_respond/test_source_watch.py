@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from respond.incidents import IncidentTracker
 from respond.source_watch import SourceWatch
 from respond.sources import SourceStats
 
@@ -53,20 +54,35 @@ def test_a_restart_resumes_the_clock_and_still_reports_the_silence(tmp_path: Pat
     first.checkpoint()
 
     second = SourceWatch(gap_s=600, stats=SourceStats(path), clock=lambda: NOW)
-    alerts, _ = second.observe({"firewall": batch("moh", "fw2", 30)})
+    output, _ = second.observe({"firewall": batch("moh", "fw2", 30)})
 
-    assert alerts.select("organization.id", "neakta.silence.source", "rule.name").rows() == [
+    assert output.alerts.select("organization.id", "neakta.silence.source", "rule.name").rows() == [
         ("mef", "firewall", "Log source silent"),
         ("mef", "fw1", "Log source silent"),
     ]
     resumed, _ = second.observe({"firewall": batch("mef", "fw1", 31)})
-    assert resumed["rule.name"].to_list() == ["Log source resumed"] * 2
+    assert resumed.alerts["rule.name"].to_list() == ["Log source resumed"] * 2
 
 
 def test_without_a_gap_nothing_is_alerted_but_sources_are_counted() -> None:
     watch = SourceWatch(gap_s=None)
     watch.observe({"web": batch("mef", "w1", 0)})
-    alerts, counts = watch.observe({"web": batch("moh", "w2", 600)})
+    output, counts = watch.observe({"web": batch("moh", "w2", 600)})
 
-    assert alerts.height == 0
+    assert output.alerts.height == 0
     assert counts == {"moh/web": 1}
+
+
+def test_silence_alerts_open_incidents_per_ministry_and_source() -> None:
+    watch = SourceWatch(gap_s=600, tracker=IncidentTracker())
+    watch.observe({"firewall": batch("mef", "fw1", 0), "web": batch("moh", "w1", 0)})
+    output, _ = watch.observe({"web": batch("moh", "w1", 20)})
+
+    linked = output.alerts.select("organization.id", "host.name", "neakta.incident.id")
+    assert linked.height == 2 and linked["neakta.incident.id"].null_count() == 0
+    assert output.incidents.select("organization.id", "incident.title").sort(
+        "incident.title"
+    ).rows() == [
+        ("mef", "Log source silent on fw1"),
+        ("mef", "Log source silent on unknown"),
+    ]
