@@ -223,3 +223,15 @@ def test_kafka_init_without_a_ministries_file_creates_only_the_shared_topics(
     calls = run_kafka_init(tmp_path, None)
 
     assert [call[-3] for call in calls] == ["logs.firewall", "logs.endpoint", "logs.web"]
+
+
+def test_the_image_ships_the_forwarder_templates_where_the_settings_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    env = re.search(r"NEAKTA_MINISTRIES__TEMPLATES=(\S+)", dockerfile)
+
+    assert "COPY deploy/forwarders /opt/neakta/forwarders" in dockerfile
+    assert env is not None and env.group(1) == "/opt/neakta/forwarders"
+    monkeypatch.setenv("NEAKTA_MINISTRIES__TEMPLATES", env.group(1))
+    assert str(Settings().ministries.templates) == "/opt/neakta/forwarders"
