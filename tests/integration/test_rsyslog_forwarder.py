@@ -77,7 +77,11 @@ def library(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_rsyslog_relays_firewalls_and_web_logs_into_alerts_of_the_ministry(
-    broker: Broker, library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: Broker,
+    library: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ministry = unique("m")
     firewall, web = f"logs.firewall.{ministry}", f"logs.web.{ministry}"
@@ -159,3 +163,13 @@ def test_rsyslog_relays_firewalls_and_web_logs_into_alerts_of_the_ministry(
     assert found == wanted
     assert {d["organization"]["id"] for d in single} == {ministry}
     assert any(d["event"]["original"] in IIS for d in single)
+
+    # The run saved per-source counters in its store: ministries list shows them.
+    capsys.readouterr()
+    assert main(["ministries", "list", "--db", str(tmp_path / "neakta.db")]) == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    web_events = len(NGINX) + sum(1 for line in IIS if not line.startswith("#"))
+    assert [row[:3] for row in listed] == [
+        [ministry, "firewall", f"{len(FIREWALL):,}"],
+        [ministry, "web", f"{web_events:,}"],
+    ]
