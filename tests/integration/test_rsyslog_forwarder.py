@@ -126,6 +126,9 @@ def test_rsyslog_relays_firewalls_and_web_logs_into_alerts_of_the_ministry(
     assert sorted(r.value.decode() for r in served) == sorted(NGINX + IIS), status
     iis_partitions = {r.partition for r in served if r.value.decode() in IIS}
     assert iis_partitions == {0}
+    # Keyed by sender: one device's lines in one partition, whatever the transport.
+    assert {r.key for r in relayed} == {b"127.0.0.1"}
+    assert len({r.partition for r in relayed}) == 1
 
     for name, value in FAST_GROUP.items():
         monkeypatch.setenv(name, value)

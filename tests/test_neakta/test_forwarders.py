@@ -101,6 +101,7 @@ def test_rsyslog_sends_firewalls_and_web_logs_to_the_ministrys_topics() -> None:
     assert 'input(type="imudp" port="514" ruleset="neakta_firewall")' in text
     assert 'input(type="imtcp" port="514" ruleset="neakta_firewall")' in text
     assert 'file="/var/log/nginx/access.log"' in text
+    assert text.count('key="neakta_sender"\n        dynaKey="on"') == 2
 
 
 def winlogbeat() -> dict[str, Any]:
@@ -127,6 +128,8 @@ def test_winlogbeat_writes_json_to_the_ministrys_endpoint_topic_as_its_user() ->
     assert kafka["ssl.enabled"] is True
     assert kafka["codec.json"] == {"pretty": False}
     assert kafka["required_acks"] == -1
+    assert kafka["key"] == "%{[winlog.computer_name]}"
+    assert kafka["partition.hash"] == {"reachable_only": False}
 
 
 def vector() -> dict[str, Any]:
@@ -152,6 +155,7 @@ def test_vector_sinks_read_existing_sources_and_write_the_ministrys_topics() -> 
         assert sink["type"] == "kafka"
         assert sink["bootstrap_servers"] == "k1.soc:9093,k2.soc:9093"
         assert sink["encoding"] == {"codec": "text"}
+        assert sink["key_field"] == "host"
         assert sink["sasl"] == {
             "enabled": True,
             "mechanism": "SCRAM-SHA-512",
