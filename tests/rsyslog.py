@@ -25,7 +25,13 @@ from pathlib import Path
 
 __all__ = ["OMKAFKA", "librdkafka_dir", "rsyslogd", "rsyslogd_running", "why_no_rsyslog"]
 
-OMKAFKA = Path("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so")
+def _omkafka() -> Path:
+    """Where Debian puts omkafka.so for this machine's architecture (first found)."""
+    found = sorted(Path("/usr/lib").glob("*/rsyslog/omkafka.so"))
+    return found[0] if found else Path("/usr/lib/rsyslog/omkafka.so")
+
+
+OMKAFKA = _omkafka()
 _PACKAGES = ("rsyslog", "rsyslog-kafka")
 
 
@@ -46,11 +52,11 @@ def _install() -> str | None:
 
 def why_no_rsyslog() -> str | None:
     """None when rsyslogd with omkafka is here (installing it if needed), else why not."""
-    if rsyslogd() is None or not OMKAFKA.is_file():
+    if rsyslogd() is None or not _omkafka().is_file():
         reason = _install()
         if reason is not None:
             return reason
-    if rsyslogd() is None or not OMKAFKA.is_file():
+    if rsyslogd() is None or not _omkafka().is_file():
         return "rsyslogd or omkafka.so still missing after installing rsyslog-kafka"
     return None
 
