@@ -25,6 +25,7 @@ from pathlib import Path
 
 __all__ = ["OMKAFKA", "librdkafka_dir", "rsyslogd", "rsyslogd_running", "why_no_rsyslog"]
 
+
 def _omkafka() -> Path:
     """Where Debian puts omkafka.so for this machine's architecture (first found)."""
     found = sorted(Path("/usr/lib").glob("*/rsyslog/omkafka.so"))
