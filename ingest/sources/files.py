@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from ingest.sources.directives import carry_directive
 from ingest.sources.families import family_of_file
 from ingest.sources.records import SourceBatch, decode_records
 
@@ -32,7 +33,6 @@ LINE_COLUMNS = ("event.original", "message", "raw", "line")
 """Parquet columns taken as a row's text, first present wins."""
 
 _CHUNK = 8 << 20
-_FIELDS = b"#Fields:"
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -202,19 +202,11 @@ class FileSource:
         return SourceBatch(good, dead, {name: first + size - 1})
 
     def _with_iis_fields(self, name: str, frame: pl.DataFrame) -> pl.DataFrame:
-        """Carry an IIS file's ``#Fields:`` directive into the batches after the one it is in.
-
-        The directive (with its own origin) goes in front of the batch; the web parser
-        reads it as a directive, neither an event nor a dead letter.
-        """
-        directives = frame.filter(pl.col("raw").bin.starts_with(_FIELDS))
-        carried = self._fields.get(name)
-        if directives.height:
-            self._fields[name] = directives.tail(1)
-        starts_with_one = frame.height > 0 and frame["raw"][0].startswith(_FIELDS)
-        if carried is None or starts_with_one:
-            return frame
-        return pl.concat([carried, frame])
+        """Carry an IIS file's ``#Fields:`` directive into the batches after the one it is in."""
+        frame, directive = carry_directive(frame, self._fields.get(name))
+        if directive is not None:
+            self._fields[name] = directive
+        return frame
 
     def _parquet(self, path: Path) -> Iterator[SourceBatch]:
         table = pl.read_parquet(path)

@@ -50,18 +50,17 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.helpers import create_ssl_context
 
+from ingest.sources.directives import carry_directive
 from ingest.sources.families import family_of_topic
 from ingest.sources.records import SourceBatch, decode_records
 
 __all__ = [
     "FETCHER_STEPS",
-    "IIS_FIELDS",
     "ORGANIZATION_HEADER",
     "PARTITION_FETCH_BYTES",
     "KafkaSource",
     "OnAssigned",
     "OnRevoked",
-    "carry_directive",
     "records_frame",
     "security_options",
 ]
@@ -74,9 +73,6 @@ PARTITION_FETCH_BYTES: Final = 16 << 20
 
 The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by default).
 """
-
-IIS_FIELDS: Final = b"#Fields:"
-"""How an IIS ``#Fields:`` directive record starts."""
 
 FETCHER_STEPS: Final = 4
 """Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
@@ -226,40 +222,6 @@ def records_frame(
             "source_organization": pl.repeat(ministry, size, dtype=pl.String, eager=True),
         }
     )
-
-
-def carry_directive(
-    frame: pl.DataFrame, carried: pl.DataFrame | None
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """One web partition's records with the ``#Fields:`` directive carried in front.
-
-    Parameters
-    ----------
-    frame
-        :func:`records_frame` rows of one partition.
-    carried
-        The partition's last directive row from earlier batches, or None.
-
-    Returns
-    -------
-    tuple
-        The rows (the carried directive first unless they start with their own), and the
-        directive to carry into the next batch.
-
-    Examples
-    --------
-    >>> rows = lambda *raw: pl.DataFrame({"origin": [f"t/0/{n}" for n in range(len(raw))],
-    ...                                   "raw": list(raw)})
-    >>> first, carried = carry_directive(rows(b"#Fields: date time", b"2024-01-01 00:00:00"), None)
-    >>> later, carried = carry_directive(rows(b"2024-01-01 00:00:01"), carried)
-    >>> later["raw"].to_list()
-    [b'#Fields: date time', b'2024-01-01 00:00:01']
-    """
-    directives = frame.filter(pl.col("raw").bin.starts_with(IIS_FIELDS))
-    latest = directives.tail(1) if directives.height else carried
-    if carried is None or (frame.height and frame["raw"][0].startswith(IIS_FIELDS)):
-        return frame, latest
-    return pl.concat([carried, frame]), latest
 
 
 class KafkaSource:
