@@ -27,6 +27,7 @@ from neakta.onboarding import (
     ministry_topics,
     render_forwarder,
 )
+from neakta.options import add_option
 from neakta.settings import Settings
 from respond.errors import RespondError
 from respond.sources import SourceStats
@@ -55,24 +56,27 @@ def register(
     )
     add.add_argument("ministry", help="ministry id: the topic suffix, e.g. mef")
     add.add_argument("--name", help="the ministry's full name")
-    add.add_argument(
+    add_option(
+        add,
         "--brokers",
+        env="NEAKTA_MINISTRIES__BROKERS",
+        help="Kafka address the forwarders reach",
         default=settings.ministries.brokers,
-        help="Kafka address the forwarders reach (env NEAKTA_MINISTRIES__BROKERS; "
-        "default %(default)s)",
     )
-    add.add_argument(
+    add_option(
+        add,
         "--security-protocol",
+        env="NEAKTA_MINISTRIES__SECURITY_PROTOCOL",
+        help="how forwarders reach Kafka (SASL_PLAINTEXT for the compose stack)",
         choices=("SASL_SSL", "SASL_PLAINTEXT"),
         default=settings.ministries.security_protocol,
-        help="how forwarders reach Kafka (env NEAKTA_MINISTRIES__SECURITY_PROTOCOL; "
-        "default %(default)s; SASL_PLAINTEXT for the compose stack)",
     )
-    add.add_argument(
+    add_option(
+        add,
         "--admin-bootstrap",
+        env="NEAKTA_MINISTRIES__ADMIN_BOOTSTRAP",
+        help="Kafka address for the kafka-*.sh commands",
         default=settings.ministries.admin_bootstrap,
-        help="Kafka address for the kafka-*.sh commands "
-        "(env NEAKTA_MINISTRIES__ADMIN_BOOTSTRAP; default %(default)s)",
     )
     add.add_argument("--password", help="the ministry's Kafka password (default: a new random one)")
     add.add_argument("--write", type=Path, metavar="DIR", help="also write the files into DIR")
@@ -81,11 +85,13 @@ def register(
         "--hosts", action="store_true", help="per forwarding host instead of per log family"
     )
     for parser in (add, listing):
-        parser.add_argument(
+        add_option(
+            parser,
             "--db",
+            env="NEAKTA_RESPOND__STORE_PATH",
+            help="the embedded store",
             type=Path,
             default=settings.respond.store_path,
-            help="the embedded store (env NEAKTA_RESPOND__STORE_PATH; default %(default)s)",
         )
     add.set_defaults(handler=cmd_add)
     listing.set_defaults(handler=cmd_list)
