@@ -19,6 +19,7 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from ingest.sources.events import DecodedEvents, read_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, ministries, setup
+from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
 from neakta.settings import Settings, load_settings
@@ -190,6 +191,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     run_command.register(commands, settings)
     assets_command.register(commands, settings)
     ministries.register(commands, settings)
+    report_command.register(commands, settings)
     return parser
 
 

@@ -30,6 +30,7 @@ from neakta.settings import (
 )
 from neakta.status import RunStats, format_summary
 from respond import SqliteStore, severity_label
+from respond.report import read_sqlite, write_report
 from respond.sinks import Delivery, SinkBatch
 from samples import BUNDLED, DATA_DIR
 
@@ -174,4 +175,7 @@ def run_demo(
         f"\nalerts for Elasticsearch _bulk: {folder / 'alerts.ndjson'}",
         file=out,
     )
+    stored = read_sqlite(folder / "neakta.db", ministry=None, since=None)
+    write_report(stored, out=folder / "report.html", assets=ENRICH_DATA / "assets.csv")
+    print(f"national report: {folder / 'report.html'} (neakta report --help)", file=out)
     return 0

@@ -25,6 +25,26 @@ every Elasticsearch answer                 header ``X-Elastic-Product: Elasticse
                                            ``document_parsing_exception``, unless the
                                            index setting ``mapping.ignore_malformed``
                                            is on (then only ``@timestamp`` is checked)
+``GET|POST /<target>/_search``             Search API: ``target`` a comma list of
+                                           indices, data streams, aliases (all their
+                                           indices) or wildcards; a missing one is 404
+                                           ``index_not_found_exception`` unless
+                                           ``ignore_unavailable=true``. ``query``:
+                                           ``match_all``, ``bool`` (``filter``,
+                                           ``must``, ``must_not``), ``term``,
+                                           ``terms``, ``ids``, ``range`` (``gt``,
+                                           ``gte``, ``lt``, ``lte``; ISO dates compared
+                                           as instants), else 400 ``parsing_exception``;
+                                           ``sort`` (missing values last), ``from``,
+                                           ``size`` (default 10; ``from + size`` over
+                                           10,000: 400 ``illegal_argument_exception``,
+                                           the default ``index.max_result_window``),
+                                           ``track_total_hits`` (else totals stop at
+                                           10,000 with ``relation`` ``gte``). Hits:
+                                           ``_index`` (the backing index of a data
+                                           stream), ``_id``, ``_score`` null when
+                                           sorted, ``_source``, ``sort`` (dates as
+                                           epoch milliseconds)
 ``PUT /_ilm/policy/<name>``                200 ``{"acknowledged": true}``; replaces
 ``PUT /_component_template/<name>``        200 ack; replaces
 ``PUT /_index_template/<name>``            200 ack; 400 if ``composed_of`` names a
@@ -59,11 +79,11 @@ import json
 import socket
 import ssl
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["ElasticServer", "FakeElastic"]
 
@@ -119,6 +139,94 @@ def _fits(kind: str, value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+_MAX_RESULT_WINDOW = 10_000
+
+
+class _QueryError(ValueError):
+    """A query the server does not know: ``parsing_exception``."""
+
+
+def _instant(value: Any) -> Any:
+    """Numbers as they are, ISO dates as UTC instants, other text as it is."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return value
+
+
+def _sort_key(value: Any) -> Any:
+    value = value[0] if isinstance(value, list) and value else value
+    if value is None or value == []:
+        return None
+    moment = _instant(value)
+    return int(moment.timestamp() * 1000) if isinstance(moment, datetime) else moment
+
+
+def _sort_fields(sort: Any) -> list[tuple[str, bool]]:
+    fields: list[tuple[str, bool]] = []
+    for item in [] if sort is None else sort if isinstance(sort, list) else [sort]:
+        if isinstance(item, str):
+            fields.append((item, False))
+            continue
+        ((field, order),) = item.items()
+        order = order.get("order", "asc") if isinstance(order, dict) else order
+        fields.append((field, order == "desc"))
+    return fields
+
+
+def _values(leaves: dict[str, Any], field: str) -> list[Any]:
+    value = leaves.get(field)
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _in_range(value: Any, bounds: dict[str, Any]) -> bool:
+    left = _instant(value)
+    checks = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+    for name, bound in bounds.items():
+        if name not in checks:
+            continue
+        try:
+            if getattr(left, checks[name])(_instant(bound)) is not True:
+                return False
+        except TypeError:
+            return False
+    return True
+
+
+def _clauses(value: Any) -> list[dict[str, Any]]:
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(query: dict[str, Any], doc_id: str, leaves: dict[str, Any]) -> bool:
+    ((kind, spec),) = query.items()
+    if kind == "match_all":
+        return True
+    if kind == "bool":
+        unknown = set(spec) - {"filter", "must", "must_not"}
+        if unknown:
+            raise _QueryError(f"[bool] query does not support [{sorted(unknown)[0]}]")
+        wanted = _clauses(spec.get("filter", [])) + _clauses(spec.get("must", []))
+        refused = _clauses(spec.get("must_not", []))
+        return all(_matches(q, doc_id, leaves) for q in wanted) and not any(
+            _matches(q, doc_id, leaves) for q in refused
+        )
+    if kind == "ids":
+        return doc_id in spec.get("values", [])
+    if kind in ("term", "terms", "range"):
+        ((field, condition),) = ((k, v) for k, v in spec.items() if k != "boost")
+        values = _values(leaves, field)
+        if kind == "term":
+            value = condition.get("value") if isinstance(condition, dict) else condition
+            return value in values
+        if kind == "terms":
+            return any(v in condition for v in values)
+        return any(_in_range(v, condition) for v in values)
+    raise _QueryError(f"unknown query [{kind}]")
 
 
 class FakeElastic:
@@ -268,6 +376,80 @@ class FakeElastic:
             return 404, {"error": f"alias [{name}] missing", "status": 404}
         return 200, found
 
+    def _resolve(self, target: str) -> tuple[list[str], list[str]]:
+        """Storage names a search target covers, and the expressions that matched none."""
+        names: list[str] = []
+        missing: list[str] = []
+        for expression in target.split(","):
+            if any(c in expression for c in "*?"):
+                found = [n for n in self.documents if fnmatch.fnmatchcase(n, expression)]
+            elif expression in self.documents:
+                found = [expression]
+            else:
+                found = [
+                    index for index, meta in self.indices.items() if expression in meta["aliases"]
+                ]
+                missing += [] if found else [expression]
+            names += [n for n in found if n not in names]
+        return names, missing
+
+    def search(
+        self, target: str, body: dict[str, Any], params: dict[str, list[str]]
+    ) -> tuple[int, dict[str, Any]]:
+        """``GET|POST /<target>/_search``."""
+        names, missing = self._resolve(target)
+        if missing and params.get("ignore_unavailable", ["false"])[0] != "true":
+            reason = f"no such index [{missing[0]}]"
+            return 404, _error(404, "index_not_found_exception", reason)
+        start, size = int(body.get("from", 0)), int(body.get("size", 10))
+        if start + size > _MAX_RESULT_WINDOW:
+            reason = (
+                f"Result window is too large, from + size must be less than or equal to: "
+                f"[{_MAX_RESULT_WINDOW}] but was [{start + size}]."
+            )
+            return 400, _error(400, "illegal_argument_exception", reason)
+        query = body.get("query", {"match_all": {}})
+        try:
+            hits = [
+                (name, doc_id, source)
+                for name in names
+                for doc_id, source in self.documents.get(name, {}).items()
+                if _matches(query, doc_id, _leaves(source))
+            ]
+        except _QueryError as error:
+            return 400, _error(400, "parsing_exception", str(error))
+        sort = _sort_fields(body.get("sort"))
+        for field, descending in reversed(sort):
+            present = [h for h in hits if _sort_key(_leaves(h[2]).get(field)) is not None]
+            absent = [h for h in hits if _sort_key(_leaves(h[2]).get(field)) is None]
+            present.sort(key=lambda h: _sort_key(_leaves(h[2]).get(field)), reverse=descending)
+            hits = present + absent
+        total = len(hits)
+        tracked = body.get("track_total_hits", _MAX_RESULT_WINDOW)
+        relation = "eq"
+        if tracked is not True and total > int(tracked):
+            total, relation = int(tracked), "gte"
+        page = [
+            {
+                "_index": f".ds-{name}-2026.01.01-000001" if name in self.data_streams else name,
+                "_id": doc_id,
+                "_score": None if sort else 1.0,
+                "_source": source,
+                **({"sort": [_sort_key(_leaves(source).get(f)) for f, _ in sort]} if sort else {}),
+            }
+            for name, doc_id, source in hits[start : start + size]
+        ]
+        return 200, {
+            "took": 1,
+            "timed_out": False,
+            "_shards": {"total": len(names), "successful": len(names), "skipped": 0, "failed": 0},
+            "hits": {
+                "total": {"value": total, "relation": relation},
+                "max_score": None if sort else (1.0 if page else None),
+                "hits": page,
+            },
+        }
+
     # --- Kibana ---------------------------------------------------------------------
     def import_objects(
         self, space: str, ndjson: bytes, *, overwrite: bool
@@ -336,6 +518,7 @@ class FakeElastic:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    query: dict[str, list[str]]
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
@@ -370,7 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         state = self.server.state
         url = urlsplit(self.path)
-        parts = [p for p in url.path.split("/") if p]
+        self.query = parse_qs(url.query)
+        parts = [unquote(p) for p in url.path.split("/") if p]
         body = self._body()
         with state.lock:
             state.requests.append(
@@ -406,6 +590,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 2 and parts[0] == "_alias" and method in ("HEAD", "GET"):
             status, answer = state.get_alias(parts[1])
             return status, None if method == "HEAD" else answer
+        if len(parts) == 2 and parts[1] == "_search" and method in ("GET", "POST"):
+            return state.search(parts[0], json.loads(body) if body else {}, self.query)
         if len(parts) == 1 and method == "PUT" and not parts[0].startswith("_"):
             return state.create_index(parts[0], json.loads(body) if body else {})
         return 405, _error(405, "unsupported_operation", f"{method} /{'/'.join(parts)}")
