@@ -146,7 +146,9 @@ def workload(
     assert len(correlations.rules) == 20 and not correlations.rejected
     frame = events_frame(count, keys) if events is None else events
     batches = [frame.slice(start, batch) for start in range(0, frame.height, batch)]
-    return CorrelationWorkload(base, correlations, frame, [(b, base.evaluate(b)) for b in batches])
+    calibrated = base.calibrate(frame)
+    matches = [(b, calibrated.evaluate(b)) for b in batches]
+    return CorrelationWorkload(base, correlations, frame, matches)
 
 
 def run_correlator(work: CorrelationWorkload) -> tuple[float, pl.DataFrame, int, int]:

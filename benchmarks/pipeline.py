@@ -240,7 +240,7 @@ async def run_per_record(
         **_QUICK_JOIN,
     )
     await consumer.start()
-    ruleset.evaluate(parse_lines([SAMPLES[family].read_text().splitlines()[1]], family))
+    ruleset = ruleset.calibrate(parse_lines([SAMPLES[family].read_text().splitlines()[1]], family))
     seen = matches = 0
     started = time.perf_counter()
     try:

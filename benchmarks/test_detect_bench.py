@@ -23,9 +23,8 @@ ROWS = int(os.environ.get("NEAKTA_BENCH_SUITE_EVENTS", "200000"))
 @pytest.mark.parametrize("count", [10, 100, None], ids=["10-rules", "100-rules", "all-rules"])
 def test_neakta_fast_patterns(benchmark: BenchmarkFixture, count: int | None) -> None:
     benchmark.group = f"detect {count or 'all'} rules, {ROWS} events"
-    compiled = ruleset(count)
     frame = events(ROWS)
-    compiled.evaluate(frame.head(1000))
+    compiled = ruleset(count).calibrate(frame.head(1000))
     benchmark.pedantic(compiled.evaluate, args=(frame,), rounds=3, iterations=1)
 
 
@@ -33,10 +32,8 @@ def test_neakta_fast_patterns(benchmark: BenchmarkFixture, count: int | None) ->
 def test_neakta_row_by_row(benchmark: BenchmarkFixture, count: int | None) -> None:
     """neakta without evaluating repeated rows once: the cost where no two events are alike."""
     benchmark.group = f"detect {count or 'all'} rules, {ROWS} events"
-    compiled = ruleset(count)
-    compiled.distinct_share = 0.0
     frame = events(ROWS)
-    compiled.evaluate(frame.head(1000))
+    compiled = ruleset(count).with_distinct_share(0.0).calibrate(frame.head(1000))
     benchmark.pedantic(compiled.evaluate, args=(frame,), rounds=3, iterations=1)
 
 

@@ -3,6 +3,8 @@
 >>> from detect import CompiledRuleSet, load_rules
 """
 
+# Registers utf16 and utf16le as the specification defines them, before any rule is read.
+import detect.modifiers  # noqa: F401
 from detect.backend import PolarsBackend
 from detect.compiled import CompiledRule
 from detect.correlation import CorrelationResult, CorrelationSet, Correlator

@@ -15,7 +15,7 @@ triples, and each group of rules gets its candidate rows once:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 import polars as pl
@@ -88,7 +88,7 @@ class CandidateIndex:
         }
 
     def search(
-        self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: set[str]
+        self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: Set[str]
     ) -> list[tuple[RuleGroup, pl.Series]]:
         """Each group with candidates, and its candidate rows (``row``, u32, unique).
 

@@ -38,11 +38,8 @@ class CompiledRule:
     line: int
     node: ir.Node = field(repr=False)
     literals: tuple[tuple[str, str], ...] = field(repr=False)
-
-    @property
-    def pattern(self) -> Pattern:
-        """The statically best fast pattern (empty: the rule runs on every row)."""
-        return choose_pattern(self.node, second_slot=False)
+    pattern: Pattern = field(repr=False)
+    """The statically best fast pattern (empty: the rule runs on every row)."""
 
 
 def compiled_rule(rule: SigmaRule, index: int, path: str, line: int, node: ir.Node) -> CompiledRule:
@@ -66,6 +63,7 @@ def compiled_rule(rule: SigmaRule, index: int, path: str, line: int, node: ir.No
         line=line,
         node=node,
         literals=tuple(dict.fromkeys(pattern_literals(node))),
+        pattern=choose_pattern(node, second_slot=False),
     )
 
 

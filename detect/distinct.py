@@ -18,7 +18,7 @@ from detect.expressions import INTERNAL_PREFIX
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["ROWS", "SAMPLE_ROWS", "estimated_distinct", "fan_out", "group_rows"]
+__all__ = ["ROWS", "SAMPLE_ROWS", "estimated_distinct", "fan_out", "group_rows", "holds_floats"]
 
 ROWS = f"{INTERNAL_PREFIX}rows"
 """The column of :func:`group_rows` holding the rows of each group."""
@@ -71,7 +71,7 @@ def group_rows(
     if share <= 0 or keys.width == 0 or keys.height == 0:
         return None
     # Grouping takes 0.0 and -0.0 as one value, which a rule reading the text can tell apart.
-    if any(_holds_floats(dtype) for dtype in keys.dtypes):
+    if any(holds_floats(dtype) for dtype in keys.dtypes):
         return None
     if keys.height > sample_rows and estimated_distinct(keys, sample_rows) > share * keys.height:
         return None
@@ -96,9 +96,14 @@ def fan_out(pairs: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     return pairs.join(rows, on="row").explode(ROWS).select(pl.col(ROWS).alias("row"), "rule_index")
 
 
-def _holds_floats(dtype: PolarsDataType) -> bool:
+def holds_floats(dtype: PolarsDataType) -> bool:
+    """Whether a column of ``dtype`` holds floats (in lists and structs too).
+
+    >>> holds_floats(pl.List(pl.Float32)), holds_floats(pl.String)
+    (True, False)
+    """
     if isinstance(dtype, pl.List | pl.Array):
-        return _holds_floats(dtype.inner)
+        return holds_floats(dtype.inner)
     if isinstance(dtype, pl.Struct):
-        return any(_holds_floats(field.dtype) for field in dtype.fields)
+        return any(holds_floats(field.dtype) for field in dtype.fields)
     return dtype.is_float()

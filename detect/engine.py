@@ -45,8 +45,8 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Generic, Literal, TypeVar
 
 import polars as pl
 from sigma.correlations import SigmaCorrelationRule
@@ -57,8 +57,9 @@ from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.candidates import CandidateIndex
 from detect.compiled import CompiledRule, compiled_rule, rule_problem
-from detect.distinct import ROWS, fan_out, group_rows
+from detect.distinct import ROWS, fan_out, group_rows, holds_floats
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
+from detect.folding import fold_expr
 from detect.loader import RuleProblem, SourcedRule, parse_rules
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipelines import DEFAULT_PIPELINE, UNROUTED, resolve_pipeline
@@ -67,6 +68,7 @@ from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjunc
 __all__ = ["MATCH_SCHEMA", "CompiledRuleSet", "Strategy"]
 
 Strategy = Literal["fast", "naive"]
+_T = TypeVar("_T")
 
 MATCH_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.UInt32(),
@@ -94,10 +96,15 @@ CALIBRATION_ROWS = 20_000
 
 
 class _EngineColumns(InlineColumns):
-    """Lower-cased text comes from the columns the engine prepared once per batch."""
+    """Case-folded text comes from the columns the engine prepared once per batch."""
 
     def lower(self, field: str) -> pl.Expr:
         return pl.col(_LOWER + field)
+
+
+def _folded(column: str, text: pl.Expr, ascii_only: bool) -> pl.Expr:
+    """The case folding of a column; for ASCII text, lower-casing is the same and cheaper."""
+    return (text.str.to_lowercase() if ascii_only else fold_expr(text)).alias(_LOWER + column)
 
 
 class CompiledRuleSet:
@@ -134,26 +141,34 @@ class CompiledRuleSet:
         self.rejected: tuple[RuleProblem, ...] = tuple(rejected)
         self.strategy: Strategy = strategy
         self.pipeline = pipeline
-        self._fields = sorted(set().union(*(ir.fields_of(r.node) for r in self.rules)))
+        fields = [ir.fields_of(r.node) for r in self.rules]
+        lowers = [lowered_fields(r.node) for r in self.rules]
+        self._fields = sorted(set().union(*fields))
         self._lowered = sorted(
-            {f for r in self.rules for f in lowered_fields(r.node)}
-            | {f for r in self.rules for f, _ in r.literals}
+            set().union(*lowers) | {f for r in self.rules for f, _ in r.literals}
         )
         cols = _EngineColumns()
-        self._exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
         shared = shared_conjuncts([r.node for r in self.rules])
         self._shared = [to_expr(node, cols).alias(name) for node, name in shared.items()]
-        self._plans = [plan_rule(r.node, cols, shared) for r in self.rules]
+        # Built on first use: most rules of a large set never get a candidate row in a
+        # batch, and building thousands of expressions up front is most of the start-up.
+        nodes = [r.node for r in self.rules]
+        self._exprs = _Memo(lambda i: to_expr(nodes[i], cols).alias(str(i)))
+        self._plans = _Memo(lambda i: plan_rule(nodes[i], cols, shared))
         self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
         self.distinct_share = DISTINCT_ROWS_SHARE
         """Largest share of distinct rows (over the columns the rules read) at which a batch
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
-        self._repetitive: set[str] = set()
-        self._combinations: list[int | None] = [None] * len(self.rules)
-        self._bases = [sorted(ir.fields_of(r.node) | lowered_fields(r.node)) for r in self.rules]
-        self._lowers = [sorted(lowered_fields(r.node)) for r in self.rules]
-        self._choose([r.pattern for r in self.rules])
+        self._repetitive: frozenset[str] = frozenset()
+        self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
+        self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
+        self._lowers = [sorted(low) for low in lowers]
+        self._index = CandidateIndex([r.pattern for r in self.rules])
+        # Expressions for batches where some fields hold lists, built on first need.
+        self._list_exprs: dict[frozenset[str], list[pl.Expr]] = {}
+        self.literal_hits: dict[str, int] = {}
+        """Per column, the literal hits counted on the calibration sample."""
         self._meta = pl.DataFrame(
             {
                 "rule_index": [r.index for r in self.rules],
@@ -163,22 +178,43 @@ class CompiledRuleSet:
             },
             schema={k: MATCH_SCHEMA[k] for k in ("rule_index", "rule_id", "rule_title", "level")},
         )
+        self._sealed = True
 
-    def _choose(self, patterns: Sequence[Pattern]) -> None:
-        """Install one fast pattern per rule and index the patterns for the search."""
-        self._index = CandidateIndex(patterns)
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"a compiled rule set does not change ({name}); see with_*")
+        object.__setattr__(self, name, value)
+
+    def _replace(self, **changes: object) -> CompiledRuleSet:
+        """A copy with some attributes changed, sharing every compiled expression."""
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        return new
+
+    def with_rejected(self, problems: Sequence[RuleProblem]) -> CompiledRuleSet:
+        """The same rules, with ``problems`` (rules that did not load) reported first."""
+        return self._replace(rejected=tuple(problems) + self.rejected)
+
+    def with_distinct_share(self, share: float) -> CompiledRuleSet:
+        """The same rules, grouping a batch by distinct rows up to ``share`` (0: never)."""
+        return self._replace(distinct_share=share)
 
     def calibrate(
         self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
-    ) -> dict[str, int]:
-        """Re-pick each rule's fast pattern by how often its literals occur in real events.
+    ) -> CompiledRuleSet:
+        """The rule set with each rule's fast pattern picked by how often its literals occur.
 
         Counts, on a sample of ``events``, the rows hit by every literal any rule could
         use, and gives each rule the pattern expected to leave fewest candidate rows
         (``\\cmd.exe`` is a poor fast pattern on Windows hosts; ``-urlcache`` is a good
         one), with a second required slot where the first still leaves many rows.
-        Results never change, only the work done. Returns the per-column hit totals.
+        Results never change, only the work done. The rule set itself is left as it is;
+        the calibrated one shares its compiled expressions. ``literal_hits`` of the result
+        holds the per-column hit totals of the sample.
         """
+        if self._lists_in(events):
+            return self._replace(calibrated=True)
         sample = self._prepare(events.head(sample_rows))
         by_column: dict[str, set[str]] = defaultdict(set)
         for rule in self.rules:
@@ -202,19 +238,19 @@ class CompiledRuleSet:
         rows = max(sample.height, 1)
         distinct = {column: sample[column].n_unique() for column in self._fields}
         # Columns that repeat in the sample are taken to repeat as much in any batch.
-        self._combinations = [
+        combinations = tuple(
             math.prod(distinct[c] for c in base)
             if base
             and not self._keywords[index]
             and all(distinct[c] < REPETITIVE_SHARE * rows for c in base)
             else None
             for index, base in enumerate(self._bases)
-        ]
-        self._repetitive = {
+        )
+        repetitive = frozenset(
             column
             for column in by_column
             if sample[_LOWER + column].n_unique() < REPETITIVE_SHARE * rows
-        }
+        )
 
         def share(column: str, literal: str) -> float:
             # Never zero: a literal absent from the sample is rare, not free, and longer
@@ -222,12 +258,17 @@ class CompiledRuleSet:
             unseen = 0.1 / rows / len(literal.encode("utf-8"))
             return frequency.get((column, literal), 0) / rows + unseen
 
-        self._choose([choose_pattern(r.node, share, drop_above=USELESS_ABOVE) for r in self.rules])
-        self.calibrated = True
+        patterns = [choose_pattern(r.node, share, drop_above=USELESS_ABOVE) for r in self.rules]
         totals: dict[str, int] = defaultdict(int)
         for (column, _), n in frequency.items():
             totals[column] += n
-        return dict(totals)
+        return self._replace(
+            _index=CandidateIndex(patterns),
+            _combinations=combinations,
+            _repetitive=repetitive,
+            calibrated=True,
+            literal_hits=dict(totals),
+        )
 
     # Building -------------------------------------------------------------------------
 
@@ -288,8 +329,7 @@ class CompiledRuleSet:
         ruleset = cls.compile(
             sources, pipeline=pipeline, placeholders=placeholders, strategy=strategy
         )
-        ruleset.rejected = tuple(problems) + ruleset.rejected
-        return ruleset
+        return ruleset.with_rejected(problems)
 
     # Inspecting -----------------------------------------------------------------------
 
@@ -303,6 +343,11 @@ class CompiledRuleSet:
         return self._index.patterns
 
     @property
+    def columns_read(self) -> tuple[str, ...] | None:
+        """The fields the rules read; None where some rule searches every text column."""
+        return None if any(self._keywords) else tuple(self._fields)
+
+    @property
     def fast_pattern_coverage(self) -> float:
         """Share of rules that have a fast pattern (the rest run on every row)."""
         with_pattern = sum(1 for r in self.rules if r.pattern)
@@ -311,14 +356,23 @@ class CompiledRuleSet:
     # Evaluating -----------------------------------------------------------------------
 
     def evaluate(self, events: pl.DataFrame) -> pl.DataFrame:
-        """Every (row, rule) match of the batch, sorted by row then rule (``MATCH_SCHEMA``)."""
+        """Every (row, rule) match of the batch, sorted by row then rule (``MATCH_SCHEMA``).
+
+        An uncalibrated rule set is calibrated on this batch first, and the calibration
+        dropped afterwards: to evaluate many batches, keep ``ruleset.calibrate(first)``.
+        """
         if not self.rules or events.height == 0:
             return pl.DataFrame(schema=MATCH_SCHEMA)
-        if self.strategy == "naive":
+        lists = self._lists_in(events)
+        if lists:
+            pairs = self._run_lists(events, lists)
+        elif self.strategy == "naive":
             frame = self._prepare(events)
-            pairs = _true_pairs(frame.lazy().select(self._exprs).collect(), None)
+            exprs = [self._exprs[i] for i in range(len(self.rules))]
+            pairs = _true_pairs(frame.lazy().select(exprs).collect(), None)
         else:
-            pairs = self._run_distinct(events)
+            ruleset = self if self.calibrated else self.calibrate(events)
+            pairs = ruleset._run_distinct(events)
         return (
             pairs.unique()
             .join(self._meta, on="rule_index", how="left")
@@ -341,17 +395,41 @@ class CompiledRuleSet:
         text = [c for c, t in events.schema.items() if t == pl.String and c not in present]
         return present + text
 
+    def _lists_in(self, events: pl.DataFrame) -> frozenset[str]:
+        """The fields the rules read that hold lists in ``events`` (all, for keywords)."""
+        schema = events.schema
+        lists = {n for n, t in schema.items() if isinstance(t, pl.List | pl.Array)}
+        if not lists:
+            return frozenset()
+        if any(self._keywords):
+            return frozenset(lists)
+        return frozenset(f for f in self._fields if f in lists)
+
+    def _run_lists(self, events: pl.DataFrame, lists: frozenset[str]) -> pl.DataFrame:
+        """Every rule on every row, each test on a list field holding for some element.
+
+        The fast paths read text columns; a batch where a field the rules read holds lists
+        is rare enough to be evaluated plainly.
+        """
+        exprs = self._list_exprs.get(lists)
+        if exprs is None:
+            cols = InlineColumns(lists)
+            exprs = [to_expr(r.node, cols).alias(str(r.index)) for r in self.rules]
+            self._list_exprs[lists] = exprs
+        missing = [f for f in self._fields if f not in events.columns]
+        frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
+        return _true_pairs(frame.lazy().select(exprs).collect(), None)
+
     def _run_fast(self, events: pl.DataFrame) -> pl.DataFrame:
-        if not self.calibrated:
-            self.calibrate(events)
         frame = self._prepare(events)
         return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
 
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
+        ascii_only = _ascii_only(frame, self._lowered)
         lowered = frame.with_columns(
-            pl.col(f).cast(pl.String).str.to_lowercase().alias(_LOWER + f) for f in self._lowered
+            _folded(f, pl.col(f).cast(pl.String), ascii_only(f)) for f in self._lowered
         )
         if self.strategy == "naive" or not self._shared:
             return lowered
@@ -360,7 +438,8 @@ class CompiledRuleSet:
     def _run_unfiltered(self, frame: pl.DataFrame) -> pl.DataFrame:
         if not self._index.unfiltered:
             return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-        by_distinct = [i for i in self._index.unfiltered if self._by_distinct(i, frame.height)]
+        unfiltered = self._index.unfiltered
+        by_distinct = [i for i in unfiltered if self._by_distinct(i, frame, frame.height)]
         whole = [i for i in self._index.unfiltered if i not in by_distinct]
         found = pl.collect_all([self._distinct_query(frame, i, None) for i in by_distinct])
         if whole:
@@ -368,10 +447,17 @@ class CompiledRuleSet:
             found.append(_true_pairs(result, None))
         return pl.concat(found) if found else _NO_PAIRS.clear()
 
-    def _by_distinct(self, index: int, rows: int) -> bool:
-        """Whether the rule's columns take few enough combinations to run once per each."""
+    def _by_distinct(self, index: int, frame: pl.DataFrame, rows: int) -> bool:
+        """Whether the rule's columns take few enough combinations to run once per each.
+
+        Never where a column holds floats: joining takes 0.0 and -0.0 as one value, which
+        a rule reading the text tells apart.
+        """
         combinations = self._combinations[index]
-        return combinations is not None and combinations <= DISTINCT_SHARE * rows
+        if combinations is None or combinations > DISTINCT_SHARE * rows:
+            return False
+        schema = frame.schema
+        return not any(holds_floats(schema[c]) for c in self._bases[index])
 
     def _distinct_query(
         self, frame: pl.DataFrame, index: int, rows: pl.Series | None
@@ -380,9 +466,9 @@ class CompiledRuleSet:
         base = self._bases[index]
         source = frame.select(base) if rows is None else frame.select(base)[rows]
         row_ids = pl.int_range(pl.len(), dtype=pl.UInt32) if rows is None else pl.lit(rows)
+        ascii_only = _ascii_only(source, self._lowers[index])
         lowered = [
-            pl.col(f).cast(pl.String).str.to_lowercase().alias(_LOWER + f)
-            for f in self._lowers[index]
+            _folded(f, pl.col(f).cast(pl.String), ascii_only(f)) for f in self._lowers[index]
         ]
         hits = source.lazy().unique().with_columns(lowered).filter(self._exprs[index]).select(base)
         return (
@@ -399,7 +485,7 @@ class CompiledRuleSet:
         for group, rows in self._index.search(frame, _lowered_name, self._repetitive):
             rest = []
             for index in group.rules:
-                if self._by_distinct(index, len(rows)):
+                if self._by_distinct(index, frame, len(rows)):
                     queries.append(self._distinct_query(frame, index, rows))
                 else:
                     rest.append(index)
@@ -421,8 +507,36 @@ class CompiledRuleSet:
         return pl.concat(found) if found else _NO_PAIRS.clear()
 
 
+class _Memo(Generic[_T]):
+    """``memo[i]`` is ``build(i)``, built once on first use (a cache, not a state)."""
+
+    def __init__(self, build: Callable[[int], _T]) -> None:
+        self._build = build
+        self._built: dict[int, _T] = {}
+
+    def __getitem__(self, index: int) -> _T:
+        found = self._built.get(index)
+        if found is None:
+            found = self._built[index] = self._build(index)
+        return found
+
+
 def _lowered_name(column: str) -> str:
     return _LOWER + column
+
+
+def _ascii_only(frame: pl.DataFrame, columns: Sequence[str]) -> Callable[[str], bool]:
+    """Which of ``columns`` hold only ASCII text in ``frame`` (bytes and characters agree)."""
+    if not columns or frame.height == 0:
+        return lambda column: True
+    counts = frame.select(
+        (
+            pl.col(c).cast(pl.String).str.len_bytes().sum()
+            - pl.col(c).cast(pl.String).str.len_chars().sum()
+        ).alias(c)
+        for c in columns
+    ).row(0, named=True)
+    return lambda column: counts[column] == 0
 
 
 _NO_PAIRS = pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})

@@ -20,6 +20,7 @@ from typing import Protocol
 import polars as pl
 
 from detect.addresses import in_networks
+from detect.folding import fold, fold_expr
 from detect.ir import (
     WILDCARD_ANY,
     WILDCARD_ONE,
@@ -49,7 +50,13 @@ INTERNAL_PREFIX = "__neakta_"
 
 
 class Columns(Protocol):
-    """Where the expression finds a field, as text and as lower-cased text."""
+    """Where the expression finds a field, as text and as case-folded text.
+
+    A field that holds lists (``is_list``) gives lists of text: a test on it holds where
+    it holds for some element.
+    """
+
+    def is_list(self, field: str) -> bool: ...
 
     def text(self, field: str) -> pl.Expr: ...
 
@@ -61,19 +68,49 @@ class Columns(Protocol):
 
 
 class InlineColumns:
-    """Resolve fields straight from the frame, lower-casing inline."""
+    """Resolve fields straight from the frame, case-folding inline.
+
+    ``lists`` names the fields that hold lists in the frames the expression will see.
+    """
+
+    def __init__(self, lists: frozenset[str] = frozenset()) -> None:
+        self.lists = lists
+
+    def is_list(self, field: str) -> bool:
+        return field in self.lists
 
     def text(self, field: str) -> pl.Expr:
+        if field in self.lists:
+            return pl.col(field).cast(pl.List(pl.String))
         return pl.col(field).cast(pl.String)
 
     def lower(self, field: str) -> pl.Expr:
-        return self.text(field).str.to_lowercase()
+        if field in self.lists:
+            return self.text(field).list.eval(fold_expr(pl.element()))
+        return fold_expr(self.text(field))
 
     def any_text(self) -> pl.Expr:
         return pl.col(pl.String).exclude(f"^{INTERNAL_PREFIX}.*$")
 
     def any_lower(self) -> pl.Expr:
-        return self.any_text().str.to_lowercase()
+        return fold_expr(self.any_text())
+
+
+def _any_list(test: Callable[[pl.Expr], pl.Expr], *, lower: bool) -> pl.Expr:
+    """A keyword test on the elements of every list-of-text column."""
+    lists = pl.col(pl.List(pl.String)).exclude(f"^{INTERNAL_PREFIX}.*$")
+    element = fold_expr(pl.element()) if lower else pl.element()
+    return lists.list.eval(test(element).fill_null(False)).list.any()
+
+
+def _on(
+    c: Columns, field: str, test: Callable[[pl.Expr], pl.Expr], *, lower: bool = False
+) -> pl.Expr:
+    """``test`` on a field's text (case-folded if ``lower``); on any element of a list."""
+    target = c.lower(field) if lower else c.text(field)
+    if c.is_list(field):
+        return target.list.eval(test(pl.element()).fill_null(False)).list.any()
+    return test(target)
 
 
 def glob_regex(parts: tuple[str, ...], *, lower: bool) -> str:
@@ -99,7 +136,7 @@ def glob_regex(parts: tuple[str, ...], *, lower: bool) -> str:
         elif part == WILDCARD_ONE:
             out.append(".")
         else:
-            out.append(pl.escape_regex(part.lower() if lower else part))
+            out.append(pl.escape_regex(fold(part) if lower else part))
     out.append(tail)
     return "".join(out)
 
@@ -159,19 +196,25 @@ def _build_or(children: tuple[Node, ...], c: Columns) -> list[pl.Expr]:
         if len(members) == 1:
             exprs.append(_build(members[0], c))
             continue
-        values = [m.value if cased else m.value.lower() for m in members]
-        target = c.text(field) if cased else c.lower(field)
-        if kind is StrKind.CONTAINS:
-            exprs.append(target.str.contains_any(values))
-        elif kind is StrKind.EQ:
-            exprs.append(target.is_in(values))
-        else:
-            # One anchored regex: its engine reads only the start or the end of a value.
-            either = "|".join(pl.escape_regex(v) for v in values)
-            anchored = f"^(?:{either})" if kind is StrKind.PREFIX else f"(?:{either})$"
-            exprs.append(target.str.contains(anchored))
-    exprs.extend(in_networks(c.text(field), nets) for field, nets in networks.items())
+        values = [m.value if cased else fold(m.value) for m in members]
+        exprs.append(_on(c, field, _any_of(kind, values), lower=not cased))
+    exprs.extend(
+        _on(c, field, lambda t, nets=nets: in_networks(t, nets))  # type: ignore[misc]
+        for field, nets in networks.items()
+    )
     return exprs
+
+
+def _any_of(kind: StrKind, values: list[str]) -> Callable[[pl.Expr], pl.Expr]:
+    """One test for several values of one kind (``values`` already folded if need be)."""
+    if kind is StrKind.CONTAINS:
+        return lambda target: target.str.contains_any(values)
+    if kind is StrKind.EQ:
+        return lambda target: target.is_in(values)
+    # One anchored regex: its engine reads only the start or the end of a value.
+    either = "|".join(pl.escape_regex(v) for v in values)
+    anchored = f"^(?:{either})" if kind is StrKind.PREFIX else f"(?:{either})$"
+    return lambda target: target.str.contains(anchored)
 
 
 def _regex(field: str | None, pattern: str, c: Columns) -> pl.Expr:
@@ -179,8 +222,9 @@ def _regex(field: str | None, pattern: str, c: Columns) -> pl.Expr:
     search = trim_search_regex(pattern)
     if field is None:
         test = c.any_text().str.contains(search).fill_null(False)
-        return pl.any_horizontal(pl.lit(False), test)
-    return c.text(field).str.contains(search)
+        listed = _any_list(lambda t: t.str.contains(search), lower=False)
+        return pl.any_horizontal(pl.lit(False), test, listed)
+    return _on(c, field, lambda t: t.str.contains(search))
 
 
 def _build(node: Node, c: Columns) -> pl.Expr:
@@ -195,61 +239,81 @@ def _build(node: Node, c: Columns) -> pl.Expr:
         case Const(value):
             return pl.lit(value)
         case StrMatch(field, kind, value, cased):
+            needle = value if cased else fold(value)
             if field is None:
                 target = c.any_text() if cased else c.any_lower()
-                test = _string_test(target, kind, value if cased else value.lower())
-                return pl.any_horizontal(pl.lit(False), test.fill_null(False))
-            target = c.text(field) if cased else c.lower(field)
-            return _string_test(target, kind, value if cased else value.lower())
+                test = _string_test(target, kind, needle)
+                listed = _any_list(lambda t: _string_test(t, kind, needle), lower=not cased)
+                return pl.any_horizontal(pl.lit(False), test.fill_null(False), listed)
+            return _on(c, field, lambda t: _string_test(t, kind, needle), lower=not cased)
         case Glob(field, parts, cased):
             pattern = glob_regex(parts, lower=not cased)
             if field is None:
                 target = c.any_text() if cased else c.any_lower()
                 test = target.str.contains(pattern).fill_null(False)
-                return pl.any_horizontal(pl.lit(False), test)
-            target = c.text(field) if cased else c.lower(field)
-            return target.str.contains(pattern)
+                listed = _any_list(lambda t: t.str.contains(pattern), lower=not cased)
+                return pl.any_horizontal(pl.lit(False), test, listed)
+            return _on(c, field, lambda t: t.str.contains(pattern), lower=not cased)
         case Regex(field, pattern):
             return _regex(field, pattern, c)
         case NumEq(field, number):
-            target = c.any_text() if field is None else c.text(field)
-            if isinstance(number, int):
-                test = (target == str(number)).fill_null(False)
-            else:
-                as_float = target.cast(pl.Float64, strict=False)
-                test = (as_float == number).fill_null(False)
-            return test if field is not None else pl.any_horizontal(pl.lit(False), test)
+            if field is None:
+                test = _number_test(number)(c.any_text()).fill_null(False)
+                return pl.any_horizontal(pl.lit(False), test)
+            return _on(c, field, _number_test(number)).fill_null(False)
         case BoolEq(field, value):
-            return (c.lower(field) == ("true" if value else "false")).fill_null(False)
+            word = "true" if value else "false"
+            return _on(c, field, lambda t: t == word, lower=True).fill_null(False)
         case Compare(field, op, number):
-            parsed = c.text(field).cast(pl.Float64, strict=False)
-            compared = {
-                "<": parsed < number,
-                "<=": parsed <= number,
-                ">": parsed > number,
-                ">=": parsed >= number,
-                "!=": parsed != number,
-            }[op]
-            return compared.fill_null(False)
+            return _on(c, field, lambda t: _compare(t, op, number)).fill_null(False)
         case Cidr(field, network):
-            return in_networks(c.text(field), [network])
+            return _on(c, field, lambda t: in_networks(t, [network]))
         case IsNull(field):
             return pl.col(field).is_null()
         case Exists(field):
             return pl.col(field).is_not_null()
         case FieldRef(field, other, kind):
-            left, right = c.lower(field), c.lower(other)
-            match kind:
-                case StrKind.EQ:
-                    test = left == right
-                case StrKind.PREFIX:
-                    test = left.str.starts_with(right)
-                case StrKind.SUFFIX:
-                    test = left.str.ends_with(right)
-                case StrKind.CONTAINS:
-                    test = left.str.contains(right, literal=True)
-            return test.fill_null(False)
+            if c.is_list(field) or c.is_list(other):
+                # Which elements of lists to compare is not defined: no match (one per row).
+                return pl.col(field).is_null() & pl.lit(False)
+            return _field_test(c.lower(field), kind, c.lower(other)).fill_null(False)
         case TimePart(field, part, number):
-            stamp = pl.col(field)
-            parsed = stamp.cast(pl.String).str.to_datetime(strict=False, time_unit="us")
-            return (_TIME_PARTS[part](parsed) == number).fill_null(False)
+
+            def in_part(text: pl.Expr) -> pl.Expr:
+                parsed = text.str.to_datetime(strict=False, time_unit="us")
+                return _TIME_PARTS[part](parsed) == number
+
+            return _on(c, field, in_part).fill_null(False)
+
+
+def _number_test(number: int | float) -> Callable[[pl.Expr], pl.Expr]:
+    if isinstance(number, int):
+        return lambda target: target == str(number)
+    return lambda target: target.cast(pl.Float64, strict=False) == number
+
+
+def _compare(text: pl.Expr, op: str, number: int | float) -> pl.Expr:
+    parsed = text.cast(pl.Float64, strict=False)
+    match op:
+        case "<":
+            return parsed < number
+        case "<=":
+            return parsed <= number
+        case ">":
+            return parsed > number
+        case ">=":
+            return parsed >= number
+        case _:
+            return parsed != number
+
+
+def _field_test(left: pl.Expr, kind: StrKind, right: pl.Expr) -> pl.Expr:
+    match kind:
+        case StrKind.EQ:
+            return left == right
+        case StrKind.PREFIX:
+            return left.str.starts_with(right)
+        case StrKind.SUFFIX:
+            return left.str.ends_with(right)
+        case StrKind.CONTAINS:
+            return left.str.contains(right, literal=True)

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias
 
+from detect.folding import fold
 from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, Regex, StrMatch
 
 __all__ = [
@@ -53,9 +54,9 @@ SECOND_SLOT_BELOW = 0.25
 
 def _literal(node: StrMatch | Glob) -> str:
     if isinstance(node, StrMatch):
-        return node.value.lower()
+        return fold(node.value)
     parts = [p for p in node.parts if p not in (WILDCARD_ANY, WILDCARD_ONE)]
-    return max(parts, key=len, default="").lower()
+    return fold(max(parts, key=len, default=""))
 
 
 def _usable(node: StrMatch | Glob) -> bool:

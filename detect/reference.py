@@ -8,17 +8,21 @@ oracle that the Polars engine has to agree with, so it shares no code with
 
 Matching semantics
 ------------------
-* An event is a flat mapping of field name to ``str | int | float | bool | None``; a
-  missing key is the same as ``None``.
+* An event is a flat mapping of field name to ``str | int | float | bool | None``, or a
+  list of those; a missing key is the same as ``None``.
+* A value condition on a list holds when it holds for some element (``null`` and
+  ``|exists`` look at the list itself; ``|fieldref`` with a list on either side is false).
 * Values are compared through their rendering: ``True``/``False`` become ``"true"`` and
   ``"false"``, every other value becomes ``str(value)``.
 * A value condition on a null field is false, so ``not selection`` holds there. Only
   ``null``, ``|exists`` and ``|fieldref`` look at null fields on purpose.
-* Strings match case-insensitively (both sides through ``str.lower``) unless the rule
-  used ``|cased``. ``*`` matches any run of characters, newlines included, ``?`` exactly
-  one character, and the pattern must cover the whole value.
+* Strings match case-insensitively (both sides through ``str.casefold``, Unicode case
+  folding) unless the rule used ``|cased``. ``*`` matches any run of characters,
+  newlines included, ``?`` exactly one character, and the pattern must cover the whole
+  value.
 * Keywords (values without a field) are *contains* matches against every string value
-  of the event; numbers, booleans and nulls in the event are not searched.
+  of the event, and every string element of its lists; numbers, booleans and nulls in
+  the event are not searched.
 * Numbers parse the way a columnar engine does: surrounding whitespace and ``_`` digit
   separators make a value unparsable.
 """
@@ -183,7 +187,16 @@ def _match_field(field: str, value: SigmaType, event: Mapping[str, object]) -> b
     if isinstance(value, SigmaExists):
         return (raw is not None) == value.exists
     if isinstance(value, SigmaFieldReference):
-        return _match_reference(raw, event.get(value.field), value)
+        other = event.get(value.field)
+        if isinstance(raw, list | tuple) or isinstance(other, list | tuple):
+            return False
+        return _match_reference(raw, other, value)
+    if isinstance(raw, list | tuple):
+        return any(_match_value(field, value, element) for element in raw)
+    return _match_value(field, value, raw)
+
+
+def _match_value(field: str, value: SigmaType, raw: object) -> bool:
     if isinstance(value, SigmaString):
         tokens = _tokens(value)
         return raw is not None and _glob_match(tokens, _fold(_render(raw), value))
@@ -207,6 +220,13 @@ def _match_keyword(value: SigmaType, event: Mapping[str, object]) -> bool:
     if isinstance(value, SigmaExpansion):
         return any(_match_keyword(item, event) for item in value.values)
     texts = [raw for raw in event.values() if isinstance(raw, str)]
+    texts.extend(
+        element
+        for raw in event.values()
+        if isinstance(raw, list | tuple)
+        for element in raw
+        if isinstance(element, str)
+    )
     if isinstance(value, SigmaString):
         tokens = [SpecialChars.WILDCARD_MULTI, *_tokens(value), SpecialChars.WILDCARD_MULTI]
         return any(_glob_match(tokens, _fold(text, value)) for text in texts)
@@ -226,7 +246,7 @@ def _render(raw: object) -> str:
 
 
 def _fold(text: str, value: SigmaString) -> str:
-    return text if isinstance(value, SigmaCasedString) else text.lower()
+    return text if isinstance(value, SigmaCasedString) else text.casefold()
 
 
 def _tokens(value: SigmaString) -> list[_Token]:
@@ -298,8 +318,8 @@ def _match_cidr(text: str, value: SigmaCIDRExpression) -> bool:
 def _match_reference(raw: object, other: object, value: SigmaFieldReference) -> bool:
     if raw is None or other is None:
         return False
-    text = _render(raw).lower()
-    needle = _render(other).lower()
+    text = _render(raw).casefold()
+    needle = _render(other).casefold()
     if value.starts_with and value.ends_with:
         return needle in text
     if value.starts_with:

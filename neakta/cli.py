@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -16,35 +16,25 @@ import orjson
 import polars as pl
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
-from ingest.sources.events import DecodedEvents, read_events_file
+from detect.cache import compile_rules
+from ingest.sources.events import iter_events_file
 from neakta.commands import assets as assets_command
 from neakta.commands import incidents, ministries, setup
 from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
-from neakta.settings import Settings, load_settings
+from neakta.settings import Settings, load_settings, rules_cache_dir
 
 __all__ = ["main"]
 
 
 def _compile(paths: Sequence[Path], pipeline: str, settings: Settings) -> CompiledRuleSet:
-    loaded = load_rules(paths)
-    ruleset = CompiledRuleSet.compile(
-        loaded.rules, pipeline=pipeline, placeholders=settings.placeholders
+    return compile_rules(
+        paths,
+        pipeline=pipeline,
+        placeholders=settings.placeholders,
+        cache_dir=rules_cache_dir(settings),
     )
-    ruleset.rejected = loaded.problems + ruleset.rejected
-    return ruleset
-
-
-def _read_events(path: Path, err: TextIO) -> DecodedEvents | None:
-    try:
-        decoded = read_events_file(path)
-    except (OSError, pl.exceptions.PolarsError) as error:
-        print(f"neakta: cannot read events from {path}: {error}", file=err)
-        return None
-    for raw, position, reason in decoded.dead.iter_rows():
-        print(f"{path}:{position + 1}: skipped: {reason}: {raw[:120]}", file=err)
-    return decoded
 
 
 def _print_problems(ruleset: CompiledRuleSet, out: TextIO) -> None:
@@ -95,36 +85,55 @@ def cmd_rules_convert(args: argparse.Namespace, settings: Settings, out: TextIO)
     return 1 if ruleset.rejected else 0
 
 
-def _matches(args: argparse.Namespace, settings: Settings) -> tuple[pl.DataFrame, int] | int:
+def _matches(
+    args: argparse.Namespace, settings: Settings, err: TextIO
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Each chunk's matches (with their ``line``) and its number of events, in file order.
+
+    Raises ``OSError`` or ``PolarsError`` where the events file cannot be read.
+    """
     ruleset = _compile(args.rules, args.pipeline, settings)
-    _print_problems(ruleset, sys.stderr)
-    decoded = _read_events(args.events, sys.stderr)
-    if decoded is None:
-        return 2
-    matches = ruleset.evaluate(decoded.events)
-    lines = decoded.lines
-    return matches.with_columns(line=lines.gather(matches["row"])), decoded.events.height
+    _print_problems(ruleset, err)
+    # Output names rules and lines only: decode just the fields the rules read.
+    for decoded in iter_events_file(args.events, columns=ruleset.columns_read):
+        for raw, position, reason in decoded.dead.iter_rows():
+            print(f"{args.events}:{position + 1}: skipped: {reason}: {raw[:120]}", file=err)
+        if not ruleset.calibrated and decoded.events.height:
+            ruleset = ruleset.calibrate(decoded.events)
+        matches = ruleset.evaluate(decoded.events)
+        yield matches.with_columns(line=decoded.lines.gather(matches["row"])), decoded.events.height
+
+
+def _unreadable(path: Path, error: Exception) -> int:
+    print(f"neakta: cannot read events from {path}: {error}", file=sys.stderr)
+    return 2
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    result = _matches(args, settings)
-    if isinstance(result, int):
-        return result
-    matches, _ = result
-    for row in matches.select("rule_id", "rule_title", "level", "line").iter_rows(named=True):
-        out.write(orjson.dumps(row).decode() + "\n")
+    try:
+        for matches, _ in _matches(args, settings, sys.stderr):
+            columns = matches.select("rule_id", "rule_title", "level", "line")
+            for row in columns.iter_rows(named=True):
+                out.write(orjson.dumps(row).decode() + "\n")
+    except (OSError, pl.exceptions.PolarsError) as error:
+        return _unreadable(args.events, error)
     return 0
 
 
 def cmd_rules_test(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     args.rules = [args.rule]
-    result = _matches(args, settings)
-    if isinstance(result, int):
-        return result
-    matches, count = result
-    for rule_title, level, line in matches.select("rule_title", "level", "line").iter_rows():
-        print(f"line {line}: {rule_title} [{level}]", file=out)
-    print(f"{matches.height} match(es) in {count} event(s)", file=out)
+    found = count = 0
+    try:
+        for matches, events in _matches(args, settings, sys.stderr):
+            for rule_title, level, line in matches.select(
+                "rule_title", "level", "line"
+            ).iter_rows():
+                print(f"line {line}: {rule_title} [{level}]", file=out)
+            found += matches.height
+            count += events
+    except (OSError, pl.exceptions.PolarsError) as error:
+        return _unreadable(args.events, error)
+    print(f"{found} match(es) in {count} event(s)", file=out)
     return 0
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,7 +40,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import polars as pl
 
 from detect import CompiledRuleSet, load_rules
+from detect.cache import compile_rules
 from detect.correlation import CorrelationSet
+from detect.loader import find_rule_files
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
@@ -103,9 +106,25 @@ class SimpleAlerts:
 
 
 def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
-    """The correlation rules among the rules at ``paths``, over the base rule set."""
+    """The correlation rules among the rules at ``paths``, over the base rule set.
+
+    Rule files without a top-level ``correlation:`` key hold no correlation rule, and are
+    not parsed again (SigmaHQ's thousand rules take seconds to parse).
+    """
+    if not any(_holds_correlation(path) for path in find_rule_files(paths)):
+        return CorrelationSet.compile([], base, pipeline="ecs")
     loaded = load_rules(paths)
     return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
+
+
+_CORRELATION_KEY = re.compile(rb"^correlation\s*:", re.MULTILINE)
+
+
+def _holds_correlation(path: Path) -> bool:
+    try:
+        return _CORRELATION_KEY.search(path.read_bytes()) is not None
+    except OSError:
+        return True  # load_rules reports the file
 
 
 def compile_rulesets(
@@ -113,19 +132,18 @@ def compile_rulesets(
     *,
     placeholders: Mapping[str, list[str]] | None = None,
     families: Sequence[str] = FAMILIES,
+    cache_dir: Path | None = None,
 ) -> dict[str, CompiledRuleSet]:
-    """Load rules once and compile them with the ``ecs`` pipeline, one rule set per family.
+    """Load and compile the rules once with the ``ecs`` pipeline; the same set per family.
 
-    One per family, so each calibrates its fast patterns on its own family's events; the
-    ``ecs`` pipeline's logsource routing keeps a family's events away from other rules.
+    Each family calibrates its own copy of the fast patterns on its first batch (the copies
+    share the compiled expressions); the ``ecs`` pipeline's logsource routing keeps a
+    family's events away from other rules. ``cache_dir`` caches the compiled rules
+    (:mod:`detect.cache`).
     """
-    loaded = load_rules(paths)
-    rulesets = {}
-    for family in families:
-        ruleset = CompiledRuleSet.compile(loaded.rules, pipeline="ecs", placeholders=placeholders)
-        ruleset.rejected = tuple(loaded.problems) + ruleset.rejected
-        rulesets[family] = ruleset
-    return rulesets
+    ruleset = compile_rules(paths, pipeline="ecs", placeholders=placeholders, cache_dir=cache_dir)
+    # Compiled once: each family gets its own calibration of the same rules (see process).
+    return dict.fromkeys(families, ruleset)
 
 
 def _merge(batches: list[SinkBatch]) -> SinkBatch:
@@ -209,6 +227,8 @@ class Pipeline:
             ruleset = self.rulesets.get(family)
             if ruleset is None:
                 continue
+            if not ruleset.calibrated:
+                ruleset = self.rulesets[family] = ruleset.calibrate(events)
             matches = ruleset.evaluate(events)
             matched += matches.height
             # Called with no matches too: stateful stages (correlation windows, incidents)

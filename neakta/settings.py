@@ -189,6 +189,8 @@ class Settings(BaseSettings):
     pipeline: str = "raw"
     batch_size: int = 100_000
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
+    rules_cache: str = ""
+    """Folder of compiled rule sets: empty for ``$XDG_CACHE_HOME/neakta``, ``off`` for none."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     elastic: ElasticSettings = Field(default_factory=ElasticSettings)
@@ -196,6 +198,15 @@ class Settings(BaseSettings):
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     ministries: MinistriesSettings = Field(default_factory=MinistriesSettings)
+
+
+def rules_cache_dir(settings: Settings) -> Path | None:
+    """Where compiled rule sets are cached (None: not cached)."""
+    from detect.cache import default_cache_dir
+
+    if settings.rules_cache == "off":
+        return None
+    return Path(settings.rules_cache) if settings.rules_cache else default_cache_dir()
 
 
 def load_settings() -> Settings:

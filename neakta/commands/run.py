@@ -33,7 +33,7 @@ from ingest.sources import FAMILIES, FileSource, Source
 from neakta import wiring
 from neakta.alerting import AlertStage
 from neakta.options import add_option, add_rules_option
-from neakta.settings import Settings
+from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
 __all__ = ["cmd_replay", "cmd_run", "register"]
@@ -217,7 +217,9 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     if not args.bootstrap_servers and not args.inputs:
         print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
         return 2
-    rulesets = wiring.compile_rulesets(args.rules, placeholders=settings.placeholders)
+    rulesets = wiring.compile_rulesets(
+        args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
+    )
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)

@@ -2,6 +2,8 @@
 
 Rules and events are generated from a small alphabet so that values collide often and every
 modifier, wildcard and condition form gets exercised against real matches, not only misses.
+The alphabet holds letters whose case folding is not their lower case (long s, final
+sigma, sharp s), and field ``d`` holds lists, matched element by element.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from detect import CompiledRuleSet
 from detect.engine import Strategy
 from detect.reference import reference_matches
 
-FIELDS = ("a", "b", "c")
-ALPHABET = "aAb-\\"
+FIELDS = ("a", "b", "c", "d")
+ALPHABET = "aAb-\\sSſΣσςß"
 text_values = st.text(alphabet=ALPHABET, min_size=0, max_size=4)
 plain_patterns = st.text(alphabet=ALPHABET, min_size=1, max_size=2)
 pattern_values = st.one_of(
@@ -36,7 +38,7 @@ def detection_items(draw: st.DrawFn) -> str:
         return f"n{op}: {draw(st.integers(0, 4))}"
     kind = draw(st.sampled_from(("string", "string", "string", "re", "exists", "null", "ref")))
     if kind == "re":
-        literal = draw(st.text(alphabet="abAB", min_size=1, max_size=3))
+        literal = draw(st.text(alphabet="abABsſΣς", min_size=1, max_size=3))
         flags = draw(st.sampled_from(("", "|i")))
         anchor = draw(st.sampled_from(("", "^", ".")))
         return f"{field}|re{flags}: {json.dumps(anchor + literal)}"
@@ -92,6 +94,7 @@ events = st.lists(
             "a": st.one_of(st.none(), text_values),
             "b": st.one_of(st.none(), text_values),
             "c": st.one_of(st.none(), text_values),
+            "d": st.one_of(st.none(), st.lists(text_values, max_size=3)),
             "n": st.one_of(st.none(), st.integers(-1, 5)),
         }
     ),
@@ -103,13 +106,20 @@ events = st.lists(
 def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
     expected = reference_matches(SigmaRule.from_yaml(rule_text), batch)
     frame = pl.DataFrame(
-        batch, schema={"a": pl.String, "b": pl.String, "c": pl.String, "n": pl.Int64}
+        batch,
+        schema={
+            "a": pl.String,
+            "b": pl.String,
+            "c": pl.String,
+            "d": pl.List(pl.String),
+            "n": pl.Int64,
+        },
     )
     # Fast row by row, fast once per distinct row, and naive.
     runs: tuple[tuple[Strategy, float], ...] = (("fast", 0.0), ("fast", 1.0), ("naive", 0.0))
     for strategy, distinct_share in runs:
         ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none", strategy=strategy)
-        ruleset.distinct_share = distinct_share
+        ruleset = ruleset.with_distinct_share(distinct_share)
         assert not ruleset.rejected, [str(p) for p in ruleset.rejected]
         found = ruleset.evaluate(frame)["row"].to_list()
         assert found == expected, (strategy, distinct_share)

@@ -28,7 +28,7 @@ def test_a_costly_and_is_searched_with_two_slots_and_still_matches_exactly() -> 
     images = [r"C:\Windows\cmd.exe", r"C:\Windows\cmd.exe"] + [r"C:\Tools\x.exe"] * 8
     lines = ["cmd /c run -enc AAA", "cmd /c dir", "x -enc BBB"] + ["x"] * 7
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
-    ruleset.calibrate(frame(images, lines))
+    ruleset = ruleset.calibrate(frame(images, lines))
     (pattern,) = ruleset.patterns
     assert set(pattern) == {
         frozenset({("CommandLine", "-enc")}),
@@ -41,7 +41,7 @@ def test_a_selective_literal_needs_no_second_slot() -> None:
     images = [r"C:\Windows\cmd.exe"] * 500
     lines = ["cmd /c run -enc AAA"] + ["cmd /c dir"] * 499
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
-    ruleset.calibrate(frame(images, lines))
+    ruleset = ruleset.calibrate(frame(images, lines))
     assert ruleset.patterns == ((frozenset({("CommandLine", "-enc")}),),)
     assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0]
 
@@ -51,7 +51,8 @@ def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> 
     images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * half
     lines = ["cmd /c run -enc AAA", "x"] * half
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
-    ruleset.distinct_share = 0.0  # not once per distinct row: through the repetitive search
+    # Not once per distinct row: through the repetitive search.
+    ruleset = ruleset.with_distinct_share(0.0)
     matches = ruleset.evaluate(frame(images, lines))
     assert matches["row"].to_list() == list(range(0, 2 * half, 2))
 
@@ -84,7 +85,8 @@ def test_rules_over_few_distinct_values_are_evaluated_once_per_combination() -> 
         and parent.lower().startswith("c:\\windows\\")
     ]
     ruleset = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none")
-    ruleset.distinct_share = 0.0  # not once per distinct row of the batch: per rule
+    # Not once per distinct row of the batch: per rule.
+    ruleset = ruleset.with_distinct_share(0.0)
     assert ruleset.evaluate(events)["row"].to_list() == expected
     naive = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none", strategy="naive")
     assert naive.evaluate(events)["row"].to_list() == expected
@@ -123,5 +125,5 @@ def test_keywords_see_every_text_column_when_rows_are_evaluated_once_each() -> N
         }
     )
     ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, RULE, pipeline="none")
-    ruleset.distinct_share = 1.0
+    ruleset = ruleset.with_distinct_share(1.0)
     assert ruleset.evaluate(events).select("row", "rule_title").rows() == [(5, "Mimikatz anywhere")]

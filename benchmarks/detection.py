@@ -1,0 +1,248 @@
+"""Detection on events that do not repeat: neakta beside Tenzir and pySigma's SQLite, one run.
+
+``python -m benchmarks.detection`` prints one table per measurement:
+
+1. detection proper (a frame in memory, calibrated rule set) on Sysmon process creations
+   where no two events are alike (:mod:`benchmarks.sysmon`), at 10, 100 and all rules,
+   beside pySigma's SQLite backend (one query per rule, on a smaller sample); the
+   repeating generator of :mod:`benchmarks.workloads` as a second row;
+2. the whole ``neakta detect`` on an NDJSON file (start-up and reading included) beside
+   Tenzir's ``sigma`` operator on the same file and rule files (skipped with the reason
+   where the ``tenzir`` wheel is absent);
+3. start-up to a ready rule set, cold and warm cache, in a fresh process;
+4. the fixed cost of a batch: batches of 1,000 and 5,000 events;
+5. peak memory of ``neakta detect`` over a large file.
+
+Rules: SigmaHQ's ``rules/windows/process_creation`` from ``NEAKTA_SIGMAHQ`` (a checkout),
+else generated SigmaHQ-shaped rules. Environment: ``NEAKTA_BENCH_EVENTS`` (events of 1
+and 2, default 200,000), ``NEAKTA_BENCH_ROUNDS`` (repeats, default 3; ranges are printed),
+``NEAKTA_BENCH_RSS_EVENTS`` (events of 5, default 1,000,000; 0 skips it),
+``NEAKTA_BENCH_PEER_EVENTS`` (events of the run beside Tenzir, default 20,000: Tenzir
+takes minutes to load SigmaHQ's rule set), ``NEAKTA_BENCH_TABLES`` (which tables, in
+which order; default ``1,2,3,4,5``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks.baselines import SqliteMatcher
+from benchmarks.rulegen import generate_rules
+from benchmarks.sysmon import generate_sysmon_frame, write_sysmon_ndjson
+from benchmarks.workloads import GENERATED_RULES, SIGMAHQ, events, rule_sources
+from detect import CompiledRuleSet, load_rules
+from detect.cache import compile_rules
+from detect.loader import find_rule_files
+
+EVENTS = int(os.environ.get("NEAKTA_BENCH_EVENTS", "200000"))
+ROUNDS = int(os.environ.get("NEAKTA_BENCH_ROUNDS", "3"))
+RSS_EVENTS = int(os.environ.get("NEAKTA_BENCH_RSS_EVENTS", "1000000"))
+PEER_EVENTS = int(os.environ.get("NEAKTA_BENCH_PEER_EVENTS", "20000"))
+TABLES = os.environ.get("NEAKTA_BENCH_TABLES", "1,2,3,4,5")
+SQLITE_EVENTS = 2000
+NEAKTA = str(Path(sys.executable).parent / "neakta")
+
+
+def timed(run: Callable[[], object], rounds: int = ROUNDS) -> list[float]:
+    """Seconds of each of ``rounds`` calls."""
+    spent = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - started)
+    return spent
+
+
+def span(rates: list[float]) -> str:
+    """``low-high`` of a list of rates."""
+    return f"{min(rates):>11,.0f}-{max(rates):<11,.0f}"
+
+
+def rule_folders(work: Path) -> dict[int, Path]:
+    """Folders holding the first 10, the first 100 and all rule files."""
+    if SIGMAHQ:
+        files = find_rule_files([Path(SIGMAHQ) / "rules" / "windows" / "process_creation"])
+    else:
+        generated = work / "generated"
+        generated.mkdir()
+        for number, text in enumerate(generate_rules(GENERATED_RULES)):
+            (generated / f"rule_{number:04d}.yml").write_text(text)
+        files = find_rule_files([generated])
+    folders = {}
+    for count in (10, 100, len(files)):
+        folder = work / f"rules-{count}"
+        folder.mkdir()
+        for file in files[:count]:
+            shutil.copy(file, folder / file.name)
+        folders[count] = folder
+    return folders
+
+
+def detection_table(folders: dict[int, Path], cache: Path) -> None:
+    """Table 1: detection proper at each rule count, beside SQLite."""
+    frame = generate_sysmon_frame(EVENTS)
+    repeating = events(EVENTS)
+    small = generate_sysmon_frame(SQLITE_EVENTS, seed=99)
+    print(f"\n1. Detection proper, {EVENTS:,} events in memory ({ROUNDS} rounds)")
+    print(
+        f"{'rules':>6} {'workload':<22} {'neakta events/s':>23} {'SQLite events/s':>16} "
+        f"{'ratio':>7} {'matches':>8}"
+    )
+    for folder in folders.values():
+        ruleset = compile_rules([folder], pipeline="raw", cache_dir=cache)
+        sqlite = SqliteMatcher(load_rules([folder]).rules)
+        started = time.perf_counter()
+        sqlite.count(small)
+        sqlite_rate = small.height / (time.perf_counter() - started)
+        for name, data in (("distinct (Sysmon)", frame), ("repeating generator", repeating)):
+            calibrated = ruleset.calibrate(data)
+            found = calibrated.evaluate(data).height
+            rates = [data.height / s for s in timed(partial(calibrated.evaluate, data))]
+            ratio = statistics.median(rates) / sqlite_rate
+            print(
+                f"{len(ruleset.rules):>6} {name:<22} {span(rates)} {sqlite_rate:>16,.0f} "
+                f"{ratio:>6.0f}x {found:>8,}"
+            )
+
+
+def whole_table(folders: dict[int, Path], work: Path, env: dict[str, str]) -> None:
+    """Table 2: ``neakta detect`` on a file, and beside Tenzir's ``sigma`` on a smaller one."""
+    tenzir = shutil.which("tenzir", path=str(Path(sys.executable).parent))
+    sizes = [("neakta alone", EVENTS, False), ("beside Tenzir", PEER_EVENTS, True)]
+    for title, count, peer in sizes:
+        path = write_sysmon_ndjson(count, work / f"events-{count}.ndjson")
+        print(
+            f"\n2. Whole run, {title}: NDJSON file of {count:,} events "
+            f"({path.stat().st_size / 1e6:,.0f} MB), start-up included, warm rule cache"
+        )
+        print(
+            f"{'rules':>6} {'neakta detect ev/s':>23} {'Tenzir sigma ev/s':>23} {'ratio':>7} "
+            f"{'neakta':>7} {'Tenzir':>7}"
+        )
+        for rules, folder in folders.items():
+            neakta = [NEAKTA, "detect", "--rules", str(folder), "--pipeline", "raw", "--events"]
+            neakta.append(str(path))
+            found = _lines(neakta, env)  # and warms the rule cache
+            ours = [count / s for s in timed(partial(_lines, neakta, env))]
+            if not peer:
+                print(f"{rules:>6} {span(ours)} {'':>23} {'':>7} {found:>7,}")
+                continue
+            if tenzir is None:
+                absent = "(tenzir absent: pip install -e .[peers])"
+                print(f"{rules:>6} {span(ours)} {absent:>23} {'':>7} {found:>7,}")
+                continue
+            query = f'from_file "{path}" {{ read_ndjson }} | sigma path="{folder}" '
+            query += "| summarize n=count()"
+            peer_found = _tenzir_count([tenzir, query])
+            theirs = [count / s for s in timed(partial(_tenzir_count, [tenzir, query]))]
+            ratio = statistics.median(ours) / statistics.median(theirs)
+            print(
+                f"{rules:>6} {span(ours)} {span(theirs)} {ratio:>6.1f}x {found:>7,} "
+                f"{peer_found:>7,}"
+            )
+
+
+def _lines(command: list[str], env: dict[str, str]) -> int:
+    done = subprocess.run(command, env=env, capture_output=True, check=True)
+    return done.stdout.count(b"\n")
+
+
+def _tenzir_count(command: list[str]) -> int:
+    done = subprocess.run(command, capture_output=True, check=True, text=True)
+    digits = "".join(c for c in done.stdout if c.isdigit())
+    return int(digits or 0)
+
+
+def startup_table(folder: Path, work: Path) -> None:
+    """Table 3: seconds to a ready rule set in a fresh process, cold and warm cache."""
+    script = (
+        "import time, sys; t = time.perf_counter(); from pathlib import Path; "
+        "from detect.cache import compile_rules; "
+        f"r = compile_rules([Path({str(folder)!r})], pipeline='raw', cache_dir=Path(sys.argv[1])); "
+        "print(time.perf_counter() - t, len(r.rules))"
+    )
+    print(f"\n3. Start-up to a ready rule set, fresh process ({ROUNDS} rounds)")
+    cold: list[float] = []
+    warm: list[float] = []
+    for round_ in range(ROUNDS):
+        cache = work / f"startup-{round_}"
+        for spent in (cold, warm):
+            out = subprocess.run(
+                [sys.executable, "-c", script, str(cache)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            spent.append(float(out[0]))
+    print(f"{'rules':>6} {'cold cache s':>14} {'warm cache s':>14}")
+    print(f"{out[1]:>6} {min(cold):>6.2f}-{max(cold):<7.2f} {min(warm):>6.2f}-{max(warm):<7.2f}")
+
+
+def batch_table(folder: Path, cache: Path) -> None:
+    """Table 4: the cost of batches of 1,000 and 5,000 events."""
+    ruleset = compile_rules([folder], pipeline="raw", cache_dir=cache)
+    frame = generate_sysmon_frame(50_000, seed=3)
+    calibrated: CompiledRuleSet = ruleset.calibrate(frame)
+    print(f"\n4. Fixed cost per batch, {len(ruleset.rules)} rules (median of 10 batches)")
+    print(f"{'batch':>6} {'ms per batch':>13} {'events/s':>10}")
+    for size in (1000, 5000):
+        batches = [frame.slice(i * size, size) for i in range(10)]
+        calibrated.evaluate(batches[0])
+        spent = [timed(partial(calibrated.evaluate, b), 1)[0] for b in batches]
+        median = statistics.median(spent)
+        print(f"{size:>6} {median * 1000:>13.1f} {size / median:>10,.0f}")
+
+
+def rss_table(folder: Path, work: Path, env: dict[str, str]) -> None:
+    """Table 5: peak memory of ``neakta detect`` over a large file."""
+    if RSS_EVENTS <= 0:
+        return
+    path = write_sysmon_ndjson(RSS_EVENTS, work / "rss.ndjson")
+    command = [NEAKTA, "detect", "--rules", str(folder), "--pipeline", "raw", "--events", str(path)]
+    with Path(os.devnull).open("wb") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=sink)
+        _, status, usage = os.wait4(process.pid, 0)
+        spent = time.perf_counter() - started
+    print(f"\n5. neakta detect over {RSS_EVENTS:,} events ({path.stat().st_size / 1e9:.1f} GB)")
+    print(
+        f"peak RSS {usage.ru_maxrss / 1024:,.0f} MB, {spent:.1f} s, "
+        f"{RSS_EVENTS / spent:,.0f} events/s, exit {os.waitstatus_to_exitcode(status)}"
+    )
+    path.unlink()
+
+
+def main() -> None:
+    """Print every table, on rules and events set up in a temporary folder."""
+    description, _ = rule_sources()
+    print(f"rules: {description}; {os.cpu_count()} cores; polars {pl.__version__}")
+    with tempfile.TemporaryDirectory(prefix="neakta-bench-") as raw:
+        work = Path(raw)
+        cache = work / "cache"
+        env = os.environ | {"XDG_CACHE_HOME": str(cache)}
+        folders = rule_folders(work)
+        everything = folders[max(folders)]
+        tables = {
+            "1": partial(detection_table, folders, cache / "neakta"),
+            "2": partial(whole_table, folders, work, env),
+            "3": partial(startup_table, everything, work),
+            "4": partial(batch_table, everything, cache / "neakta"),
+            "5": partial(rss_table, everything, work, env),
+        }
+        for number in TABLES.split(","):
+            tables[number.strip()]()
+
+
+if __name__ == "__main__":
+    main()
