@@ -31,6 +31,8 @@ An event none of them names keeps a null ``organization.id``.
 ``neakta.partition`` (``Int32``) is the Kafka partition the record was read from, taken
 from its ``topic/partition/offset`` origin; null for records read from files. Stateful
 stages keep one state per partition number (see :mod:`detect.correlation`).
+``neakta.input`` names the input the record was read from: ``topic/partition`` or the
+file; event time is kept per input (see :mod:`detect.correlation.eventtime`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import polars as pl
 __all__ = [
     "CONFLICT_SCHEMA",
     "HOSTNAME_COLUMNS",
+    "INPUT_COLUMN",
     "PARTITION_COLUMN",
     "event_ids",
     "origin_partitions",
@@ -57,6 +60,9 @@ HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
 PARTITION_COLUMN = "neakta.partition"
 """Column of the Kafka partition an event was read from (null from files)."""
 
+INPUT_COLUMN = "neakta.input"
+"""Column of the input an event was read from: ``topic/partition``, or the file."""
+
 CONFLICT_SCHEMA: dict[str, pl.DataType] = {
     "organization.id": pl.String(),
     "claimed": pl.String(),
@@ -70,6 +76,7 @@ CONFLICT_SCHEMA: dict[str, pl.DataType] = {
 """
 
 _KAFKA_ORIGIN = r"^.+/(\d+)/\d+$"
+_POSITION = r"(?:/\d+|:\d+)$"
 
 
 def origin_partitions(origins: pl.Series) -> pl.Series:
@@ -194,8 +201,8 @@ def stamp_with_conflicts(
     Returns
     -------
     tuple[polars.DataFrame, polars.DataFrame]
-        ``events`` with ``event.id``, ``organization.id`` and ``neakta.partition``
-        (replaced if present), and the :data:`CONFLICT_SCHEMA` counts.
+        ``events`` with ``event.id``, ``organization.id``, ``neakta.partition`` and
+        ``neakta.input`` (replaced if present), and the :data:`CONFLICT_SCHEMA` counts.
 
     Examples
     --------
@@ -227,8 +234,10 @@ def stamp_with_conflicts(
     organization = claims.select(
         pl.coalesce("topic", "header", "forwarder").alias("organization.id")
     ).to_series()
-    partitions = origin_partitions(records.get_column("origin"))
-    stamped = events.with_columns(ids, organization, partitions)
+    origins = records.get_column("origin")
+    partitions = origin_partitions(origins)
+    inputs = origins.str.replace(_POSITION, "").alias(INPUT_COLUMN)
+    stamped = events.with_columns(ids, organization, partitions, inputs)
     return stamped, _conflicts(claims)
 
 

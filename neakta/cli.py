@@ -14,6 +14,8 @@ from typing import TextIO
 
 import orjson
 import polars as pl
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.cache import compile_rules
@@ -23,6 +25,7 @@ from neakta.commands import incidents, ministries, setup
 from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
+from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
 from neakta.settings import Settings, load_settings, rules_cache_dir
 
 __all__ = ["main"]
@@ -205,11 +208,35 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; the exit status."""
-    settings = load_settings()
+    """Run the command line; the exit status.
+
+    An operator error (a setting that cannot be read, a missing or unreadable file) is one
+    line on stderr and exit status 2, never a traceback.
+    """
+    try:
+        settings = load_settings()
+    except (ValidationError, SettingsError) as error:
+        print(f"neakta: {describe_settings_error(error)}", file=sys.stderr)
+        return OPERATOR_EXIT
     args = build_parser(settings).parse_args(argv)
-    code: int = args.handler(args, settings, sys.stdout)
+    try:
+        code: int = args.handler(args, settings, sys.stdout)
+    except Exception as error:
+        line = describe(error)
+        if line is None:
+            raise
+        print(f"neakta: {redact(line, _secrets(settings))}", file=sys.stderr)
+        return OPERATOR_EXIT
     return code
+
+
+def _secrets(settings: Settings) -> list[SecretStr | None]:
+    return [
+        settings.kafka.password,
+        settings.elastic.password,
+        settings.elastic.api_key,
+        settings.respond.notify_url,
+    ]
 
 
 if __name__ == "__main__":

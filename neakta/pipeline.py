@@ -90,6 +90,18 @@ class Stage(Protocol):
         """At the end of a finite source: what the stage still holds back."""
         ...
 
+    def advance(self, batch: SourceBatch) -> SinkBatch:
+        """After a batch's families: what its inputs' ends or idleness make final."""
+        ...
+
+    def expect(self, inputs: list[str]) -> None:
+        """The inputs a finite source will read (its files), before the first batch."""
+        ...
+
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Before a batch: inputs that still hold records not read (not idle)."""
+        ...
+
 
 class SimpleAlerts:
     """:func:`respond.alerts.simple_alerts` as a :class:`Stage` that holds nothing back."""
@@ -103,6 +115,16 @@ class SimpleAlerts:
     def finish(self) -> SinkBatch:
         """Nothing is held back."""
         return SinkBatch()
+
+    def advance(self, batch: SourceBatch) -> SinkBatch:
+        """Nothing waits for event time."""
+        return SinkBatch()
+
+    def expect(self, inputs: list[str]) -> None:
+        """Nothing waits for event time."""
+
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Nothing waits for event time."""
 
 
 def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
@@ -219,7 +241,14 @@ class Pipeline:
 
     async def process(self, batch: SourceBatch) -> BatchResult:
         """Parse, detect and deliver one batch; do not commit it."""
-        parsed = parse_records(batch.records, year=self.clock().year, forwarders=self.forwarders)
+        # Partitions that still lag are not idle, whichever partitions this batch holds.
+        self.make_alerts.touch(batch.busy)
+        parsed = parse_records(
+            batch.records,
+            year=self.clock().year,
+            forwarders=self.forwarders,
+            state=self.checkpoint.parsers,
+        )
         dead = pl.concat([batch.dead, parsed.dead]) if parsed.dead.height else batch.dead
         outputs: list[SinkBatch] = []
         matched = 0
@@ -234,6 +263,7 @@ class Pipeline:
             # Called with no matches too: stateful stages (correlation windows, incidents)
             # may have something to say about any batch.
             outputs.append(self.make_alerts(events, matches, ruleset))
+        outputs.append(self.make_alerts.advance(batch))
         counts: Counter[str] = Counter()
         if self.sources is not None:
             silence, counts = self.sources.observe(parsed.events)
@@ -279,6 +309,10 @@ class Pipeline:
     async def run(self, source: Source, *, status: StatusLine | None = None) -> RunStats:
         """Process and commit batch after batch until the source ends or ``stop`` is set."""
         lag: Callable[[], Mapping[str, int]] = getattr(source, "lag", dict)
+        inputs: list[str] | None = getattr(source, "inputs", None)
+        if inputs:
+            # Event time waits for every file, not only those read so far.
+            self.make_alerts.expect(list(inputs))
         batches = source.batches()
         try:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
@@ -287,7 +321,9 @@ class Pipeline:
                         batch, source, flush=partial(self.process, batch), retry=self._deliver
                     )
                     self.stats.add(result)
-                    self.last_batch = time.monotonic()
+                    if batch.size or batch.position:
+                        # An empty tick batch (no record came) is no activity.
+                        self.last_batch = time.monotonic()
                     if status is not None:
                         status.update(self.stats, lag())
                     if self.stop.is_set():

@@ -80,8 +80,8 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
 
     def add(self, result: BatchResult) -> None:
-        """Count one batch in."""
-        self.batches += 1
+        """Count one batch in (an empty one, a poll that brought nothing, is no batch)."""
+        self.batches += 1 if result.records else 0
         self.records += result.records
         self.events += result.events
         self.matches += result.matches

@@ -18,12 +18,12 @@ import asyncio
 import contextlib
 import gzip
 from collections.abc import AsyncIterator, Hashable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
-from ingest.sources.directives import carry_directive
 from ingest.sources.families import family_of_file
 from ingest.sources.records import SourceBatch, decode_records
 
@@ -33,6 +33,7 @@ LINE_COLUMNS = ("event.original", "message", "raw", "line")
 """Parquet columns taken as a row's text, first present wins."""
 
 _CHUNK = 8 << 20
+_FIELDS = b"#Fields:"
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -133,16 +134,28 @@ class FileSource:
         self.committed: dict[Hashable, int] = {}
         self._fields: dict[str, pl.DataFrame] = {}
 
+    @property
+    def inputs(self) -> list[str]:
+        """Every file this source will read (inputs of event time, known from the start).
+
+        Without ``follow``, each file's last batch names it in ``SourceBatch.ended``.
+        """
+        return [str(path) for path in self.paths]
+
     async def batches(self) -> AsyncIterator[SourceBatch]:  # noqa: C901 (one read loop)
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
+        current: _Lines | None = None
         try:
             for path in self.paths:
                 if path.suffix == ".parquet":
-                    for batch in self._parquet(path):
+                    batches = list(self._parquet(path)) or [SourceBatch()]
+                    for batch in batches[:-1]:
                         yield batch
+                    yield replace(batches[-1], ended=(str(path),))
                     continue
                 reader = _Lines(path)
+                current = reader
                 family = self.family
                 pending: list[bytes] = []
                 first = 1
@@ -153,16 +166,21 @@ class FileSource:
                     if not pending:
                         first = start
                     pending.extend(lines)
-                    while len(pending) >= self.batch_size:
+                    # Strictly more: the last batch of a file is yielded below, naming its end.
+                    while len(pending) > self.batch_size:
                         take, pending = pending[: self.batch_size], pending[self.batch_size :]
                         yield self._batch(path, family or "firewall", first, take)
                         first += len(take)
                 if pending:
-                    yield self._batch(path, family or "firewall", first, pending)
+                    batch = self._batch(path, family or "firewall", first, pending)
+                    yield batch if self.follow else replace(batch, ended=(str(path),))
+                elif not self.follow:
+                    yield SourceBatch(ended=(str(path),))
                 if self.follow:
                     readers.append((reader, family or ""))
                 else:
                     reader.close()
+                current = None
                 await asyncio.sleep(0)
             while self.follow and not self.stop.is_set():
                 grew = False
@@ -175,6 +193,9 @@ class FileSource:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stop.wait(), self.poll_interval)
         finally:
+            # Also the file in hand when the consumer stopped early.
+            if current is not None and all(current is not r for r, _ in readers):
+                current.close()
             for reader, _ in readers:
                 reader.close()
 
@@ -202,11 +223,19 @@ class FileSource:
         return SourceBatch(good, dead, {name: first + size - 1})
 
     def _with_iis_fields(self, name: str, frame: pl.DataFrame) -> pl.DataFrame:
-        """Carry an IIS file's ``#Fields:`` directive into the batches after the one it is in."""
-        frame, directive = carry_directive(frame, self._fields.get(name))
-        if directive is not None:
-            self._fields[name] = directive
-        return frame
+        """Carry an IIS file's ``#Fields:`` directive into the batches after the one it is in.
+
+        The directive (with its own origin) goes in front of the batch; the web parser
+        reads it as a directive, neither an event nor a dead letter.
+        """
+        directives = frame.filter(pl.col("raw").bin.starts_with(_FIELDS))
+        carried = self._fields.get(name)
+        if directives.height:
+            self._fields[name] = directives.tail(1)
+        starts_with_one = frame.height > 0 and frame["raw"][0].startswith(_FIELDS)
+        if carried is None or starts_with_one:
+            return frame
+        return pl.concat([carried, frame])
 
     def _parquet(self, path: Path) -> Iterator[SourceBatch]:
         table = pl.read_parquet(path)
