@@ -23,6 +23,7 @@ from ingest.errors import IngestError
 from ingest.sources import Source, SourceBatch
 from ingest.sources.parsing import ParserState
 from respond.incidents import IncidentTracker
+from respond.source_watch import SourceWatch
 from respond.store import SqliteStore
 
 __all__ = ["Checkpoint", "Retry"]
@@ -50,12 +51,15 @@ class Checkpoint:
     parsers
         The parsers' state per input, carried across batches (the pipeline parses with
         it) and saved with the slot of each input.
+    sources
+        Per-source counters and the silent-source clock, written at each save.
     """
 
     slots: CorrelationSlots | None = None
     incidents: SqliteStore | None = None
     tracker: IncidentTracker | None = None
     parsers: ParserState = field(default_factory=ParserState)
+    sources: SourceWatch | None = None
 
     async def load(self) -> None:
         """Read checkpoints kept in the broker back (before :meth:`assign`)."""
@@ -100,9 +104,11 @@ class Checkpoint:
             self.parsers.iis_fields.pop(f"{topic}/{partition}", None)
 
     def save(self, batch: SourceBatch) -> None:
-        """Save the state of the slots ``batch`` read, with its offsets."""
+        """Save the state of the slots ``batch`` read, with its offsets, and the counters."""
         if self.slots is not None:
             self.slots.checkpoint(batch.position, extras=self._parser_state)
+        if self.sources is not None:
+            self.sources.checkpoint()
 
     def _parser_state(self, slot: int, inputs: set[str]) -> bytes:
         """What goes with a slot's correlation state: parser state and open incidents.

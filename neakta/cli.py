@@ -21,7 +21,7 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from ingest.sources.events import iter_events_file
 from neakta.commands import assets as assets_command
-from neakta.commands import authoring, incidents, setup
+from neakta.commands import authoring, incidents, ministries, setup
 from neakta.commands import backtest as backtest_command
 from neakta.commands import report as report_command
 from neakta.commands import run as run_command
@@ -205,6 +205,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     incidents.register(commands, settings)
     run_command.register(commands, settings)
     assets_command.register(commands, settings)
+    ministries.register(commands, settings)
     report_command.register(commands, settings)
     return parser
 

@@ -48,9 +48,10 @@ from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
 from neakta.checkpoint import Checkpoint
-from neakta.status import BatchResult, RunStats, StatusLine, reason_key
+from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
 from respond.alerts import simple_alerts
 from respond.sinks import AlertSink, SinkBatch
+from respond.source_watch import SourceWatch
 
 __all__ = [
     "Pipeline",
@@ -200,6 +201,8 @@ class Pipeline:
         Saves stateful stages' state between the sinks and the commit (default: none).
     forwarders
         Forwarder or host name -> ministry id.
+    sources
+        Counts events per source and raises silent-source alerts (default: none).
     clock
         Gives "now"; its year dates syslog stamps that carry none.
     backoff, max_backoff
@@ -221,6 +224,7 @@ class Pipeline:
         make_alerts: Stage | None = None,
         checkpoint: Checkpoint | None = None,
         forwarders: Mapping[str, str] | None = None,
+        sources: SourceWatch | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: float = 0.1,
         max_backoff: float = 5.0,
@@ -234,6 +238,7 @@ class Pipeline:
         self.make_alerts: Stage = make_alerts if make_alerts is not None else SimpleAlerts()
         self.checkpoint = checkpoint if checkpoint is not None else Checkpoint()
         self.forwarders = dict(forwarders or {})
+        self.sources = sources
         self.clock = clock
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -270,6 +275,10 @@ class Pipeline:
             # may have something to say about any batch.
             outputs.append(self.make_alerts(events, matches, ruleset))
         outputs.append(self.make_alerts.advance(batch))
+        counts: Counter[str] = Counter()
+        if self.sources is not None:
+            silence, counts = self.sources.observe(parsed.events)
+            outputs.append(silence)
         if dead.height:
             await self._deliver("dead letters", partial(self.dead_letters.write, dead))
         written = duplicates = 0
@@ -289,6 +298,8 @@ class Pipeline:
             duplicates=duplicates,
             dead=dict(reasons),
             families={family: frame.height for family, frame in parsed.events.items()},
+            sources=counts,
+            conflicts=report_conflicts(parsed.conflicts, _log),
         )
 
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:

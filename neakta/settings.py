@@ -18,6 +18,7 @@ __all__ = [
     "ElasticSettings",
     "EnrichSettings",
     "KafkaSettings",
+    "MinistriesSettings",
     "RespondSettings",
     "RunSettings",
     "Settings",
@@ -173,6 +174,26 @@ class CorrelationSettings(BaseModel):
     checkpoints_kept: Annotated[int, Field(ge=2)] = 3
 
 
+class MinistriesSettings(BaseModel):
+    """Onboarding ministries and watching their log sources.
+
+    ``brokers`` is the Kafka address ministries' forwarders reach (often not the one neakta
+    uses), ``security_protocol`` how they reach it (``SASL_PLAINTEXT`` only for the compose
+    stack on one host); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands
+    use. A source (a ministry's family or forwarding host) that sent before and then sends
+    nothing for ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    brokers: str = "kafka.soc.example:9093"
+    security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT"] = "SASL_SSL"
+    admin_bootstrap: str = "localhost:9092"
+    templates: Path = Path(__file__).resolve().parent.parent / "deploy" / "forwarders"
+    silence_gap_s: float = 1800.0
+    silence: bool = True
+
+
 class Settings(BaseSettings):
     """Everything configurable in neakta, read once at start-up."""
 
@@ -192,6 +213,7 @@ class Settings(BaseSettings):
     respond: RespondSettings = Field(default_factory=RespondSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    ministries: MinistriesSettings = Field(default_factory=MinistriesSettings)
 
 
 def rules_cache_dir(settings: Settings) -> Path | None:

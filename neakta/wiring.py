@@ -44,6 +44,8 @@ from respond.incidents import IncidentTracker
 from respond.ndjson import NdjsonAlertWriter, NdjsonSink
 from respond.notify import WebhookNotifier
 from respond.sinks import AlertSink
+from respond.source_watch import SourceWatch
+from respond.sources import SourceStats
 from respond.store import SqliteStore
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "ndjson_sink_from_settings",
     "notifier_from_settings",
     "open_store",
+    "source_watch",
     "store_from_settings",
     "tracker_from_settings",
 ]
@@ -205,10 +208,24 @@ def build_stages(
         if opened is not None:
             closers.append(opened.close)
         slots = CorrelationSlots(correlator, checkpoints=opened, group_id=group_id, clock=clock)
-    checkpoint = Checkpoint(slots, incidents=incidents, tracker=tracker)
+    watch = source_watch(settings, store=store, tracker=tracker)
+    closers.append(watch.close)
+    checkpoint = Checkpoint(slots, incidents=incidents, tracker=tracker, sources=watch)
     checkpoint.resume()
     stage = AlertStage(lookups, tracker=tracker, slots=slots)
     return Stages(stage, sinks, checkpoint, correlations, closers)
+
+
+def source_watch(
+    settings: Settings, *, store: Path | None, tracker: IncidentTracker | None
+) -> SourceWatch:
+    """Per-source counting and silent-source alerts; counters kept in the store, if any."""
+    ministries = settings.ministries
+    return SourceWatch(
+        gap_s=ministries.silence_gap_s if ministries.silence else None,
+        stats=SourceStats(store) if store is not None else None,
+        tracker=tracker,
+    )
 
 
 def build_pipeline(
@@ -233,6 +250,7 @@ def build_pipeline(
         checkpoint=stages.checkpoint,
         dead_letters=dead_letters,
         forwarders=settings.run.forwarders,
+        sources=stages.checkpoint.sources,
         stop=stop,
         archive=None
         if archive is None

@@ -15,7 +15,7 @@ import polars as pl
 
 from ingest.deadletter import DEAD_RECORD_SCHEMA
 from ingest.errors import IngestError
-from ingest.identity import parsed_positions, stamp_events
+from ingest.identity import CONFLICT_SCHEMA, parsed_positions, stamp_with_conflicts
 from ingest.parsers import ParseResult, parse_endpoint, parse_firewall, parse_web
 from ingest.sources.records import empty_dead, input_of
 
@@ -60,10 +60,15 @@ class ParserState:
 
 @dataclass(frozen=True, slots=True)
 class ParsedBatch:
-    """Stamped events per family, and the records that could not be parsed."""
+    """Stamped events per family, the records that could not be parsed, identity conflicts.
+
+    ``conflicts`` counts events whose header or forwarder entry named another ministry
+    than their topic (:data:`ingest.identity.CONFLICT_SCHEMA`); they keep the topic's.
+    """
 
     events: dict[str, pl.DataFrame] = field(default_factory=dict)
     dead: pl.DataFrame = field(default_factory=empty_dead)
+    conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFLICT_SCHEMA))
 
     @property
     def count(self) -> int:
@@ -136,6 +141,7 @@ def parse_records(
     """
     events: dict[str, pl.DataFrame] = {}
     dead: list[pl.DataFrame] = []
+    conflicts: list[pl.DataFrame] = []
     for family in records.get_column("family").unique(maintain_order=True).to_list():
         subset = records.filter(pl.col("family") == family)
         inputs = (
@@ -157,9 +163,19 @@ def parse_records(
                 result.events.get_column("event.original"),
                 result.dead.get_column("position"),
             )
-            events[family] = stamp_events(result.events, subset[positions], forwarders=forwarders)
+            events[family], conflicted = stamp_with_conflicts(
+                result.events, subset[positions], forwarders=forwarders
+            )
+            conflicts.append(conflicted)
     merged = pl.concat(dead) if dead else empty_dead()
-    return ParsedBatch(events, merged)
+    counted = (
+        pl.concat(conflicts)
+        .group_by("organization.id", "claimed", "via", maintain_order=True)
+        .agg(pl.col("events").sum())
+        if conflicts
+        else pl.DataFrame(schema=CONFLICT_SCHEMA)
+    )
+    return ParsedBatch(events, merged, counted)
 
 
 def _dead(records: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
