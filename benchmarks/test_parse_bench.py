@@ -321,6 +321,46 @@ def test_sysmon_per_line(benchmark: Any) -> None:
     run(benchmark, lambda: sysmon_per_line(lines))
 
 
+@cache
+def wrong_typed_sysmon(bad: int = 32_000, good: int = 12_000) -> pl.Series:
+    """Valid Sysmon lines shuffled with lines whose ``EventID`` is an object or whose
+    ``Image`` is a list: they must be dead letters, at a cost proportional to their count."""
+    rng = random.Random(7)
+    base = {
+        "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "ws01",
+        "UtcTime": "2026-11-20 08:00:01.346",
+        "Image": "C:\\Windows\\System32\\cmd.exe",
+        "CommandLine": "cmd /c whoami",
+        "User": "CORP\\alice",
+    }
+    lines = [orjson.dumps({**base, "ProcessId": i}).decode() for i in range(good)]
+    for index in range(bad):
+        wrong: dict[str, Any] = dict(base)
+        if index % 2:
+            wrong["EventID"] = {"value": 1}
+        else:
+            wrong["Image"] = ["a", "b"]
+        lines.append(orjson.dumps(wrong).decode())
+    rng.shuffle(lines)
+    return pl.Series(lines)
+
+
+@pytest.mark.benchmark(group="sysmon-wrong-typed")
+def test_sysmon_wrong_typed_mixed(benchmark: Any) -> None:
+    lines = wrong_typed_sysmon()
+    result = benchmark.pedantic(lambda: parse_endpoint(lines), rounds=3, iterations=1)
+    assert (result.events.height, result.dead.height) == (12_000, 32_000)
+
+
+@pytest.mark.benchmark(group="sysmon-wrong-typed")
+def test_sysmon_wrong_typed_valid_only(benchmark: Any) -> None:
+    lines = wrong_typed_sysmon(bad=0)
+    result = benchmark.pedantic(lambda: parse_endpoint(lines), rounds=3, iterations=1)
+    assert result.events.height == 12_000
+
+
 @pytest.mark.benchmark(group="auditd-exec")
 def test_auditd_vectorized(benchmark: Any) -> None:
     lines = auditd_lines()

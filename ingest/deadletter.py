@@ -17,8 +17,9 @@ A pipeline writes a batch's dead letters before it commits the batch's offsets.
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import Path
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 import orjson
 import polars as pl
@@ -33,7 +34,10 @@ __all__ = [
     "KafkaDeadLetters",
     "NdjsonDeadLetters",
     "dead_letter_documents",
+    "start_producer",
 ]
+
+_log = logging.getLogger("neakta.deadletter")
 
 DEAD_RECORD_SCHEMA: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),
@@ -153,3 +157,40 @@ def _is_topic_origin(source: str | None, origin: str | None) -> bool:
         return False
     parts = origin[len(source) + 1 :].split("/")
     return len(parts) == 2 and all(part.isdigit() for part in parts)
+
+
+async def start_producer(
+    *, bootstrap_servers: str, idempotence: bool | Literal["auto"] = "auto", **options: Any
+) -> tuple[Any, bool]:
+    """Start the dead-letter producer; returns it and whether it is idempotent.
+
+    ``"auto"`` asks for an idempotent producer (``acks=all``, no duplicates on retries)
+    and, where the broker cannot give one (Tansu answers ``InitProducerId`` with an
+    unknown error, older brokers with an unsupported version), falls back to a plain
+    producer with ``acks=all``, saying so in one log line. A dead letter written twice
+    is harmless; one lost is not.
+    """
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    if idempotence is not False:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, enable_idempotence=True, **options
+        )
+        try:
+            await producer.start()
+            return producer, True
+        except KafkaConnectionError:
+            await producer.stop()
+            raise
+        except KafkaError as error:
+            await producer.stop()
+            if idempotence is True:
+                raise
+            _log.info(
+                "the broker gives no idempotent producer (%s): dead letters use acks=all",
+                type(error).__name__,
+            )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **options)
+    await producer.start()
+    return producer, False

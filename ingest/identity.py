@@ -11,18 +11,28 @@ hash may change between versions, and an id that changes on upgrade would duplic
 alert of a replay. The price is one C call per event (about 1.4 µs on our 2-core machine,
 against 0.04 µs for the Polars hash), which we pay once per event, outside any per-rule work.
 
-``organization.id`` (the ministry) is taken, in this order, from:
+``organization.id`` (the ministry) comes from the authenticated channel first. A topic
+``logs.<family>.<ministry>`` is written only by that ministry's Kafka user (the broker's
+ACLs allow each user its own topics, see ``docs/ministries.md``), so its suffix is the
+ministry, whatever the record claims. A record header ``organization.id`` or a forwarder
+map entry that names another ministry is not believed: the event keeps the topic's
+ministry and the disagreement is returned by :func:`stamp_with_conflicts` to be counted
+and reported.
+
+Records without a ministry topic (the shared ``logs.<family>`` topics, files) take it, in
+this order, from:
 
 1. the record header ``organization.id`` (set by the ministry's forwarder);
 2. the forwarder map: the event's ``observer.hostname``, else ``log.syslog.hostname``,
-   else ``host.name``, looked up case-insensitively;
-3. the topic suffix: ``logs.<family>.<ministry>`` names the ministry.
+   else ``host.name``, looked up case-insensitively.
 
 An event none of them names keeps a null ``organization.id``.
 
 ``neakta.partition`` (``Int32``) is the Kafka partition the record was read from, taken
 from its ``topic/partition/offset`` origin; null for records read from files. Stateful
 stages keep one state per partition number (see :mod:`detect.correlation`).
+``neakta.input`` names the input the record was read from: ``topic/partition`` or the
+file; event time is kept per input (see :mod:`detect.correlation.eventtime`).
 """
 
 from __future__ import annotations
@@ -33,12 +43,15 @@ from hashlib import blake2b
 import polars as pl
 
 __all__ = [
+    "CONFLICT_SCHEMA",
     "HOSTNAME_COLUMNS",
+    "INPUT_COLUMN",
     "PARTITION_COLUMN",
     "event_ids",
     "origin_partitions",
     "parsed_positions",
     "stamp_events",
+    "stamp_with_conflicts",
 ]
 
 HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
@@ -47,7 +60,23 @@ HOSTNAME_COLUMNS = ("observer.hostname", "log.syslog.hostname", "host.name")
 PARTITION_COLUMN = "neakta.partition"
 """Column of the Kafka partition an event was read from (null from files)."""
 
+INPUT_COLUMN = "neakta.input"
+"""Column of the input an event was read from: ``topic/partition``, or the file."""
+
+CONFLICT_SCHEMA: dict[str, pl.DataType] = {
+    "organization.id": pl.String(),
+    "claimed": pl.String(),
+    "via": pl.String(),
+    "events": pl.UInt32(),
+}
+"""Events whose header or forwarder entry named another ministry than their topic.
+
+``organization.id`` is the topic's ministry (what the events were stamped with),
+``claimed`` the other ministry, ``via`` ``header`` or ``forwarder``.
+"""
+
 _KAFKA_ORIGIN = r"^.+/(\d+)/\d+$"
+_POSITION = r"(?:/\d+|:\d+)$"
 
 
 def origin_partitions(origins: pl.Series) -> pl.Series:
@@ -133,7 +162,30 @@ def stamp_events(
     *,
     forwarders: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Add ``event.id`` and ``organization.id`` to parsed events.
+    """Add ``event.id``, ``organization.id`` and ``neakta.partition`` to parsed events.
+
+    The events of :func:`stamp_with_conflicts`, without the conflicts.
+
+    Examples
+    --------
+    >>> events = pl.DataFrame({"observer.hostname": ["FG-MEF-01", "fw9"]})
+    >>> records = pl.DataFrame({
+    ...     "origin": ["logs.firewall/0/1", "logs.firewall.moh/0/1"], "line": ["x", "y"],
+    ...     "header_organization": [None, None], "source_organization": [None, "moh"]},
+    ...     schema_overrides={"header_organization": pl.String})
+    >>> stamp_events(events, records, forwarders={"fg-mef-01": "mef"})["organization.id"].to_list()
+    ['mef', 'moh']
+    """
+    return stamp_with_conflicts(events, records, forwarders=forwarders)[0]
+
+
+def stamp_with_conflicts(
+    events: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    forwarders: Mapping[str, str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stamp parsed events, and count those that claimed another ministry than their topic.
 
     Parameters
     ----------
@@ -148,34 +200,67 @@ def stamp_events(
 
     Returns
     -------
-    polars.DataFrame
-        ``events`` with ``event.id``, ``organization.id`` and ``neakta.partition``
-        (replaced if present).
+    tuple[polars.DataFrame, polars.DataFrame]
+        ``events`` with ``event.id``, ``organization.id``, ``neakta.partition`` and
+        ``neakta.input`` (replaced if present), and the :data:`CONFLICT_SCHEMA` counts.
 
     Examples
     --------
-    >>> events = pl.DataFrame({"observer.hostname": ["FG-MEF-01", "fw9"]})
+    >>> events = pl.DataFrame({"observer.hostname": ["FG-MOH-01", "FG-MOH-01"]})
     >>> records = pl.DataFrame({
-    ...     "origin": ["logs.firewall/0/1", "logs.firewall.moh/0/1"], "line": ["x", "y"],
-    ...     "header_organization": [None, None], "source_organization": [None, "moh"]},
-    ...     schema_overrides={"header_organization": pl.String})
-    >>> stamp_events(events, records, forwarders={"fg-mef-01": "mef"})["organization.id"].to_list()
+    ...     "origin": ["logs.firewall.mef/0/1", "logs.firewall/0/1"], "line": ["x", "y"],
+    ...     "header_organization": ["moh", None], "source_organization": ["mef", None]})
+    >>> stamped, conflicts = stamp_with_conflicts(
+    ...     events, records, forwarders={"fg-moh-01": "moh"})
+    >>> stamped["organization.id"].to_list()
     ['mef', 'moh']
+    >>> conflicts.rows()
+    [('mef', 'moh', 'header', 1)]
     """
     ids = event_ids(records.get_column("origin"), records.get_column("line"))
-    forwarded = pl.lit(None, dtype=pl.String)
+    header = records.get_column("header_organization").alias("header")
+    topic = records.get_column("source_organization").alias("topic")
+    forwarded = pl.Series("forwarder", [None] * events.height, dtype=pl.String)
     names = [pl.col(c) for c in HOSTNAME_COLUMNS if c in events.columns]
     if forwarders and names:
         lowered = {name.lower(): ministry for name, ministry in forwarders.items()}
-        forwarded = (
+        forwarded = events.select(
             pl.coalesce(names)
             .str.to_lowercase()
             .replace_strict(lowered, default=None, return_dtype=pl.String)
-        )
-    organization = pl.coalesce(
-        pl.lit(records.get_column("header_organization")),
-        forwarded,
-        pl.lit(records.get_column("source_organization")),
+            .alias("forwarder")
+        ).to_series()
+    claims = pl.DataFrame([header, forwarded, topic])
+    organization = claims.select(
+        pl.coalesce("topic", "header", "forwarder").alias("organization.id")
+    ).to_series()
+    origins = records.get_column("origin")
+    partitions = origin_partitions(origins)
+    inputs = origins.str.replace(_POSITION, "").alias(INPUT_COLUMN)
+    stamped = events.with_columns(ids, organization, partitions, inputs)
+    return stamped, _conflicts(claims)
+
+
+def _conflicts(claims: pl.DataFrame) -> pl.DataFrame:
+    """Count rows whose header, else forwarder entry, names another ministry than the topic."""
+    header_differs = pl.col("header").is_not_null() & (pl.col("header") != pl.col("topic"))
+    forwarder_differs = pl.col("forwarder").is_not_null() & (pl.col("forwarder") != pl.col("topic"))
+    disagreeing = claims.filter(pl.col("topic").is_not_null()).select(
+        pl.col("topic").alias("organization.id"),
+        pl.when(header_differs)
+        .then(pl.col("header"))
+        .when(forwarder_differs)
+        .then(pl.col("forwarder"))
+        .alias("claimed"),
+        pl.when(header_differs)
+        .then(pl.lit("header"))
+        .when(forwarder_differs)
+        .then(pl.lit("forwarder"))
+        .alias("via"),
     )
-    partitions = origin_partitions(records.get_column("origin"))
-    return events.with_columns(ids, organization.alias("organization.id"), partitions)
+    counted = (
+        disagreeing.filter(pl.col("claimed").is_not_null())
+        .group_by("organization.id", "claimed", "via", maintain_order=True)
+        .agg(pl.len().cast(pl.UInt32).alias("events"))
+    )
+    return counted.cast(CONFLICT_SCHEMA)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ import polars as pl
 
 from detect import CompiledRuleSet
 from detect.correlation import CorrelationSlots
+from ingest.sources import SourceBatch
 from respond.assembly import (
     Lookups,
     assemble_alerts,
@@ -86,6 +87,29 @@ class AlertStage:
         if not found:
             return SinkBatch()
         return with_incidents(pl.concat(found, how="diagonal_relaxed"), self.tracker)
+
+    def expect(self, inputs: list[str]) -> None:
+        """The files a replay will read: correlation windows wait for each of them."""
+        if self.slots is not None:
+            self.slots.expect(inputs)
+
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Inputs with records still to read: they hold the watermark (not idle)."""
+        if self.slots is not None:
+            self.slots.touch(busy)
+
+    def advance(self, batch: SourceBatch) -> SinkBatch:
+        """The correlation alerts the batch's ended inputs (files) or idle ones make final."""
+        if self.slots is None:
+            return SinkBatch()
+        ended = self.slots.end(batch.ended)
+        ticked = self.slots.tick(batch.busy)
+        found = [frame for frame in (ended, ticked) if frame.height]
+        if not found:
+            return SinkBatch()
+        rules = self.slots.correlator.correlations.rules
+        alerts = correlation_alerts(pl.concat(found), rules, self.lookups, self.clock())
+        return with_incidents(alerts, self.tracker) if alerts.height else SinkBatch()
 
     def finish(self) -> SinkBatch:
         """At the end of a finite stream: the correlation windows still waiting for events.

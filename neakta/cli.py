@@ -14,15 +14,19 @@ from typing import TextIO
 
 import orjson
 import polars as pl
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from ingest.sources.events import iter_events_file
 from neakta.commands import assets as assets_command
-from neakta.commands import incidents, setup
+from neakta.commands import authoring, incidents, ministries, setup
+from neakta.commands import backtest as backtest_command
 from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
+from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
 from neakta.settings import Settings, load_settings, rules_cache_dir
 
 __all__ = ["main"]
@@ -184,6 +188,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     convert.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
     _pipeline_option(convert, settings.pipeline)
     convert.set_defaults(handler=cmd_rules_convert)
+    authoring.register(rule_commands, settings)
+    backtest_command.register(rule_commands, settings)
 
     demo = commands.add_parser(
         "demo", help="replay the bundled ministry logs into a fresh local store"
@@ -199,16 +205,41 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     incidents.register(commands, settings)
     run_command.register(commands, settings)
     assets_command.register(commands, settings)
+    ministries.register(commands, settings)
     report_command.register(commands, settings)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; the exit status."""
-    settings = load_settings()
+    """Run the command line; the exit status.
+
+    An operator error (a setting that cannot be read, a missing or unreadable file) is one
+    line on stderr and exit status 2, never a traceback.
+    """
+    try:
+        settings = load_settings()
+    except (ValidationError, SettingsError) as error:
+        print(f"neakta: {describe_settings_error(error)}", file=sys.stderr)
+        return OPERATOR_EXIT
     args = build_parser(settings).parse_args(argv)
-    code: int = args.handler(args, settings, sys.stdout)
+    try:
+        code: int = args.handler(args, settings, sys.stdout)
+    except Exception as error:
+        line = describe(error)
+        if line is None:
+            raise
+        print(f"neakta: {redact(line, _secrets(settings))}", file=sys.stderr)
+        return OPERATOR_EXIT
     return code
+
+
+def _secrets(settings: Settings) -> list[SecretStr | None]:
+    return [
+        settings.kafka.password,
+        settings.elastic.password,
+        settings.elastic.api_key,
+        settings.respond.notify_url,
+    ]
 
 
 if __name__ == "__main__":

@@ -102,7 +102,6 @@ async def _replay(
         store=folder / "neakta.db",
         rules=[rules],
         base=base,
-        lateness_s=wiring.REPLAY_LATENESS_S,
     )
     pipeline = wiring.build_pipeline(
         rulesets,

@@ -43,13 +43,15 @@ from detect import CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from detect.correlation import CorrelationSet
 from detect.loader import find_rule_files
+from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
 from neakta.checkpoint import Checkpoint
-from neakta.status import BatchResult, RunStats, StatusLine, reason_key
+from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
 from respond.alerts import simple_alerts
 from respond.sinks import AlertSink, SinkBatch
+from respond.source_watch import SourceWatch
 
 __all__ = [
     "Pipeline",
@@ -89,6 +91,18 @@ class Stage(Protocol):
         """At the end of a finite source: what the stage still holds back."""
         ...
 
+    def advance(self, batch: SourceBatch) -> SinkBatch:
+        """After a batch's families: what its inputs' ends or idleness make final."""
+        ...
+
+    def expect(self, inputs: list[str]) -> None:
+        """The inputs a finite source will read (its files), before the first batch."""
+        ...
+
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Before a batch: inputs that still hold records not read (not idle)."""
+        ...
+
 
 class SimpleAlerts:
     """:func:`respond.alerts.simple_alerts` as a :class:`Stage` that holds nothing back."""
@@ -102,6 +116,16 @@ class SimpleAlerts:
     def finish(self) -> SinkBatch:
         """Nothing is held back."""
         return SinkBatch()
+
+    def advance(self, batch: SourceBatch) -> SinkBatch:
+        """Nothing waits for event time."""
+        return SinkBatch()
+
+    def expect(self, inputs: list[str]) -> None:
+        """Nothing waits for event time."""
+
+    def touch(self, busy: tuple[str, ...]) -> None:
+        """Nothing waits for event time."""
 
 
 def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
@@ -177,12 +201,18 @@ class Pipeline:
         Saves stateful stages' state between the sinks and the commit (default: none).
     forwarders
         Forwarder or host name -> ministry id.
+    sources
+        Counts events per source and raises silent-source alerts (default: none).
     clock
         Gives "now"; its year dates syslog stamps that carry none.
     backoff, max_backoff
         First and largest pause, in seconds, before offering a batch again.
     stop
         Set it to end :meth:`run` after the batch in hand.
+    archive
+        Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
+    before_batch
+        Awaited before each batch (a rule reload swaps rule sets there).
     """
 
     def __init__(
@@ -194,10 +224,13 @@ class Pipeline:
         make_alerts: Stage | None = None,
         checkpoint: Checkpoint | None = None,
         forwarders: Mapping[str, str] | None = None,
+        sources: SourceWatch | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: float = 0.1,
         max_backoff: float = 5.0,
         stop: asyncio.Event | None = None,
+        archive: EventArchive | None = None,
+        before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
     ) -> None:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
@@ -205,20 +238,32 @@ class Pipeline:
         self.make_alerts: Stage = make_alerts if make_alerts is not None else SimpleAlerts()
         self.checkpoint = checkpoint if checkpoint is not None else Checkpoint()
         self.forwarders = dict(forwarders or {})
+        self.sources = sources
         self.clock = clock
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.stop = stop or asyncio.Event()
+        self.archive = archive
+        self.before_batch = before_batch
         self.stats = RunStats()
         self.last_batch = time.monotonic()
 
     async def process(self, batch: SourceBatch) -> BatchResult:
         """Parse, detect and deliver one batch; do not commit it."""
-        parsed = parse_records(batch.records, year=self.clock().year, forwarders=self.forwarders)
+        # Partitions that still lag are not idle, whichever partitions this batch holds.
+        self.make_alerts.touch(batch.busy)
+        parsed = parse_records(
+            batch.records,
+            year=self.clock().year,
+            forwarders=self.forwarders,
+            state=self.checkpoint.parsers,
+        )
         dead = pl.concat([batch.dead, parsed.dead]) if parsed.dead.height else batch.dead
         outputs: list[SinkBatch] = []
         matched = 0
         for family, events in parsed.events.items():
+            if self.archive is not None:
+                self.archive.write(family, events)
             ruleset = self.rulesets.get(family)
             if ruleset is None:
                 continue
@@ -229,6 +274,11 @@ class Pipeline:
             # Called with no matches too: stateful stages (correlation windows, incidents)
             # may have something to say about any batch.
             outputs.append(self.make_alerts(events, matches, ruleset))
+        outputs.append(self.make_alerts.advance(batch))
+        counts: Counter[str] = Counter()
+        if self.sources is not None:
+            silence, counts = self.sources.observe(parsed.events)
+            outputs.append(silence)
         if dead.height:
             await self._deliver("dead letters", partial(self.dead_letters.write, dead))
         written = duplicates = 0
@@ -248,6 +298,8 @@ class Pipeline:
             duplicates=duplicates,
             dead=dict(reasons),
             families={family: frame.height for family, frame in parsed.events.items()},
+            sources=counts,
+            conflicts=report_conflicts(parsed.conflicts, _log),
         )
 
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
@@ -268,15 +320,23 @@ class Pipeline:
     async def run(self, source: Source, *, status: StatusLine | None = None) -> RunStats:
         """Process and commit batch after batch until the source ends or ``stop`` is set."""
         lag: Callable[[], Mapping[str, int]] = getattr(source, "lag", dict)
+        inputs: list[str] | None = getattr(source, "inputs", None)
+        if inputs:
+            # Event time waits for every file, not only those read so far.
+            self.make_alerts.expect(list(inputs))
         batches = source.batches()
         try:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
                 async for batch in batches:
+                    if self.before_batch is not None:
+                        await self.before_batch(self)
                     result = await self.checkpoint.complete(
                         batch, source, flush=partial(self.process, batch), retry=self._deliver
                     )
                     self.stats.add(result)
-                    self.last_batch = time.monotonic()
+                    if batch.size or batch.position:
+                        # An empty tick batch (no record came) is no activity.
+                        self.last_batch = time.monotonic()
                     if status is not None:
                         status.update(self.stats, lag())
                     if self.stop.is_set():

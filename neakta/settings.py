@@ -7,7 +7,7 @@ this object; the composition root passes them plain keyword arguments.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,7 @@ __all__ = [
     "ElasticSettings",
     "EnrichSettings",
     "KafkaSettings",
+    "MinistriesSettings",
     "RespondSettings",
     "RunSettings",
     "Settings",
@@ -41,8 +42,10 @@ class KafkaSettings(BaseModel):
     """Where ministries' logs arrive (unset bootstrap servers: file replay only).
 
     ``families`` maps a topic to its log family for topics not named
-    ``logs.<family>[.<ministry>]``. Dead letters go to ``<topic>.dlq`` through an idempotent
-    producer; ``dlq_idempotence=False`` is only for brokers without idempotent producers.
+    ``logs.<family>[.<ministry>]``. Dead letters go to ``<topic>.dlq`` with ``acks=all``,
+    through an idempotent producer where the broker gives one: ``dlq_idempotence="auto"``
+    (the default) falls back to a plain producer on brokers without (Tansu), ``True``
+    insists, ``False`` never asks.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,12 +60,12 @@ class KafkaSettings(BaseModel):
     password: SecretStr | None = None
     ca_file: Path | None = None
     client_id: str = "neakta"
-    max_records: int = 50_000
-    poll_timeout_ms: int = 500
-    linger_ms: int = 200
+    max_records: Annotated[int, Field(gt=0)] = 50_000
+    poll_timeout_ms: Annotated[int, Field(gt=0)] = 500
+    linger_ms: Annotated[int, Field(ge=0)] = 200
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
-    dlq_idempotence: bool = True
+    dlq_idempotence: bool | Literal["auto"] = "auto"
 
 
 class RunSettings(BaseModel):
@@ -79,6 +82,9 @@ class RunSettings(BaseModel):
     status: bool | None = None
     log_format: Literal["kv", "json"] = "kv"
     idle_exit: float | None = None
+    archive: Path | None = None
+    archive_retention_days: int = 30
+    reload_interval_s: float = 2.0
 
 
 class ElasticSettings(BaseModel):
@@ -148,14 +154,45 @@ class EnrichSettings(BaseModel):
 
 
 class CorrelationSettings(BaseModel):
-    """Sigma correlation rules on the stream: event-time lateness and checkpoints."""
+    """Sigma correlation rules on the stream: event time, clock skew and checkpoints.
+
+    ``lateness_s``: how far behind its own input's latest event an event may arrive and
+    still count; ``idle_s``: processing seconds after which a silent, caught-up input stops
+    holding the watermark; ``max_skew_s``: how far ahead of the clock an event may be
+    stamped and still move the watermark. ``store``: where Kafka-mode state is
+    checkpointed: ``sqlite`` (``checkpoint_path``, one host) or ``kafka`` (a compacted
+    changelog topic per consumer group: members on different hosts share no file).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    lateness_s: float = 60.0
-    max_event_ids: int = 20
+    lateness_s: Annotated[float, Field(ge=0)] = 60.0
+    idle_s: Annotated[float, Field(gt=0)] = 30.0
+    max_skew_s: Annotated[float, Field(gt=0)] = 3600.0
+    max_event_ids: Annotated[int, Field(gt=0)] = 20
+    store: Literal["sqlite", "kafka"] = "sqlite"
     checkpoint_path: Path = Path(".neakta/checkpoints.db")
-    checkpoints_kept: int = 3
+    checkpoints_kept: Annotated[int, Field(ge=2)] = 3
+
+
+class MinistriesSettings(BaseModel):
+    """Onboarding ministries and watching their log sources.
+
+    ``brokers`` is the Kafka address ministries' forwarders reach (often not the one neakta
+    uses), ``security_protocol`` how they reach it (``SASL_PLAINTEXT`` only for the compose
+    stack on one host); ``admin_bootstrap`` the one the printed ``kafka-*.sh`` commands
+    use. A source (a ministry's family or forwarding host) that sent before and then sends
+    nothing for ``silence_gap_s`` seconds of event time raises a "log source silent" alert.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    brokers: str = "kafka.soc.example:9093"
+    security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT"] = "SASL_SSL"
+    admin_bootstrap: str = "localhost:9092"
+    templates: Path = Path(__file__).resolve().parent.parent / "deploy" / "forwarders"
+    silence_gap_s: float = 1800.0
+    silence: bool = True
 
 
 class Settings(BaseSettings):
@@ -167,7 +204,7 @@ class Settings(BaseSettings):
 
     rules: tuple[Path, ...] = Field(default=(DEFAULT_RULES,))
     pipeline: str = "raw"
-    batch_size: int = 100_000
+    batch_size: Annotated[int, Field(gt=0)] = 100_000
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
     rules_cache: str = ""
     """Folder of compiled rule sets: empty for ``$XDG_CACHE_HOME/neakta``, ``off`` for none."""
@@ -177,6 +214,7 @@ class Settings(BaseSettings):
     respond: RespondSettings = Field(default_factory=RespondSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    ministries: MinistriesSettings = Field(default_factory=MinistriesSettings)
 
 
 def rules_cache_dir(settings: Settings) -> Path | None:

@@ -26,6 +26,7 @@ __all__ = [
     "format_status",
     "format_summary",
     "reason_key",
+    "report_conflicts",
     "stop_when_idle",
 ]
 
@@ -55,6 +56,8 @@ class BatchResult:
     duplicates: int = 0
     dead: Mapping[str, int] = field(default_factory=dict)
     families: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, int] = field(default_factory=dict)
+    conflicts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,11 +73,15 @@ class RunStats:
     duplicates: int = 0
     dead: Counter[str] = field(default_factory=Counter)
     families: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    """Events per ``ministry/family``."""
+    conflicts: Counter[str] = field(default_factory=Counter)
+    """Events per ministry whose header or forwarder entry named another ministry."""
     started: float = field(default_factory=time.monotonic)
 
     def add(self, result: BatchResult) -> None:
-        """Count one batch in."""
-        self.batches += 1
+        """Count one batch in (an empty one, a poll that brought nothing, is no batch)."""
+        self.batches += 1 if result.records else 0
         self.records += result.records
         self.events += result.events
         self.matches += result.matches
@@ -83,6 +90,8 @@ class RunStats:
         self.duplicates += result.duplicates
         self.dead.update(result.dead)
         self.families.update(result.families)
+        self.sources.update(result.sources)
+        self.conflicts.update(result.conflicts)
 
     @property
     def dead_total(self) -> int:
@@ -98,6 +107,10 @@ def format_status(stats: RunStats, lag: Mapping[str, int], elapsed: float) -> st
     >>> stats = RunStats(records=5000, events=4990, matches=3, dead=Counter({"empty line": 10}))
     >>> format_status(stats, {"logs.web/0": 12}, 2.0)
     'records 5,000 (2,500/s)  events 4,990  matches 3  dead 10 (empty line 10)  lag logs.web/0=12'
+    >>> stats = RunStats(sources=Counter({"mef/firewall": 900, "moh/web": 4}),
+    ...                  conflicts=Counter({"mef": 2}))
+    >>> format_status(stats, {}, 2.0).split("  ")[-2:]
+    ['sources mef/firewall=450/s moh/web=2/s', 'conflicts mef=2']
     """
     rate = stats.records / elapsed if elapsed > 0 else 0.0
     line = (
@@ -106,6 +119,15 @@ def format_status(stats: RunStats, lag: Mapping[str, int], elapsed: float) -> st
     )
     if stats.dead:
         line += " (" + ", ".join(f"{r} {n:,}" for r, n in stats.dead.most_common()) + ")"
+    if stats.sources:
+        busiest = stats.sources.most_common(_SHOWN_SOURCES)
+        rates = " ".join(
+            f"{name}={n / elapsed if elapsed > 0 else 0:,.0f}/s" for name, n in busiest
+        )
+        more = len(stats.sources) - len(busiest)
+        line += "  sources " + rates + (f" (+{more})" if more > 0 else "")
+    if stats.conflicts:
+        line += "  conflicts " + " ".join(f"{m}={n:,}" for m, n in sorted(stats.conflicts.items()))
     if lag:
         line += "  lag " + " ".join(f"{tp}={n:,}" for tp, n in sorted(lag.items()))
     return line
@@ -135,8 +157,41 @@ def format_summary(stats: RunStats, elapsed: float) -> str:
             f"matches: {stats.matches:,}; alerts: {stats.alerts:,} "
             f"({stats.written:,} written, {stats.duplicates:,} already held)",
             f"dead letters: {stats.dead_total:,}" + (f" ({reasons})" if reasons else ""),
+            *_source_lines(stats),
         ]
     )
+
+
+def report_conflicts(conflicts: Any, log: logging.Logger) -> dict[str, int]:
+    """Log one warning per identity conflict row; the events per ministry.
+
+    ``conflicts`` is a :data:`ingest.identity.CONFLICT_SCHEMA` frame.
+    """
+    per_ministry: Counter[str] = Counter()
+    for ministry, claimed, via, events in conflicts.iter_rows():
+        log.warning(
+            "%d event(s) on ministry %s's topic claimed ministry %s by %s; kept %s",
+            events, ministry, claimed, via, ministry,
+            extra={"ministry": ministry, "claimed": claimed, "via": via, "events": events},
+        )  # fmt: skip
+        per_ministry[ministry] += events
+    return dict(per_ministry)
+
+
+_SHOWN_SOURCES = 5
+"""Sources named in the status line, the busiest first."""
+
+
+def _source_lines(stats: RunStats) -> list[str]:
+    """The summary's per-source counts and identity conflicts, when there are any."""
+    lines = []
+    if stats.sources:
+        counted = ", ".join(f"{name} {n:,}" for name, n in sorted(stats.sources.items()))
+        lines.append(f"sources: {counted}")
+    if stats.conflicts:
+        counted = ", ".join(f"{m} {n:,}" for m, n in sorted(stats.conflicts.items()))
+        lines.append(f"identity conflicts (kept the topic's ministry): {counted}")
+    return lines
 
 
 class StatusLine:

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from detect import CompiledRuleSet
-from detect.correlation import CorrelationSet, CorrelationSlots, SQLiteCheckpointStore
+from detect.correlation import (
+    ChangelogCheckpointStore,
+    CheckpointStore,
+    CorrelationSet,
+    CorrelationSlots,
+    SQLiteCheckpointStore,
+)
 from enrich import load_assets, load_attack, load_indicators, open_geoip
-from ingest.deadletter import DeadLetterSink, KafkaDeadLetters
+from ingest.archive import ParquetArchive
+from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, start_producer
 from ingest.sources import Source
 from neakta.alerting import AlertStage
 from neakta.checkpoint import Checkpoint
@@ -36,14 +44,16 @@ from respond.incidents import IncidentTracker
 from respond.ndjson import NdjsonAlertWriter, NdjsonSink
 from respond.notify import WebhookNotifier
 from respond.sinks import AlertSink
+from respond.source_watch import SourceWatch
+from respond.sources import SourceStats
 from respond.store import SqliteStore
 
 __all__ = [
-    "REPLAY_LATENESS_S",
     "Stages",
     "alert_sinks",
     "build_pipeline",
     "build_stages",
+    "checkpoint_store",
     "compile_correlations",
     "compile_rulesets",
     "elastic_sink_from_settings",
@@ -52,15 +62,12 @@ __all__ = [
     "ndjson_sink_from_settings",
     "notifier_from_settings",
     "open_store",
+    "source_watch",
     "store_from_settings",
     "tracker_from_settings",
 ]
 
 _log = logging.getLogger("neakta.run")
-
-REPLAY_LATENESS_S = 7 * 86_400.0
-"""Allowed lateness of correlations over files that end: files are read one after another,
-so event time starts over at each file; every window is decided when the files end."""
 
 
 def enrichment_from_settings(enrich: EnrichSettings) -> Lookups:
@@ -159,16 +166,18 @@ def build_stages(
     store: Path | None,
     rules: Sequence[Path],
     base: CompiledRuleSet,
-    lateness_s: float,
-    checkpoints: Callable[[], SQLiteCheckpointStore] | None = None,
+    lateness_s: float | None = None,
+    checkpoints: Callable[[], CheckpointStore] | None = None,
     group_id: str = "",
+    clock: Callable[[], float] | None = None,
 ) -> Stages:
     """The alert stage (enrichment, correlation, incidents), its sinks and checkpoint.
 
     With a store path, incidents are kept in the SQLite store there, which also resumes the
     incidents a previous run left open; without one, alerts carry no incidents. With
     ``checkpoints`` (opened only when there are correlation rules), correlation state is
-    saved there under ``group_id``.
+    saved there under ``group_id``. ``clock`` is the processing clock of a live run (idle
+    inputs, clock skew); None in replay (see :mod:`detect.correlation.eventtime`).
     """
     lookups = enrichment_from_settings(settings.enrich)
     sinks: list[AlertSink] = []
@@ -188,17 +197,35 @@ def build_stages(
     slots = None
     closers: list[Callable[[], None]] = []
     if correlations.rules:
+        correlation = settings.correlation
         correlator = correlations.correlator(
-            lateness_s=lateness_s, max_event_ids=settings.correlation.max_event_ids
+            lateness_s=correlation.lateness_s if lateness_s is None else lateness_s,
+            max_event_ids=correlation.max_event_ids,
+            max_skew_s=correlation.max_skew_s,
+            idle_s=correlation.idle_s if clock is not None else None,
         )
         opened = checkpoints() if checkpoints is not None else None
         if opened is not None:
             closers.append(opened.close)
-        slots = CorrelationSlots(correlator, checkpoints=opened, group_id=group_id)
-    checkpoint = Checkpoint(slots, incidents=incidents, tracker=tracker)
+        slots = CorrelationSlots(correlator, checkpoints=opened, group_id=group_id, clock=clock)
+    watch = source_watch(settings, store=store, tracker=tracker)
+    closers.append(watch.close)
+    checkpoint = Checkpoint(slots, incidents=incidents, tracker=tracker, sources=watch)
     checkpoint.resume()
     stage = AlertStage(lookups, tracker=tracker, slots=slots)
     return Stages(stage, sinks, checkpoint, correlations, closers)
+
+
+def source_watch(
+    settings: Settings, *, store: Path | None, tracker: IncidentTracker | None
+) -> SourceWatch:
+    """Per-source counting and silent-source alerts; counters kept in the store, if any."""
+    ministries = settings.ministries
+    return SourceWatch(
+        gap_s=ministries.silence_gap_s if ministries.silence else None,
+        stats=SourceStats(store) if store is not None else None,
+        tracker=tracker,
+    )
 
 
 def build_pipeline(
@@ -209,8 +236,13 @@ def build_pipeline(
     dead_letters: DeadLetterSink,
     settings: Settings,
     stop: asyncio.Event | None = None,
+    archive: Path | None = None,
 ) -> Pipeline:
-    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'."""
+    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'.
+
+    With ``archive``, each batch's parsed events are also kept there (:mod:`ingest.archive`,
+    days kept: ``settings.run.archive_retention_days``).
+    """
     return Pipeline(
         rulesets,
         sinks=[*sinks, *stages.sinks],
@@ -218,7 +250,11 @@ def build_pipeline(
         checkpoint=stages.checkpoint,
         dead_letters=dead_letters,
         forwarders=settings.run.forwarders,
+        sources=stages.checkpoint.sources,
         stop=stop,
+        archive=None
+        if archive is None
+        else ParquetArchive(archive, retention_days=settings.run.archive_retention_days),
     )
 
 
@@ -248,24 +284,22 @@ async def kafka_source(
     checkpoint: Checkpoint,
 ) -> tuple[Source, DeadLetterSink]:
     """The Kafka consumer (range assignor: one slot per partition number) and its DLQ."""
-    from aiokafka import AIOKafkaProducer, TopicPartition
+    from aiokafka import TopicPartition
     from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
     from ingest.sources.kafka import KafkaSource
 
     async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
+        await checkpoint.load()
         return checkpoint.assign(committed)
 
     async def on_revoked(partitions: list[TopicPartition]) -> None:
         checkpoint.revoke(partitions)
 
     options = _kafka_options(kafka)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        enable_idempotence=kafka.dlq_idempotence,
-        **options,
+    producer, _ = await start_producer(
+        bootstrap_servers=bootstrap_servers, idempotence=kafka.dlq_idempotence, **options
     )
-    await producer.start()
     source = KafkaSource(
         bootstrap_servers=bootstrap_servers,
         topics=list(topics),
@@ -282,6 +316,33 @@ async def kafka_source(
         partition_assignment_strategy=(RangePartitionAssignor,),
         on_assigned=on_assigned,
         on_revoked=on_revoked,
+        # Empty polls reach the pipeline too: idle inputs are released without records.
+        ticks=True,
         **options,
     )
     return source, KafkaDeadLetters(producer)
+
+
+def checkpoint_store(
+    settings: Settings, *, bootstrap_servers: str, group_id: str, path: Path
+) -> tuple[Callable[[], CheckpointStore], Callable[[], Awaitable[None]]]:
+    """The checkpoint store of a Kafka run, and what closes its client when the run ends.
+
+    ``correlation.store``: ``sqlite`` (the file at ``path``, on this host) or ``kafka`` (the
+    group's compacted changelog topic: members on different hosts share no file).
+    """
+    correlation = settings.correlation
+    if correlation.store == "sqlite":
+
+        async def nothing() -> None:
+            return None
+
+        return partial(SQLiteCheckpointStore, path, keep=correlation.checkpoints_kept), nothing
+    from ingest.sources.changelog import KafkaChangelog, changelog_topic
+
+    changelog = KafkaChangelog(
+        bootstrap_servers=bootstrap_servers,
+        topic=changelog_topic(group_id),
+        **_kafka_options(settings.kafka),
+    )
+    return partial(ChangelogCheckpointStore, changelog), changelog.close

@@ -1,7 +1,12 @@
 """Respond: alert documents, incidents, sinks and notifications for the SOC."""
 
 from respond.alerts import SEVERITY, alert_id, build_alerts, rule_metadata
-from respond.errors import RespondError, SinkRejectedError, SinkUnavailableError
+from respond.errors import (
+    RespondError,
+    SinkCredentialsError,
+    SinkRejectedError,
+    SinkUnavailableError,
+)
 from respond.incidents import INCIDENT_SCHEMA, Incident, IncidentTracker, severity_label
 from respond.ndjson import NdjsonSink
 from respond.notify import WebhookNotifier, WebhookTransport
@@ -20,6 +25,7 @@ __all__ = [
     "NdjsonSink",
     "RespondError",
     "SinkBatch",
+    "SinkCredentialsError",
     "SinkRejectedError",
     "SinkUnavailableError",
     "SqliteStore",

@@ -6,6 +6,8 @@ One base class, decided by flags rather than by lists of classes::
     ├── SinkUnavailableError   retriable = True: the destination is down or overloaded;
     │                          the batch was not (fully) written and must be offered again
     └── SinkRejectedError      retriable = False: the destination refused the batch as such
+        └── SinkCredentialsError   the destination refused the credentials (401/403):
+                                   an operator must fix them, the run stops
 
 A document the destination refuses on its own (a mapping conflict, a 400 for one item) is
 not an exception: the sink reports it in :attr:`respond.sinks.Delivery.dead`.
@@ -13,7 +15,7 @@ not an exception: the sink reports it in :attr:`respond.sinks.Delivery.dead`.
 
 from typing import ClassVar
 
-__all__ = ["RespondError", "SinkRejectedError", "SinkUnavailableError"]
+__all__ = ["RespondError", "SinkCredentialsError", "SinkRejectedError", "SinkUnavailableError"]
 
 
 class RespondError(Exception):
@@ -30,3 +32,7 @@ class SinkUnavailableError(RespondError):
 
 class SinkRejectedError(RespondError):
     """The sink refused the whole batch; retrying the same batch cannot help."""
+
+
+class SinkCredentialsError(SinkRejectedError):
+    """The sink refused the credentials (401/403): retrying cannot help, the run stops."""

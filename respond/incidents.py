@@ -402,6 +402,27 @@ class IncidentTracker:
             if self.watermark is None or incident.last_seen > self.watermark:
                 self.watermark = incident.last_seen
 
+    def merge(self, states: Iterable[Mapping[str, Any]]) -> int:
+        """Add the incidents of a :meth:`snapshot` not held yet (by id); how many were added.
+
+        For incidents handed over with a partition: the new owner goes on with them, and
+        the incident ids stay what they were.
+        """
+        held = {incident.id for incident in self.incidents}
+        added = 0
+        for state in states:
+            incident = Incident.from_state(state)
+            if incident.id in held:
+                continue
+            held.add(incident.id)
+            self._active.setdefault(incident.key, []).append(incident)
+            self._changed[incident.id] = incident  # the store saves it with the next batch
+            self._dropped.discard(incident.id)
+            if self.watermark is None or incident.last_seen > self.watermark:
+                self.watermark = incident.last_seen
+            added += 1
+        return added
+
     def _rows(self, alerts: pl.DataFrame) -> Iterable[dict[str, Any]]:
         times = [pl.col(c) for c in ("@timestamp", "event.ingested") if c in alerts.columns]
         ordered = alerts.with_columns(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from neakta.onboarding import ForwarderValues, kafka_commands
 from neakta.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +70,21 @@ def test_every_variable_compose_reads_is_in_env_example() -> None:
 def test_the_stack_has_its_services_and_their_order() -> None:
     services = compose()["services"]
 
-    assert sorted(services) == ["certs", "es01", "kafka", "kibana", "neakta", "neakta-setup"]
+    assert sorted(services) == [
+        "certs",
+        "es01",
+        "kafka",
+        "kafka-init",
+        "kibana",
+        "neakta",
+        "neakta-setup",
+    ]
     assert services["es01"]["depends_on"] == {"certs": {"condition": "service_healthy"}}
-    assert services["neakta"]["depends_on"]["neakta-setup"] == {
-        "condition": "service_completed_successfully"
+    assert services["neakta"]["depends_on"] == {
+        "kafka-init": {"condition": "service_completed_successfully"},
+        "neakta-setup": {"condition": "service_completed_successfully"},
     }
+    assert services["kafka-init"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
     assert services["neakta-setup"]["command"] == ["setup", "elastic"]
     assert services["neakta"]["command"] == ["run"]
     assert services["neakta"]["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
@@ -126,3 +138,100 @@ def test_neakta_environment_is_read_by_the_settings(
     assert str(settings.elastic.ca_file) == "/certs/ca/ca.crt"
     assert settings.elastic.namespace == "default"
     assert settings.elastic.kibana_url == "http://kibana:5601"
+
+
+def test_forwarders_must_sign_in_with_scram_and_acls_deny_by_default() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols == {
+        "INTERNAL": "PLAINTEXT",
+        "HOST": "SASL_PLAINTEXT",
+        "CONTROLLER": "PLAINTEXT",
+    }
+    assert kafka["KAFKA_LISTENER_NAME_HOST_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    jaas = kafka["KAFKA_LISTENER_NAME_HOST_SCRAM___SHA___512_SASL_JAAS_CONFIG"]
+    assert jaas == "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    # The health check uses the listener that needs no password.
+    assert "localhost:19092" in compose()["services"]["kafka"]["healthcheck"]["test"][1]
+
+
+RECORDER = """#!/bin/sh
+printf '%s' "$(basename "$0")" >> "$CALLS"
+for arg in "$@"; do printf '\\t%s' "$arg" >> "$CALLS"; done
+printf '\\n' >> "$CALLS"
+"""
+
+
+def run_kafka_init(tmp_path: Path, ministries: str | None) -> list[list[str]]:
+    """Run the kafka-init script with recording stand-ins for the kafka-*.sh tools."""
+    service = compose()["services"]["kafka-init"]
+    script = service["command"][-1].replace("$$", "$")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    if ministries is not None:
+        (conf / "ministries.conf").write_text(ministries)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("kafka-topics.sh", "kafka-configs.sh", "kafka-acls.sh"):
+        (tools / tool).write_text(RECORDER)
+        (tools / tool).chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.touch()
+    script = script.replace("/etc/neakta/kafka", str(conf))
+    subprocess.run(
+        ["bash", "-c", script],
+        cwd=tools,
+        env={"CALLS": str(calls), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    return [line.split("\t") for line in calls.read_text().splitlines()]
+
+
+def test_kafka_init_gives_each_ministry_exactly_the_commands_ministries_add_prints(
+    tmp_path: Path,
+) -> None:
+    calls = run_kafka_init(
+        tmp_path, "# id password\nmef pw-mef-0123456789\n\n  moh pw-moh-0123456789\nBad.Id x\n"
+    )
+
+    shared = [
+        ["kafka-topics.sh", "--bootstrap-server", "kafka:19092", "--create", "--if-not-exists",
+         "--topic", f"logs.{family}", "--partitions", "6"]
+        for family in ("firewall", "endpoint", "web")
+    ]  # fmt: skip
+    printed = [
+        shlex.split(command)
+        for ministry in ("mef", "moh")
+        for command in kafka_commands(
+            ForwarderValues(ministry, f"pw-{ministry}-0123456789"), bootstrap="kafka:19092"
+        )
+    ]
+    assert calls == shared + printed
+    assert compose()["services"]["kafka-init"]["volumes"] == [
+        "${NEAKTA_MINISTRIES_DIR:-./deploy/kafka}:/etc/neakta/kafka:ro"
+    ]
+
+
+def test_kafka_init_without_a_ministries_file_creates_only_the_shared_topics(
+    tmp_path: Path,
+) -> None:
+    calls = run_kafka_init(tmp_path, None)
+
+    assert [call[-3] for call in calls] == ["logs.firewall", "logs.endpoint", "logs.web"]
+
+
+def test_the_image_ships_the_forwarder_templates_where_the_settings_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    env = re.search(r"NEAKTA_MINISTRIES__TEMPLATES=(\S+)", dockerfile)
+
+    assert "COPY deploy/forwarders /opt/neakta/forwarders" in dockerfile
+    assert env is not None and env.group(1) == "/opt/neakta/forwarders"
+    monkeypatch.setenv("NEAKTA_MINISTRIES__TEMPLATES", env.group(1))
+    assert str(Settings().ministries.templates) == "/opt/neakta/forwarders"

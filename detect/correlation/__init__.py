@@ -9,12 +9,15 @@ Pipeline use, per batch of one partition::
     alerts = correlations.visible(matches)           # base rules with ``generate: false`` hidden
 
 Event time, lateness and windows
-    Windows use ``@timestamp``. The *watermark* is the latest event time seen minus the
-    allowed lateness; a window is evaluated once the watermark has passed it, so its alert
-    is the same however the stream was cut into batches. A matched event older than the
-    watermark when it arrives is not counted: it comes back in ``result.skipped`` with
-    ``reason`` ``late: ...`` (and ``Correlator.skipped_counts``). See
-    :mod:`detect.correlation.windows` for the exact window semantics.
+    Windows use ``@timestamp``. Every input (topic partition, file) has its own
+    watermark; the combined watermark is their minimum minus the allowed lateness, and a
+    window is evaluated once it has passed, with matched events buffered until then. So
+    alerts are the same however inputs interleave and the stream is cut into batches. A
+    matched event older than its *own input's* latest earlier event minus the lateness is
+    late: it comes back in ``result.skipped`` with ``reason`` ``late: ...`` (and
+    ``Correlator.skipped_counts``). Events stamped beyond the clock plus the allowed skew
+    move no watermark (``clock skew: ...``). See :mod:`detect.correlation.eventtime` and
+    :mod:`detect.correlation.windows`.
 
 Checkpoint protocol (at-least-once, no lost and no doubled correlation alerts)
     1. After every sink acknowledged the batch's alerts, save ``(offsets, snapshot())`` in
@@ -50,13 +53,21 @@ Partitions and keys
     own share. Such rules belong on a topic keyed by their group-by field (a repartition
     step), or their thresholds must be read as per-host.
 
-Cross-family streams share one watermark: topics must stay within the allowed lateness of
-each other, or the lagging family's events are counted as late (and reported as such).
+Cross-family streams: each topic partition of a slot is an input of its own, so a family
+that lags holds the slot's watermark back instead of making its events late; an input
+silent for the idle time stops holding it.
 """
 
-from detect.correlation.checkpoint import Checkpoint, CheckpointStore, SQLiteCheckpointStore
+from detect.correlation.checkpoint import (
+    Changelog,
+    ChangelogCheckpointStore,
+    Checkpoint,
+    CheckpointStore,
+    SQLiteCheckpointStore,
+)
 from detect.correlation.correlator import CorrelationResult, CorrelationSet, Correlator
 from detect.correlation.errors import CheckpointError, CorrelationStateError
+from detect.correlation.eventtime import EventTime
 from detect.correlation.hits import SKIPPED_SCHEMA
 from detect.correlation.model import CompiledCorrelation, Condition, Input
 from detect.correlation.slots import FILE_SLOT, CorrelationSlots, TopicPartition
@@ -66,6 +77,8 @@ __all__ = [
     "ALERT_SCHEMA",
     "FILE_SLOT",
     "SKIPPED_SCHEMA",
+    "Changelog",
+    "ChangelogCheckpointStore",
     "Checkpoint",
     "CheckpointError",
     "CheckpointStore",
@@ -76,6 +89,7 @@ __all__ = [
     "CorrelationSlots",
     "CorrelationStateError",
     "Correlator",
+    "EventTime",
     "Input",
     "SQLiteCheckpointStore",
     "TopicPartition",

@@ -11,7 +11,9 @@ checkpoint and committing the offsets.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,14 @@ from typing import Protocol
 
 from detect.correlation.errors import CheckpointError
 
-__all__ = ["Checkpoint", "CheckpointStore", "SQLiteCheckpointStore", "TopicPartition"]
+__all__ = [
+    "Changelog",
+    "ChangelogCheckpointStore",
+    "Checkpoint",
+    "CheckpointStore",
+    "SQLiteCheckpointStore",
+    "TopicPartition",
+]
 
 TopicPartition = tuple[str, int]
 
@@ -65,6 +74,10 @@ class CheckpointStore(Protocol):
         self, group_id: str, slot: str, committed: Mapping[TopicPartition, int | None]
     ) -> Checkpoint | None:
         """The newest checkpoint whose offsets are at or before ``committed``."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds."""
         ...
 
 
@@ -166,3 +179,106 @@ class SQLiteCheckpointStore:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+class Changelog(Protocol):
+    """Keyed values kept by the broker, last value per key (a compacted Kafka topic)."""
+
+    async def write(self, values: Mapping[str, bytes]) -> None:
+        """Write the values and wait for the broker's acknowledgement."""
+        ...
+
+    async def read(self) -> dict[str, bytes]:
+        """Every key's last value."""
+        ...
+
+
+def _encode(checkpoint: Checkpoint) -> bytes:
+    offsets = [[t, p, o] for (t, p), o in sorted(checkpoint.offsets.items())]
+    header = json.dumps({"seq": checkpoint.seq, "offsets": offsets}).encode()
+    return struct.pack(">I", len(header)) + header + checkpoint.state
+
+
+def _decode(blob: bytes) -> Checkpoint:
+    try:
+        (size,) = struct.unpack(">I", blob[:4])
+        header = json.loads(blob[4 : 4 + size])
+        offsets = {(str(t), int(p)): int(o) for t, p, o in header["offsets"]}
+        return Checkpoint(int(header["seq"]), offsets, blob[4 + size :])
+    except (struct.error, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"unreadable changelog checkpoint: {error}") from error
+
+
+class ChangelogCheckpointStore:
+    """Checkpoints kept in the broker's changelog, so group members share no disk.
+
+    :meth:`save` keeps the checkpoint and queues it; :meth:`flush` writes what is queued
+    and waits for the broker (the pipeline awaits it before committing offsets: sinks ->
+    state -> offsets). :meth:`load` reads the changelog back (on assignment). Only the
+    last checkpoint of a slot survives compaction, and that is the one to resume from:
+    it was written after the sinks acknowledged its batches, so when Kafka's committed
+    offsets are behind it (a crash before the commit) the consumer seeks forward to its
+    offsets; when they are ahead (a lost write), it seeks back and replays, and the
+    replayed alerts carry the ids the sinks already hold.
+
+    >>> import asyncio
+    >>> class Memory:
+    ...     def __init__(self): self.kept = {}
+    ...     async def write(self, values): self.kept.update(values)
+    ...     async def read(self): return dict(self.kept)
+    >>> log = Memory()
+    >>> store = ChangelogCheckpointStore(log)
+    >>> store.save("g", "0", {("logs.web", 0): 120}, b"state-a")
+    1
+    >>> asyncio.run(store.flush())
+    >>> other = ChangelogCheckpointStore(log)
+    >>> asyncio.run(other.load())
+    >>> other.restore_point("g", "0", {("logs.web", 0): 100}).state
+    b'state-a'
+    """
+
+    def __init__(self, changelog: Changelog) -> None:
+        self.changelog = changelog
+        self._latest: dict[str, Checkpoint] = {}
+        self._pending: dict[str, bytes] = {}
+
+    @staticmethod
+    def _key(group_id: str, slot: str) -> str:
+        return f"{group_id}/{slot}"
+
+    def save(
+        self, group_id: str, slot: str, offsets: Mapping[TopicPartition, int], state: bytes
+    ) -> int:
+        """Keep the checkpoint and queue it for :meth:`flush`; its sequence number."""
+        key = self._key(group_id, slot)
+        previous = self._latest.get(key)
+        checkpoint = Checkpoint(1 if previous is None else previous.seq + 1, dict(offsets), state)
+        self._latest[key] = checkpoint
+        self._pending[key] = _encode(checkpoint)
+        return checkpoint.seq
+
+    async def flush(self) -> None:
+        """Write the queued checkpoints and wait until the broker has them."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        try:
+            await self.changelog.write(pending)
+        except BaseException:
+            # Not written: written again with the next flush (newer values win).
+            self._pending = {**pending, **self._pending}
+            raise
+
+    async def load(self) -> None:
+        """Read every slot's last checkpoint back from the changelog."""
+        values = await self.changelog.read()
+        self._latest = {key: _decode(value) for key, value in values.items()}
+
+    def restore_point(
+        self, group_id: str, slot: str, committed: Mapping[TopicPartition, int | None]
+    ) -> Checkpoint | None:
+        """The slot's last checkpoint (see the class notes on ``committed``)."""
+        return self._latest.get(self._key(group_id, slot))
+
+    def close(self) -> None:
+        """Nothing to release here: the changelog client is closed by its owner."""

@@ -7,9 +7,14 @@ per batch, ``process(events, matches)`` adds the matched events to the state, ev
 every window the watermark has made final and returns the alerts, plus the matched events
 it could not count (late, no ``@timestamp``, no group-by value), each with its reason.
 
-The state is the correlations' matched events of the last ``timespan + lateness`` (key,
-time, event id, value) and the last firing per group; ``snapshot()`` writes it as Arrow
-IPC, ``restore()`` reads it back, so a restart resumes exactly where the checkpoint was.
+Event time is per input (topic partition, file): see :mod:`detect.correlation.eventtime`.
+Matched events are buffered until the combined watermark of the inputs passes their
+window, so alerts do not depend on how inputs interleave or on batch sizes.
+
+The state is the correlations' matched events still inside an open window (key, time,
+event id, value), the last firing per group and each input's watermark; ``snapshot()``
+writes it as Arrow IPC, ``restore()`` reads it back, so a restart resumes exactly where
+the checkpoint was.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import polars as pl
 
 from detect.correlation.compiler import compile_correlations
 from detect.correlation.errors import CorrelationStateError
+from detect.correlation.eventtime import DEFAULT_INPUT, EventTime
 from detect.correlation.hits import HIT_SCHEMA, KEY_SEPARATOR, epoch_us
 from detect.correlation.hits import extract_hits as _extract_hits
 from detect.correlation.model import CompiledCorrelation
@@ -104,46 +110,120 @@ class CorrelationSet:
             return matches
         return matches.filter(~pl.col("rule_index").is_in(sorted(self.silenced_rules)))
 
-    def correlator(self, *, lateness_s: float = 60.0, max_event_ids: int = 20) -> Correlator:
+    def correlator(
+        self,
+        *,
+        lateness_s: float = 60.0,
+        max_event_ids: int = 20,
+        max_skew_s: float = 3600.0,
+        idle_s: float | None = None,
+    ) -> Correlator:
         """A fresh runner (empty state) for one partition."""
-        return Correlator(self, lateness_s=lateness_s, max_event_ids=max_event_ids)
+        return Correlator(
+            self,
+            lateness_s=lateness_s,
+            max_event_ids=max_event_ids,
+            max_skew_s=max_skew_s,
+            idle_s=idle_s,
+        )
 
 
 class Correlator:
-    """The window state of one partition and the per-batch step over it."""
+    """The window state of one partition (slot) and the per-batch step over it.
+
+    Parameters
+    ----------
+    correlations
+        The compiled correlation rules.
+    lateness_s
+        How far behind its own input's latest event an event may arrive and still count.
+    max_event_ids
+        Event ids listed in one alert.
+    max_skew_s
+        How far ahead of the reference clock an event may be stamped and still move the
+        watermark (see :mod:`detect.correlation.eventtime`).
+    idle_s
+        Processing seconds after which a silent input stops holding the watermark; None:
+        never (replay, where inputs finish instead).
+    """
 
     def __init__(
-        self, correlations: CorrelationSet, *, lateness_s: float = 60.0, max_event_ids: int = 20
+        self,
+        correlations: CorrelationSet,
+        *,
+        lateness_s: float = 60.0,
+        max_event_ids: int = 20,
+        max_skew_s: float = 3600.0,
+        idle_s: float | None = None,
     ) -> None:
         self.correlations = correlations
         self.lateness_us = int(lateness_s * 1_000_000)
+        self.max_skew_us = int(max_skew_s * 1_000_000)
+        self.idle_s = idle_s
         self.max_event_ids = max_event_ids
         self.skipped_counts: Counter[str] = Counter()
         self._reset()
 
     def _reset(self) -> None:
         count = len(self.correlations.rules)
-        self._max_seen: int | None = None
-        self._watermark: int | None = None
+        self.clock = EventTime(
+            lateness_us=self.lateness_us, max_skew_us=self.max_skew_us, idle_s=self.idle_s
+        )
         self._hits = [pl.DataFrame(schema=HIT_SCHEMA) for _ in range(count)]
         self._fired = [pl.DataFrame(schema=FIRED_SCHEMA) for _ in range(count)]
 
     @property
     def watermark(self) -> int | None:
         """Event time (µs since epoch) up to which every window has been evaluated."""
-        return self._watermark
+        return self.clock.evaluated
 
     @property
     def state_rows(self) -> int:
         """Rows held in the state (matched events kept for open windows, plus firings)."""
         return sum(f.height for f in self._hits) + sum(f.height for f in self._fired)
 
-    def process(self, events: pl.DataFrame, matches: pl.DataFrame) -> CorrelationResult:
+    @property
+    def skewed(self) -> Counter[str]:
+        """Events per input whose clock ran ahead (they moved no watermark)."""
+        return self.clock.skewed
+
+    def expect(self, inputs: list[str], *, now_s: float | None = None) -> None:
+        """Inputs that will deliver (files of a replay, assigned partitions): wait for them."""
+        self.clock.expect(inputs, now_s=now_s)
+
+    def finish(self, inputs: list[str]) -> pl.DataFrame:
+        """Inputs ended (end of file); returns the alerts their end makes final."""
+        for name in inputs:
+            self.clock.finish(name)
+        return self.advance()
+
+    def touch(self, inputs: list[str], *, now_s: float) -> None:
+        """Inputs with records still to read (Kafka lag): they do not go idle."""
+        self.clock.touch(inputs, now_s=now_s)
+
+    def forget(self, inputs: list[str]) -> None:
+        """Inputs moved to another owner (revoked partitions)."""
+        self.clock.forget(inputs)
+
+    def advance(self, *, now_s: float | None = None) -> pl.DataFrame:
+        """Evaluate the windows the combined watermark has made final (idle inputs too)."""
+        return self._advance(self.clock.combined(now_s))
+
+    def process(
+        self,
+        events: pl.DataFrame,
+        matches: pl.DataFrame,
+        *,
+        inputs: pl.Series | None = None,
+        now_s: float | None = None,
+    ) -> CorrelationResult:
         """Add one batch and return the correlation alerts it completes.
 
         ``events`` is the batch (``@timestamp``, ``event.id`` and the group-by and value
         columns); ``matches`` is ``CompiledRuleSet.evaluate(events)`` (``row``,
-        ``rule_index``...). Alerts do not depend on how the stream is cut into batches.
+        ``rule_index``...); ``inputs`` names each row's input (topic partition, file;
+        default one input), ``now_s`` is the processing clock (None in replay). Alerts do
+        not depend on how the stream is cut into batches nor on how inputs interleave.
 
         >>> from datetime import datetime, UTC
         >>> from detect.loader import parse_rules
@@ -171,34 +251,32 @@ class Correlator:
         [('Brute force', ['203.0.113.5'], 2.0, ['a', 'b'])]
         """
         rules = self.correlations.rules
+        if inputs is None:
+            inputs = pl.repeat(DEFAULT_INPUT, events.height, dtype=pl.String, eager=True)
+        times = events.select(epoch_us(events)).to_series() if events.height else None
+        if times is None:
+            times = pl.Series([], dtype=pl.Int64)
+        seen = self.clock.observe(inputs, times, now_s=now_s)
         hits, skipped = _extract_hits(
-            events,
-            matches,
-            rules,
-            max_seen=self._max_seen,
-            watermark=self._watermark,
-            lateness_us=self.lateness_us,
+            events, matches, rules, ts=seen.ts, floor=seen.floor, skewed=seen.skewed
         )
-        latest = events.select(epoch_us(events).max()).item() if events.height else None
-        if latest is not None:
-            self._max_seen = latest if self._max_seen is None else max(self._max_seen, latest)
         for index, frame in hits.items():
             # Kept in time order: arrivals are nearly ordered, so this sort is cheap, and
             # the windows then need only a stable sort by group.
             self._hits[index] = pl.concat([self._hits[index], frame]).sort("ts")
         for reason in skipped["reason"]:
             self.skipped_counts[reason.split(":")[0]] += 1
-        high = None if self._max_seen is None else self._max_seen - self.lateness_us
-        return CorrelationResult(self._advance(high), skipped)
+        return CorrelationResult(self.advance(now_s=now_s), skipped)
 
     def flush(self) -> pl.DataFrame:
         """Evaluate every window still open, as at the end of a replayed file."""
-        if self._max_seen is None:
+        latest = self.clock.latest()
+        if latest is None:
             return pl.DataFrame(schema=ALERT_SCHEMA)
-        return self._advance(self._max_seen + 1)
+        return self._advance(latest + 1)
 
     def _advance(self, high: int | None) -> pl.DataFrame:
-        low = self._watermark
+        low = self.clock.evaluated
         if high is None or (low is not None and high <= low):
             return pl.DataFrame(schema=ALERT_SCHEMA)
         produced: dict[int, pl.DataFrame] = {}
@@ -232,7 +310,7 @@ class Correlator:
             kept = self._hits[rule.index]
             self._hits[rule.index] = kept.slice(int(kept["ts"].search_sorted(horizon, "right")))
             self._fired[rule.index] = self._fired[rule.index].filter(pl.col("ts") > horizon)
-        self._watermark = high
+        self.clock.evaluated = high
         if not out:
             return pl.DataFrame(schema=ALERT_SCHEMA)
         return pl.concat(out).sort("window_end", "rule_id", "alert_id")
@@ -250,15 +328,21 @@ class Correlator:
             [f.with_columns(rule_id=pl.lit(i)) for i, f in zip(ids, self._fired, strict=True)]
             or [pl.DataFrame(schema={**FIRED_SCHEMA, "rule_id": pl.String})]
         )
-        header = {
-            "max_seen": self._max_seen,
-            "watermark": self._watermark,
-            "skipped": dict(self.skipped_counts),
-        }
+        header = {"eventtime": self.clock.to_header(), "skipped": dict(self.skipped_counts)}
         return encode_state(header, [hits, fired])
 
-    def restore(self, blob: bytes) -> None:
-        """Replace the state by a snapshot; state of rules no longer compiled is dropped."""
+    def forget_rules(self, rule_ids: frozenset[str]) -> None:
+        """Drop the window state of the correlation rules with these ids."""
+        for index, rule in enumerate(self.correlations.rules):
+            if rule.id in rule_ids:
+                self._hits[index] = pl.DataFrame(schema=HIT_SCHEMA)
+                self._fired[index] = pl.DataFrame(schema=FIRED_SCHEMA)
+
+    def restore(self, blob: bytes, *, now_s: float | None = None) -> None:
+        """Replace the state by a snapshot; state of rules no longer compiled is dropped.
+
+        ``now_s`` (the processing clock) restarts the idle time of the restored inputs.
+        """
         header, frames = decode_state(blob)
         if len(frames) != 2:
             raise CorrelationStateError(f"a correlation state has 2 frames, not {len(frames)}")
@@ -272,10 +356,14 @@ class Correlator:
                 fired.filter(pl.col("rule_id") == r.id).select(list(FIRED_SCHEMA))
                 for r in self.correlations.rules
             ]
-            scalars = (header["max_seen"], header["watermark"], Counter(header["skipped"]))
+            clock = EventTime(
+                lateness_us=self.lateness_us, max_skew_us=self.max_skew_us, idle_s=self.idle_s
+            )
+            clock.load_header(header["eventtime"], now_s=now_s)
+            skipped = Counter(header["skipped"])
         except (KeyError, TypeError, pl.exceptions.PolarsError) as error:
             raise CorrelationStateError(f"unreadable correlation state: {error}") from error
-        self._max_seen, self._watermark, self.skipped_counts = scalars
+        self.clock, self.skipped_counts = clock, skipped
         self._hits, self._fired = kept_hits, kept_fired
 
 

@@ -6,9 +6,10 @@ value the correlation aggregates. Hits that cannot take part are returned as *sk
 with the reason, never dropped: events without ``@timestamp``, without a ``group-by``
 value, and events later than the allowed lateness.
 
-Lateness is decided in arrival order, so that it does not depend on how the stream is cut
-into batches: an event is late when its time is before the latest time seen *before it*
-minus the allowed lateness (or before the watermark already evaluated).
+Lateness and clock skew are decided by :class:`detect.correlation.eventtime.EventTime`
+(per input, in that input's own order, so neither depends on how the stream is cut into
+batches or how inputs interleave); this module gets its verdict per row: the late floor
+and the skew flag.
 """
 
 from __future__ import annotations
@@ -102,14 +103,15 @@ def extract_hits(
     matches: pl.DataFrame,
     correlations: Sequence[CompiledCorrelation],
     *,
-    max_seen: int | None,
-    watermark: int | None,
-    lateness_us: int,
+    ts: pl.Series | None = None,
+    floor: pl.Series | None = None,
+    skewed: pl.Series | None = None,
 ) -> tuple[dict[int, pl.DataFrame], pl.DataFrame]:
     """Hits per correlation index (``HIT_SCHEMA``) and the skipped ones (``SKIPPED_SCHEMA``).
 
-    ``max_seen`` is the latest event time of earlier batches, ``watermark`` the time up to
-    which windows were already evaluated (both microseconds, None at the start).
+    ``ts`` is each row's event time in microseconds (default: read from ``@timestamp``),
+    ``floor`` the time below which a row is late, ``skewed`` the rows whose clock ran
+    ahead (see :class:`detect.correlation.eventtime.Observation`); None: none is.
 
     >>> from detect.correlation.model import Condition
     >>> rule = CompiledCorrelation(0, "c1", None, "t", "high", (), "", "", (), "event_count",
@@ -120,24 +122,25 @@ def extract_hits(
     ...     schema_overrides={"@timestamp": pl.Datetime("us", "UTC")})
     >>> matches = pl.DataFrame({"row": [0, 1, 2], "rule_index": [0, 0, 0]},
     ...     schema={"row": pl.UInt32, "rule_index": pl.UInt32})
-    >>> hits, skipped = extract_hits(events, matches, [rule], max_seen=None, watermark=None,
-    ...     lateness_us=0)
+    >>> hits, skipped = extract_hits(events, matches, [rule])
     >>> hits[0].select("key", "ts", "eid").rows()
     [('10.0.0.1', 1000000, 'a'), ('10.0.0.1', 3000000, 'c')]
     >>> skipped.select("event.id", "reason").rows()
     [('b', 'no group-by value: ip')]
     """
     present = set(events.columns)
+    size = events.height
     base = events.select(
-        epoch_us(events).alias("ts"),
+        (epoch_us(events) if ts is None else pl.lit(ts.cast(pl.Int64))).alias("ts"),
         _event_ids(events).alias("eid"),
-    ).with_columns(prior=pl.col("ts").cum_max().forward_fill().shift(1))
-    if max_seen is not None:
-        base = base.with_columns(prior=pl.max_horizontal("prior", pl.lit(max_seen)))
-    floor = pl.col("prior") - lateness_us
-    if watermark is not None:
-        floor = pl.max_horizontal(floor, pl.lit(watermark))
-    base = base.with_columns(floor=floor)
+    ).with_columns(
+        floor=pl.lit(
+            floor if floor is not None else pl.repeat(None, size, dtype=pl.Int64, eager=True)
+        ).cast(pl.Int64),
+        skewed=pl.lit(skewed if skewed is not None else pl.repeat(False, size, eager=True)).cast(
+            pl.Boolean
+        ),
+    )
     by_rule = {
         int(index): rows
         for (index,), rows in matches.select("row", "rule_index")
@@ -157,7 +160,7 @@ def extract_hits(
             if cache_key not in shared:
                 frame = _input_hits(events, base, rows["row"], given, present)
                 late = (pl.col("ts") < pl.col("floor")).fill_null(False)
-                bad = pl.col("ts").is_null() | pl.col("key").is_null() | late
+                bad = pl.col("ts").is_null() | pl.col("skewed") | pl.col("key").is_null() | late
                 shared[cache_key] = (
                     frame.filter(~bad).select(list(HIT_SCHEMA)[1:]),
                     frame.filter(bad),
@@ -189,6 +192,7 @@ def _input_hits(
         value.alias("value"),
         number.alias("number"),
         "floor",
+        "skewed",
     )
 
 
@@ -197,6 +201,8 @@ def _reason(given: Input, present: set[str]) -> pl.Expr:
     return (
         pl.when(pl.col("ts").is_null())
         .then(pl.lit("no @timestamp"))
+        .when(pl.col("skewed"))
+        .then(pl.lit("clock skew: stamped beyond the clock plus the allowed skew"))
         .when(pl.col("key").is_null())
         .then(pl.lit(f"no group-by value: {group}"))
         .otherwise(pl.lit("late: before the allowed lateness"))

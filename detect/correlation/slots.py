@@ -6,13 +6,21 @@ read from files. With a checkpoint store, :meth:`CorrelationSlots.checkpoint` sa
 slot's state with its offsets once the sinks acknowledged a batch (before the offsets are
 committed), :meth:`CorrelationSlots.assign` restores it when partitions are assigned and
 says where to seek, and :meth:`CorrelationSlots.revoke` drops the slots of revoked ones.
+
+Event time is per input (``neakta.input``: a topic partition, a file): a slot's inputs
+are the partitions of its number in every topic, registered on assignment, or the files
+of a replay, registered before the first batch and finished at their end. ``clock`` is
+the processing clock of a live run (idle inputs, clock skew); None in replay, where the
+data's own clock judges skew and nothing goes idle. A slot's checkpoint may carry
+*extras* (the parser state of its inputs), saved and restored with it.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,6 +29,7 @@ import polars as pl
 from detect.correlation.checkpoint import CheckpointStore
 from detect.correlation.correlator import Correlator
 from detect.correlation.errors import CorrelationStateError
+from detect.correlation.windows import ALERT_SCHEMA
 
 __all__ = ["FILE_SLOT", "CorrelationSlots", "TopicPartition"]
 
@@ -31,7 +40,25 @@ TopicPartition = tuple[str, int]
 """``(topic, partition)``; aiokafka's ``TopicPartition`` is one."""
 
 _PARTITION: Final = "neakta.partition"
+_INPUT: Final = "neakta.input"
+_SLOT_MAGIC: Final = b"NEAKTA-SLOT-1\n"
 _log = logging.getLogger("neakta.alerting")
+
+
+def _pack(state: bytes, extra: bytes) -> bytes:
+    return _SLOT_MAGIC + struct.pack(">I", len(state)) + state + extra
+
+
+def _unpack(blob: bytes) -> tuple[bytes, bytes]:
+    if not blob.startswith(_SLOT_MAGIC):
+        return blob, b""
+    start = len(_SLOT_MAGIC)
+    (size,) = struct.unpack(">I", blob[start : start + 4])
+    return blob[start + 4 : start + 4 + size], blob[start + 4 + size :]
+
+
+def _input(topic: str, partition: int) -> str:
+    return f"{topic}/{partition}"
 
 
 @dataclass
@@ -46,14 +73,19 @@ class CorrelationSlots:
     checkpoints, group_id
         Where :meth:`checkpoint` saves and :meth:`assign` restores slot states, under this
         consumer group; None: state lives in memory only.
+    clock
+        Processing time in seconds since the epoch (a live run); None: replay.
     """
 
     correlator: Correlator
     checkpoints: CheckpointStore | None = None
     group_id: str = ""
+    clock: Callable[[], float] | None = None
     skipped: Counter[str] = field(default_factory=Counter, init=False)
     slots: dict[int, Correlator] = field(default_factory=dict, init=False)
+    restored_extras: dict[int, bytes] = field(default_factory=dict, init=False)
     _offsets: dict[int, dict[TopicPartition, int]] = field(default_factory=dict, init=False)
+    _dirty: set[int] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self.slots[FILE_SLOT] = self.correlator
@@ -65,9 +97,56 @@ class CorrelationSlots:
         store, and the next run goes on with them.
         """
         if self.checkpoints is not None:
-            return pl.DataFrame()
+            return pl.DataFrame(schema=ALERT_SCHEMA)
         flushed = [self.slots[slot].flush() for slot in sorted(self.slots)]
         return pl.concat(flushed)
+
+    @property
+    def skewed(self) -> Counter[str]:
+        """Events per input stamped beyond the clock plus the allowed skew."""
+        total: Counter[str] = Counter()
+        for correlator in self.slots.values():
+            total.update(correlator.skewed)
+        return total
+
+    def _now(self) -> float | None:
+        return None if self.clock is None else self.clock()
+
+    def expect(self, inputs: list[str]) -> None:
+        """Files a replay will read (slot -1): windows wait for each until it ends."""
+        self._slot(FILE_SLOT).expect(inputs, now_s=self._now())
+
+    def end(self, inputs: Iterable[str]) -> pl.DataFrame:
+        """Files that ended: the alerts their end makes final."""
+        names = list(inputs)
+        if not names:
+            return pl.DataFrame(schema=ALERT_SCHEMA)
+        self._dirty.add(FILE_SLOT)
+        return self._slot(FILE_SLOT).finish(names)
+
+    def touch(self, busy: Iterable[str]) -> None:
+        """Inputs that still lag (records not read yet): not idle, however silent."""
+        now = self._now()
+        lagging = list(busy)
+        if now is None or not lagging:
+            return
+        for correlator in self.slots.values():
+            correlator.touch(lagging, now_s=now)
+
+    def tick(self, busy: Iterable[str] = ()) -> pl.DataFrame:
+        """No record came: release idle inputs (not those in ``busy``, which still lag)."""
+        now = self._now()
+        if now is None:
+            return pl.DataFrame(schema=ALERT_SCHEMA)
+        lagging = list(busy)
+        found = []
+        for slot, correlator in sorted(self.slots.items()):
+            correlator.touch(lagging, now_s=now)
+            alerts = correlator.advance(now_s=now)
+            if alerts.height:
+                self._dirty.add(slot)
+                found.append(alerts)
+        return pl.concat(found) if found else pl.DataFrame(schema=ALERT_SCHEMA)
 
     def _slot(self, slot: int) -> Correlator:
         correlator = self.slots.get(slot)
@@ -81,6 +160,8 @@ class CorrelationSlots:
             template.correlations,
             lateness_s=template.lateness_us / 1_000_000,
             max_event_ids=template.max_event_ids,
+            max_skew_s=template.max_skew_us / 1_000_000,
+            idle_s=template.idle_s,
         )
 
     def correlate(self, events: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
@@ -90,10 +171,13 @@ class CorrelationSlots:
         else:
             slots = pl.repeat(FILE_SLOT, events.height, dtype=pl.Int32, eager=True)
         present = slots.unique().sort().to_list() or [FILE_SLOT]
+        inputs = events.get_column(_INPUT).cast(pl.String) if _INPUT in events.columns else None
+        now = self._now()
         found = []
         for slot in present:
+            self._dirty.add(slot)
             if len(present) == 1:
-                part, local = events, matches
+                part, local, where_from = events, matches, inputs
             else:
                 rows = (slots == slot).arg_true().cast(pl.UInt32)
                 part = events[rows]
@@ -105,29 +189,44 @@ class CorrelationSlots:
                     .with_columns(row=pl.col("_local"))
                     .drop("_local")
                 )
-            result = self._slot(slot).process(part, local)
+                where_from = None if inputs is None else inputs[rows]
+            result = self._slot(slot).process(part, local, inputs=where_from, now_s=now)
             self.skipped.update(result.skipped.get_column("reason").to_list())
             found.append(result.alerts)
         return pl.concat(found)
 
-    def checkpoint(self, position: Mapping[Hashable, int]) -> None:
+    def checkpoint(
+        self,
+        position: Mapping[Hashable, int],
+        extras: Callable[[int, set[str]], bytes] | None = None,
+    ) -> None:
         """Save the state of every slot the batch at ``position`` read, with its offsets.
 
         Call it once every sink acknowledged the batch and before its offsets are
         committed. Keys of ``position`` that are not ``(topic, partition)`` (files) are
-        ignored, and so is the call without a checkpoint store.
+        ignored, and so is the call without a checkpoint store. Slots whose state moved
+        without records (idle inputs released) are saved with the offsets they had.
+        ``extras(slot, inputs)`` gives bytes saved with a slot's state.
         """
+        dirty, self._dirty = self._dirty, set()
         if self.checkpoints is None:
             return
         read: dict[int, dict[TopicPartition, int]] = {}
         for key, offset in position.items():
             if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], int):
                 read.setdefault(key[1], {})[(str(key[0]), key[1])] = offset
+        for slot in dirty:
+            if slot != FILE_SLOT and slot in self._offsets and self._offsets[slot]:
+                read.setdefault(slot, {})
         for slot, offsets in sorted(read.items()):
             # The state covers everything the slot read before, of every topic.
             kept = self._offsets.setdefault(slot, {})
             kept.update(offsets)
-            self.checkpoints.save(self.group_id, str(slot), kept, self._slot(slot).snapshot())
+            correlator = self._slot(slot)
+            inputs = {_input(topic, partition) for topic, partition in kept}
+            extra = extras(slot, inputs) if extras is not None else b""
+            state = _pack(correlator.snapshot(), extra)
+            self.checkpoints.save(self.group_id, str(slot), kept, state)
 
     def assign(self, committed: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
         """Partitions were assigned (with Kafka's committed offsets): restore their slots.
@@ -139,21 +238,28 @@ class CorrelationSlots:
         for (topic, partition), offset in committed.items():
             by_slot.setdefault(partition, {})[(topic, partition)] = offset
         seeks: dict[TopicPartition, int] = {}
+        now = self._now()
         for slot, offsets in sorted(by_slot.items()):
             correlator = self.slots[slot] = self._fresh()
             self._offsets[slot] = {}
-            if self.checkpoints is None:
-                continue
-            point = self.checkpoints.restore_point(self.group_id, str(slot), offsets)
-            if point is None:
-                continue
-            try:
-                correlator.restore(point.state)
-            except CorrelationStateError as error:
-                _log.warning("slot %d starts empty, its checkpoint is unreadable: %s", slot, error)
-                continue
-            self._offsets[slot] = dict(point.offsets)
-            seeks.update(point.offsets)
+            self.restored_extras.pop(slot, None)
+            inputs = [_input(topic, partition) for topic, partition in sorted(offsets)]
+            if self.checkpoints is not None:
+                point = self.checkpoints.restore_point(self.group_id, str(slot), offsets)
+                if point is not None:
+                    state, extra = _unpack(point.state)
+                    try:
+                        correlator.restore(state, now_s=now)
+                    except CorrelationStateError as error:
+                        _log.warning(
+                            "slot %d starts empty, its checkpoint is unreadable: %s", slot, error
+                        )
+                    else:
+                        self._offsets[slot] = dict(point.offsets)
+                        self.restored_extras[slot] = extra
+                        seeks.update(point.offsets)
+            # The slot's partitions hold its watermark until they deliver or go idle.
+            correlator.expect(inputs, now_s=now)
         return seeks
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
@@ -161,3 +267,4 @@ class CorrelationSlots:
         for _topic, partition in partitions:
             self.slots.pop(partition, None)
             self._offsets.pop(partition, None)
+            self._dirty.discard(partition)

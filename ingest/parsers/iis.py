@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from ingest.parsers.result import MESSAGE, REASON
+from ingest.parsers.result import MESSAGE, POSITION, REASON
 from ingest.parsers.timestamps import parse_iso8601
 
 __all__ = ["FIELDS_DIRECTIVE", "iis_events"]
@@ -115,4 +115,7 @@ def iis_events(frame: pl.DataFrame) -> pl.DataFrame:
     ]
     if not parts:
         return frame
-    return pl.concat(parts, how="diagonal_relaxed").drop(FIELDS, _TOKENS)
+    if len(parts) == 1:
+        return parts[0].drop(FIELDS, _TOKENS)
+    # Several layouts (inputs): back into line order.
+    return pl.concat(parts, how="diagonal_relaxed").sort(POSITION).drop(FIELDS, _TOKENS)

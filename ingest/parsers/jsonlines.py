@@ -3,15 +3,19 @@
 The fast path is :meth:`polars.Expr.str.json_decode` over the whole batch (cut into
 slices decoded side by side, one per thread of the Polars pool, when it is large). Polars
 fails the whole batch when any line is not valid JSON or does not fit the schema, so
-only then do the slower steps run: orjson names the lines that are not JSON objects,
-and the remaining lines are decoded again, halving the batch around any line whose
-field types do not fit until each such line is isolated.
+only then do the slower steps run: orjson reads each line once, which names the lines
+that are not JSON objects and the objects whose field types do not fit the schema (an
+object or a list where a scalar is expected, and so on), and the lines left are decoded
+again in one call. That costs about one orjson parse per line, however many lines are
+bad. Should Polars still refuse what the type check let through, the batch is halved
+around each refused line until it is isolated.
 """
 
-from typing import Final
+from typing import Any, Final
 
 import orjson
 import polars as pl
+from polars._typing import PolarsDataType
 
 __all__ = ["INVALID_JSON", "NOT_AN_OBJECT", "TYPE_MISMATCH", "decode_objects", "json_reason"]
 
@@ -67,6 +71,35 @@ def _try_decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     return decoded if decoded.len() == texts.len() else None
 
 
+def _fits(value: Any, dtype: PolarsDataType) -> bool:
+    """Whether a decoded JSON value can be read as ``dtype`` (null always can)."""
+    if value is None:
+        return True
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return False
+        return all(_fits(value.get(f.name), f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        if not isinstance(value, list):
+            return False
+        return all(_fits(item, dtype.inner) for item in value)
+    # Scalars (read as their JSON text where a string is expected).
+    return not isinstance(value, (dict, list))
+
+
+def _verdict(text: str | None, dtype: pl.Struct) -> str | None:
+    """Why a line cannot be decoded into ``dtype``, or None when it can."""
+    if text is None:
+        return INVALID_JSON
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return INVALID_JSON
+    if not isinstance(value, dict):
+        return NOT_AN_OBJECT
+    return None if _fits(value, dtype) else TYPE_MISMATCH
+
+
 def _isolate(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, list[int]]:
     """Decode what decodes; return the structs and the indices of lines that do not."""
     decoded = _try_decode(texts, dtype)
@@ -109,7 +142,7 @@ def decode_objects(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Se
     decoded = _try_decode(texts, dtype)
     if decoded is not None:
         return decoded, pl.Series(values=[None] * texts.len(), dtype=pl.String)
-    reasons = [json_reason(text) for text in texts.to_list()]
+    reasons = [_verdict(text, dtype) for text in texts.to_list()]
     objects = pl.Series([reason is None for reason in reasons])
     values, bad = _isolate(texts.filter(objects), dtype)
     object_rows = [index for index, reason in enumerate(reasons) if reason is None]

@@ -7,7 +7,7 @@ row is a good event, otherwise why it is a dead letter) and, for framed formats,
 end and drops the working columns, so a line is always accounted for exactly once.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
@@ -47,10 +47,14 @@ class ParseResult:
     dead
         One row per rejected line, in input order: ``raw`` (the line), ``position``
         (its index in the input batch) and ``reason``.
+    layouts
+        For header-driven formats (IIS ``#Fields:``): the layout in force at the end of
+        the batch, per input, to carry into that input's next batch.
     """
 
     events: pl.DataFrame
     dead: pl.DataFrame
+    layouts: dict[str, str] = field(default_factory=dict)
 
 
 def number_lines(lines: pl.Series) -> pl.DataFrame:

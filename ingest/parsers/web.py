@@ -1,5 +1,7 @@
 """Web server access logs: nginx/Apache common and combined formats, and IIS W3C."""
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from ingest.parsers.clf import PIECES, clf_events, match_clf
@@ -37,7 +39,16 @@ def _with_messages(frame: pl.DataFrame, *, year: int) -> pl.DataFrame:
     return frame.with_columns(pl.col(ORIGINAL).alias(MESSAGE))
 
 
-def parse_web(lines: pl.Series, *, year: int, iis_fields: str | None = None) -> ParseResult:
+_INPUT = "_input"
+
+
+def parse_web(
+    lines: pl.Series,
+    *,
+    year: int,
+    iis_fields: str | Mapping[str, str] | None = None,
+    inputs: pl.Series | None = None,
+) -> ParseResult:
     """Parse a batch of web server access log lines into ECS web events.
 
     Recognises nginx/Apache common and combined log format (optionally in syslog
@@ -53,7 +64,12 @@ def parse_web(lines: pl.Series, *, year: int, iis_fields: str | None = None) -> 
         The year of RFC 3164 syslog stamps, which carry none.
     iis_fields
         The ``#Fields:`` directive in force before the batch's first line (without the
-        ``#Fields:`` prefix), for batches that start in the middle of an IIS file.
+        ``#Fields:`` prefix), for batches that start in the middle of an IIS file; with
+        ``inputs``, one per input.
+    inputs
+        Which input (topic partition, file) each line comes from: directives then apply
+        to the lines of their own input only, and ``layouts`` of the result gives the
+        directive in force at the end of the batch per input.
 
     Returns
     -------
@@ -84,14 +100,33 @@ def parse_web(lines: pl.Series, *, year: int, iis_fields: str | None = None) -> 
     message = pl.col(MESSAGE)
     pending = pl.col(REASON).is_null()
     has_directives = frame.select(message.str.starts_with("#").any()).item()
-    if has_directives or iis_fields is not None:
-        fields = pl.when(message.str.starts_with(FIELDS_DIRECTIVE)).then(
+    layouts: dict[str, str] = {}
+    if inputs is not None:
+        frame = frame.with_columns(inputs.cast(pl.String).fill_null("").alias(_INPUT))
+    if has_directives or iis_fields:
+        fields: pl.Expr = pl.when(message.str.starts_with(FIELDS_DIRECTIVE)).then(
             message.str.slice(len(FIELDS_DIRECTIVE)).str.strip_chars()
         )
+        if inputs is None:
+            carried = pl.lit(iis_fields if isinstance(iis_fields, str) else None, pl.String)
+            fields = fields.forward_fill()
+        else:
+            mapping = dict(iis_fields) if isinstance(iis_fields, Mapping) else {}
+            carried = pl.col(_INPUT).replace_strict(mapping, default=None, return_dtype=pl.String)
+            fields = fields.forward_fill().over(_INPUT)
         frame = frame.with_columns(
-            fields.forward_fill().fill_null(pl.lit(iis_fields, dtype=pl.String)).alias(FIELDS),
+            fields.fill_null(carried).alias(FIELDS),
             message.str.starts_with("#").fill_null(False).alias("_directive"),
-        ).filter(~pl.col("_directive"))
+        )
+        if inputs is not None:
+            layouts = {
+                name: layout
+                for name, layout in frame.group_by(_INPUT)
+                .agg(pl.col(FIELDS).drop_nulls().last())
+                .iter_rows()
+                if layout is not None
+            }
+        frame = frame.filter(~pl.col("_directive"))
     frame = match_clf(frame)
     is_clf = frame.select(pending & pl.col("_clf")).to_series()
     if is_clf.all():
@@ -115,4 +150,5 @@ def parse_web(lines: pl.Series, *, year: int, iis_fields: str | None = None) -> 
         )
         for part in parts
     ]
-    return finish(parts, WEB_SCHEMA)
+    result = finish(parts, WEB_SCHEMA)
+    return ParseResult(result.events, result.dead, layouts) if layouts else result

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import gzip
 from collections.abc import AsyncIterator, Hashable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,16 +134,28 @@ class FileSource:
         self.committed: dict[Hashable, int] = {}
         self._fields: dict[str, pl.DataFrame] = {}
 
+    @property
+    def inputs(self) -> list[str]:
+        """Every file this source will read (inputs of event time, known from the start).
+
+        Without ``follow``, each file's last batch names it in ``SourceBatch.ended``.
+        """
+        return [str(path) for path in self.paths]
+
     async def batches(self) -> AsyncIterator[SourceBatch]:  # noqa: C901 (one read loop)
         """Batches of records, file after file (then round the growing files if following)."""
         readers: list[tuple[_Lines, str]] = []
+        current: _Lines | None = None
         try:
             for path in self.paths:
                 if path.suffix == ".parquet":
-                    for batch in self._parquet(path):
+                    batches = list(self._parquet(path)) or [SourceBatch()]
+                    for batch in batches[:-1]:
                         yield batch
+                    yield replace(batches[-1], ended=(str(path),))
                     continue
                 reader = _Lines(path)
+                current = reader
                 family = self.family
                 pending: list[bytes] = []
                 first = 1
@@ -153,16 +166,21 @@ class FileSource:
                     if not pending:
                         first = start
                     pending.extend(lines)
-                    while len(pending) >= self.batch_size:
+                    # Strictly more: the last batch of a file is yielded below, naming its end.
+                    while len(pending) > self.batch_size:
                         take, pending = pending[: self.batch_size], pending[self.batch_size :]
                         yield self._batch(path, family or "firewall", first, take)
                         first += len(take)
                 if pending:
-                    yield self._batch(path, family or "firewall", first, pending)
+                    batch = self._batch(path, family or "firewall", first, pending)
+                    yield batch if self.follow else replace(batch, ended=(str(path),))
+                elif not self.follow:
+                    yield SourceBatch(ended=(str(path),))
                 if self.follow:
                     readers.append((reader, family or ""))
                 else:
                     reader.close()
+                current = None
                 await asyncio.sleep(0)
             while self.follow and not self.stop.is_set():
                 grew = False
@@ -175,6 +193,9 @@ class FileSource:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stop.wait(), self.poll_interval)
         finally:
+            # Also the file in hand when the consumer stopped early.
+            if current is not None and all(current is not r for r, _ in readers):
+                current.close()
             for reader, _ in readers:
                 reader.close()
 

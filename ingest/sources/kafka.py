@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
@@ -126,6 +127,9 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source = source
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # A rebalance begins: nothing fetched from now on is processed before the
+        # assignment has put the state and the positions in place.
+        self._source._ready = self._source.on_assigned is None
         # Held only while a batch is read, processed and committed, never around the
         # first getmany; a batch still topping itself up stops (see KafkaSource._linger).
         self._source._revoking = True
@@ -140,22 +144,40 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         _log.info("partitions assigned: %s", sorted(map(str, assigned)))
-        consumer = self._source._consumer
-        if not assigned or self._source.on_assigned is None or consumer is None:
+        source = self._source
+        consumer = source._consumer
+        if source.on_assigned is None or consumer is None:
             return
-        try:
-            committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
-            seeks = await self._source.on_assigned(committed)
-        except Exception as error:
-            # aiokafka would log and swallow it: the next batch raises it instead.
-            self._source._failed = error
+        if not assigned:
+            source._ready = True
             return
-        for (topic, partition), offset in sorted(seeks.items()):
-            tp = TopicPartition(topic, partition)
-            if tp in assigned:
-                if offset != committed.get(tp):
+        # aiokafka may fetch the new partitions before and while this runs: such records
+        # are dropped (see batches) and read again from the positions every partition is
+        # given here (a seek also makes aiokafka drop what it buffered).
+        async with source._in_flight:
+            source._generation += 1
+            source._ready = True
+            try:
+                committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
+                seeks = await source.on_assigned(committed)
+            except Exception as error:
+                # aiokafka would log and swallow it: the next batch raises it instead.
+                source._failed = error
+                return
+            wanted = {TopicPartition(t, p): o for (t, p), o in seeks.items()}
+            for tp in sorted(assigned):
+                offset = wanted.get(tp, committed.get(tp))
+                if tp in wanted and offset != committed.get(tp):
                     _log.info("%s resumes at checkpoint offset %d", tp, offset)
-                consumer.seek(tp, offset)
+                if offset is None:
+                    # A plain seek, at once: seek_to_beginning resets lazily, after records
+                    # fetched from elsewhere may already have been handed out.
+                    offset = (await consumer.beginning_offsets([tp]))[tp]
+                # Seeking to where the consumer already is would fetch the same records
+                # twice (aiokafka keeps the fetch already under way).
+                if await consumer.position(tp) != offset:
+                    consumer.seek(tp, offset)
+                source._next[tp] = offset
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -257,6 +279,10 @@ class KafkaSource:
     on_assigned, on_revoked
         Rebalance callbacks for state kept outside Kafka (see :data:`OnAssigned`,
         :data:`OnRevoked`); None: nothing to do.
+    ticks
+        Also yield an empty batch when a poll brought nothing, so that event time can
+        release idle inputs while no record arrives (its ``busy`` names the partitions
+        that still lag).
     options
         More ``AIOKafkaConsumer`` options (:func:`security_options`, ``client_id``,
         ``max_partition_fetch_bytes`` (default :data:`PARTITION_FETCH_BYTES`)...).
@@ -277,8 +303,10 @@ class KafkaSource:
         fetcher_steps: int = FETCHER_STEPS,
         on_assigned: OnAssigned | None = None,
         on_revoked: OnRevoked | None = None,
+        ticks: bool = False,
         **options: Any,
     ) -> None:
+        self.ticks = ticks
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
         self.topics = tuple(topics)
@@ -303,6 +331,9 @@ class KafkaSource:
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
         self._revoking = False
+        self._generation = 0
+        # With an assignment callback, batches wait for it (state restored, positions set).
+        self._ready = on_assigned is None
 
     async def start(self) -> None:
         """Join the group (called by :meth:`batches` when not called before)."""
@@ -327,26 +358,40 @@ class KafkaSource:
             if self._failed is not None:
                 # A rebalance callback failed: its state is not in place, read nothing more.
                 raise self._failed
-            if not fetched:
+            if not fetched and not self.ticks:
                 continue
+            ready, generation = self._ready, self._generation
             await self._in_flight.acquire()
+            if not (ready and self._ready and generation == self._generation):
+                # Fetched before the assignment put state and positions in place: the
+                # assignment positioned every partition again, so these are read again.
+                self._in_flight.release()
+                continue
             self._flying = True
             try:
-                fetched = await self._linger(consumer, fetched)
+                if not fetched:
+                    yield SourceBatch(busy=self._busy())
+                    continue
+                fetched = await self._linger(consumer, fetched, generation)
                 # The fetcher's next request goes out now, not at this batch's commit.
                 for _ in range(self.fetcher_steps):
                     await asyncio.sleep(0)
-                yield self._batch(fetched)
+                yield replace(self._batch(fetched), busy=self._busy())
             finally:
                 self._land()
 
     async def _linger(
-        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[Any]]
+        self,
+        consumer: AIOKafkaConsumer,
+        fetched: Mapping[TopicPartition, list[Any]],
+        generation: int,
     ) -> dict[TopicPartition, list[Any]]:
         """Top a fetch up to ``max_records`` with what arrives within ``linger_ms``.
 
         Called in flight (a rebalance waits for the batch), so the partitions cannot
-        change under it; a pending rebalance or ``stop`` ends it at once.
+        change under it; a pending rebalance or ``stop`` ends it at once. Records fetched
+        once an assignment callback is pending are left out: the assignment positions
+        every partition again, so they are read again.
         """
         merged = {tp: list(records) for tp, records in fetched.items()}
         count = sum(map(len, merged.values()))
@@ -357,17 +402,39 @@ class KafkaSource:
             if left_ms <= 0:
                 break
             more = await consumer.getmany(timeout_ms=left_ms, max_records=self.max_records - count)
-            if self._failed is not None:
-                break  # the next getmany raises it; this batch goes on as fetched
+            if self._failed is not None or not self._ready or generation != self._generation:
+                break  # as in batches(): the next getmany raises, or reads these again
             for tp, records in more.items():
-                merged.setdefault(tp, []).extend(records)
-                count += len(records)
+                held = merged.setdefault(tp, [])
+                # Read again after an assignment's seek (it may land after this batch's
+                # first fetch): each offset once.
+                last = held[-1].offset if held else -1
+                fresh = [r for r in records if r.offset > last]
+                held.extend(fresh)
+                count += len(fresh)
         return merged
+
+    def _busy(self) -> tuple[str, ...]:
+        """Assigned partitions with records not read yet (or not known to have none)."""
+        consumer = self._consumer
+        if consumer is None:
+            return ()
+        busy = []
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            if high is None or high > self._next.get(tp, 0):
+                busy.append(f"{tp.topic}/{tp.partition}")
+        return tuple(busy)
 
     def _batch(self, fetched: Mapping[TopicPartition, list[Any]]) -> SourceBatch:
         parts: list[pl.DataFrame] = []
         position: dict[Hashable, int] = {}
-        for tp, records in fetched.items():
+        for tp, delivered in fetched.items():
+            expected = self._next.get(tp)
+            records = delivered
+            if records and expected is not None and records[0].offset < expected:
+                # Delivered twice (a fetch under way across a seek): keep what is new.
+                records = [r for r in delivered if r.offset >= expected]
             if not records:
                 continue
             family, ministry = family_of_topic(tp.topic, self.families)
@@ -376,6 +443,8 @@ class KafkaSource:
             )
             position[tp] = records[-1].offset + 1
             self._next[tp] = records[-1].offset + 1
+        if not parts:
+            return SourceBatch()
         frame = pl.concat(parts)
         good, dead = decode_records(frame, max_bytes=self.max_record_bytes)
         unknown = good.get_column("family").is_null()

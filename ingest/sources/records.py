@@ -24,6 +24,7 @@ __all__ = [
     "decode_records",
     "empty_dead",
     "empty_records",
+    "input_of",
 ]
 
 FAMILIES: Final = ("firewall", "endpoint", "web")
@@ -46,6 +47,18 @@ or ``path:line``, lines from 1). ``header_organization`` comes from a Kafka reco
 
 _TOO_LARGE = "record larger than {limit} bytes ({size} bytes)"
 _NOT_UTF8 = "not UTF-8 text"
+
+
+def input_of(origin: pl.Expr) -> pl.Expr:
+    """The input a record comes from, by its ``origin``: ``topic/partition`` or the file.
+
+    Examples
+    --------
+    >>> origins = pl.Series(["logs.web/3/1207", "a/b.log:12"])
+    >>> pl.select(input_of(pl.lit(origins))).to_series().to_list()
+    ['logs.web/3', 'a/b.log']
+    """
+    return origin.str.replace(r"(?:/\d+|:\d+)$", "")
 
 
 def empty_records() -> pl.DataFrame:
@@ -71,11 +84,19 @@ class SourceBatch:
     position
         What the source needs to commit this batch (Kafka: the next offset per
         partition); opaque to everyone else.
+    ended
+        Inputs (files) that ended with this batch: their event time no longer holds
+        anything back.
+    busy
+        Inputs known to hold records not read yet (Kafka partitions with lag): they are
+        not idle, however long they have been silent.
     """
 
     records: pl.DataFrame = field(default_factory=empty_records)
     dead: pl.DataFrame = field(default_factory=empty_dead)
     position: dict[Hashable, int] = field(default_factory=dict)
+    ended: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:

@@ -7,11 +7,16 @@ set; dead letters to ``<topic>.dlq`` in Kafka mode and to ``--dead-letters`` (ND
 file mode. SIGTERM and SIGINT end the run after the batch in hand, committed. A status
 line goes to stderr when it is a terminal (or with ``--status``); a summary at the end.
 
-In Kafka mode correlation state is kept per partition number and checkpointed in
-``--checkpoints`` (SQLite) together with the offsets: saved after the sinks acknowledged
+In Kafka mode correlation state is kept per partition number and checkpointed together
+with the offsets, in ``--checkpoints`` (SQLite, the default) or in the consumer group's
+changelog topic (``NEAKTA_CORRELATION__STORE=kafka``): saved after the sinks acknowledged
 a batch and before its offsets are committed, restored when partitions are assigned. The
 consumer uses the range assignor, so partition p of every co-partitioned topic goes to
-the same process.
+the same process. Event time and clock skew: see ``docs/stream.md``.
+
+Operator errors (a missing file, a bad setting, an unreachable broker, refused
+credentials) end the run with one line on stderr and exit status 2 (see
+:mod:`neakta.preflight`).
 """
 
 from __future__ import annotations
@@ -22,17 +27,33 @@ import logging
 import signal
 import sys
 import time
-from functools import partial
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from detect import CompiledRuleSet
-from detect.correlation import CheckpointError, SQLiteCheckpointStore
+from detect.correlation import CheckpointError
 from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
 from ingest.sources import FAMILIES, FileSource, Source
 from neakta import wiring
 from neakta.alerting import AlertStage
 from neakta.options import add_option, add_rules_option
+from neakta.pipeline import Pipeline
+from neakta.preflight import (
+    OPERATOR_EXIT,
+    OperatorError,
+    check_bootstrap,
+    check_inputs,
+    check_positive,
+    check_readable_file,
+    check_rule_paths,
+    check_writable_file,
+    describe,
+    redact,
+)
+from neakta.reload import RuleReload
 from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
@@ -113,6 +134,15 @@ def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
         choices=("kv", "json"),
         default=run.log_format,
     )
+    add_option(
+        parser,
+        "--archive",
+        env="NEAKTA_RUN__ARCHIVE",
+        help="folder keeping the parsed events for `neakta rules backtest`",
+        default_help="not kept",
+        type=Path,
+        default=run.archive,
+    )
     parser.add_argument(
         "--idle-exit",
         type=float,
@@ -188,62 +218,137 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return asyncio.run(_run(args, settings, out))
 
 
+def _secrets(settings: Settings) -> list[SecretStr | None]:
+    """Every secret setting, to keep out of any message."""
+    return [
+        settings.kafka.password,
+        settings.elastic.password,
+        settings.elastic.api_key,
+        settings.respond.notify_url,
+    ]
+
+
+def preflight(args: argparse.Namespace, settings: Settings) -> None:
+    """Check what an operator gives before anything starts (raises :class:`OperatorError`)."""
+    check_rule_paths(args.rules)
+    if args.bootstrap_servers:
+        check_bootstrap(args.bootstrap_servers)
+        if settings.correlation.store == "sqlite" and args.checkpoints is not None:
+            check_writable_file(args.checkpoints, what="checkpoints", option="--checkpoints")
+    else:
+        check_inputs(args.inputs)
+        check_positive(args.batch_size, option="--batch-size", env="NEAKTA_BATCH_SIZE")
+        check_writable_file(args.dead_letters, what="dead letters", option="--dead-letters")
+    check_positive(
+        args.max_record_bytes, option="--max-record-bytes", env="NEAKTA_RUN__MAX_RECORD_BYTES"
+    )
+    check_writable_file(args.alerts, what="alerts", option="--alerts")
+    if args.store is not None:
+        check_writable_file(args.store, what="alert store", option="--db")
+    enrich = settings.enrich
+    check_readable_file(enrich.assets, what="asset inventory", env="NEAKTA_ENRICH__ASSETS")
+    for path in enrich.indicators:
+        check_readable_file(path, what="indicators", env="NEAKTA_ENRICH__INDICATORS")
+    check_readable_file(enrich.geoip_city, what="GeoIP city", env="NEAKTA_ENRICH__GEOIP_CITY")
+    check_readable_file(enrich.geoip_asn, what="GeoIP ASN", env="NEAKTA_ENRICH__GEOIP_ASN")
+    check_readable_file(enrich.attack, what="ATT&CK catalogue", env="NEAKTA_ENRICH__ATTACK")
+
+
 def _stages(
     args: argparse.Namespace, settings: Settings, rules: CompiledRuleSet
-) -> wiring.Stages | None:
-    """The alert stages; None (reported) when the checkpoint store cannot be opened."""
+) -> tuple[wiring.Stages, Callable[[], Awaitable[None]] | None]:
+    """The alert stages, and what closes a checkpoint store's broker client."""
     live = bool(args.bootstrap_servers) or args.follow
-    kept = settings.correlation.checkpoints_kept
-    try:
-        return wiring.build_stages(
+    store = None
+    close = None
+    if args.bootstrap_servers:
+        store, close = wiring.checkpoint_store(
             settings,
-            store=args.store,
-            rules=args.rules,
-            base=rules,
-            lateness_s=settings.correlation.lateness_s if live else wiring.REPLAY_LATENESS_S,
-            checkpoints=partial(SQLiteCheckpointStore, args.checkpoints, keep=kept)
-            if args.bootstrap_servers
-            else None,
-            group_id=args.group_id if args.bootstrap_servers else "",
+            bootstrap_servers=args.bootstrap_servers,
+            group_id=args.group_id,
+            path=args.checkpoints,
         )
-    except CheckpointError as error:
-        print(f"neakta: {error}", file=sys.stderr)
-        return None
+    stages = wiring.build_stages(
+        settings,
+        store=args.store,
+        rules=args.rules,
+        base=rules,
+        checkpoints=store,
+        group_id=args.group_id if args.bootstrap_servers else "",
+        clock=time.time if live else None,
+    )
+    return stages, close
 
 
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     configure_logging(sys.stderr, fmt=args.log_format)
+    try:
+        return await _run_checked(args, settings, out)
+    except (OperatorError, CheckpointError) as error:
+        print(f"neakta: {redact(str(error), _secrets(settings))}", file=sys.stderr)
+        return OPERATOR_EXIT
+
+
+async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     started = time.monotonic()
     if not args.bootstrap_servers and not args.inputs:
-        print("neakta: nothing to read: give --input FILES or set Kafka", file=sys.stderr)
-        return 2
+        raise OperatorError("nothing to read: give --input FILES or set Kafka")
+    preflight(args, settings)
     rulesets = wiring.compile_rulesets(
         args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
     )
     first = next(iter(rulesets.values()))
     for problem in first.rejected:
         _log.warning("rule rejected: %s", problem)
-    stages = _stages(args, settings, first)
-    if stages is None:
-        return 2
+    if not first.rules:
+        raise OperatorError(f"--rules {' '.join(map(str, args.rules))}: no rule could be loaded")
+    stages, close_store = _stages(args, settings, first)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    source: Source
-    dead_letters: DeadLetterSink
-    if args.bootstrap_servers:
-        source, dead_letters = await wiring.kafka_source(
-            settings.kafka,
-            bootstrap_servers=args.bootstrap_servers,
-            topics=args.topics,
-            group_id=args.group_id,
-            max_record_bytes=args.max_record_bytes,
+    source: Source | None = None
+    pipeline = None
+    reload = RuleReload.of(
+        args.rules, rulesets, stages.correlations, placeholders=settings.placeholders
+    )
+    code = 0
+    try:
+        source, dead_letters, mode = await _source(args, settings, stages, stop)
+        pipeline = wiring.build_pipeline(
+            rulesets,
+            stages,
+            sinks=wiring.alert_sinks(settings, args.alerts, out),
+            dead_letters=dead_letters,
+            settings=settings,
             stop=stop,
-            checkpoint=stages.checkpoint,
+            archive=args.archive,
         )
-        mode = f"kafka {args.bootstrap_servers} group {args.group_id}"
-    else:
+        reload.attach(pipeline, interval_s=settings.run.reload_interval_s)
+        _log.info("started: %s, %d rules", mode, len(first.rules))
+        code = await _consume(pipeline, source, args, settings)
+    finally:
+        reload.detach()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if source is not None:
+            await source.close()
+        if pipeline is not None:
+            await pipeline.close()
+        stages.close()
+        if close_store is not None:
+            await close_store()
+    assert pipeline is not None
+    print(format_summary(pipeline.stats, time.monotonic() - started), file=sys.stderr)
+    _print_skipped(stages.stage)
+    return code
+
+
+async def _source(
+    args: argparse.Namespace, settings: Settings, stages: wiring.Stages, stop: asyncio.Event
+) -> tuple[Source, DeadLetterSink, str]:
+    """The source, its dead-letter destination, and a word on the mode."""
+    if not args.bootstrap_servers:
         source = FileSource(
             args.inputs,
             family=args.family,
@@ -252,17 +357,38 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             max_record_bytes=args.max_record_bytes,
             stop=stop,
         )
-        dead_letters = NdjsonDeadLetters(args.dead_letters)
         mode = "files " + " ".join(map(str, args.inputs))
-    pipeline = wiring.build_pipeline(
-        rulesets,
-        stages,
-        sinks=wiring.alert_sinks(settings, args.alerts, out),
-        dead_letters=dead_letters,
-        settings=settings,
-        stop=stop,
-    )
-    _log.info("started: %s, %d rules", mode, len(first.rules))
+        return source, NdjsonDeadLetters(args.dead_letters), mode
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    # aiokafka logs each failed connection itself; the operator gets one line.
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        kafka, dead_letters = await wiring.kafka_source(
+            settings.kafka,
+            bootstrap_servers=args.bootstrap_servers,
+            topics=args.topics,
+            group_id=args.group_id,
+            max_record_bytes=args.max_record_bytes,
+            stop=stop,
+            checkpoint=stages.checkpoint,
+        )
+    except Exception as error:
+        line = describe(error)
+        if line is None:
+            raise
+        raise OperatorError(
+            f"cannot start on Kafka at {args.bootstrap_servers}: {line.removeprefix('Kafka: ')}"
+        ) from error
+    finally:
+        quiet.setLevel(level)
+    return kafka, dead_letters, f"kafka {args.bootstrap_servers} group {args.group_id}"
+
+
+async def _consume(
+    pipeline: Pipeline, source: Source, args: argparse.Namespace, settings: Settings
+) -> int:
+    """Run the pipeline; an operator error ends it with one line and status 2."""
     watcher = (
         asyncio.create_task(
             stop_when_idle(pipeline.stop, lambda: pipeline.last_batch, source, args.idle_exit)
@@ -270,24 +396,21 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         if args.idle_exit
         else None
     )
-    code = 0
     try:
-        stats = await pipeline.run(source, status=StatusLine(sys.stderr, enabled=args.status))
-    except Exception:
-        _log.exception("stopped by an error; the batch in hand was not committed")
-        stats = pipeline.stats
-        code = 1
+        await pipeline.run(source, status=StatusLine(sys.stderr, enabled=args.status))
+    except Exception as error:
+        line = describe(error)
+        if line is None:
+            _log.exception("stopped by an error; the batch in hand was not committed")
+            return 1
+        secrets = _secrets(settings)
+        print(f"neakta: {redact(line, secrets)}", file=sys.stderr)
+        print("neakta: stopped; the batch in hand was not committed", file=sys.stderr)
+        return OPERATOR_EXIT
     finally:
         if watcher is not None:
             watcher.cancel()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        await source.close()
-        await pipeline.close()
-        stages.close()
-    print(format_summary(stats, time.monotonic() - started), file=sys.stderr)
-    _print_skipped(stages.stage)
-    return code
+    return 0
 
 
 def _print_skipped(stage: AlertStage) -> None:
@@ -295,3 +418,11 @@ def _print_skipped(stage: AlertStage) -> None:
     if stage.skipped:
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in stage.skipped.most_common())
         print(f"not counted by correlation rules: {reasons}", file=sys.stderr)
+    skewed = stage.slots.skewed if stage.slots is not None else None
+    if skewed:
+        sources = ", ".join(f"{name} {n:,}" for name, n in skewed.most_common())
+        print(
+            "clock skew (stamped beyond the clock plus the allowed skew; detected, but "
+            f"moved no watermark): {sources}",
+            file=sys.stderr,
+        )

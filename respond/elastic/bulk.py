@@ -11,8 +11,8 @@ item 429, 500, 502, 503, 504           retried with backoff, only the failed ite
 any other item error (400 mapping...)  dead: returned with its reason, never retried
 request 429/5xx, connection refused,   the whole request is retried with backoff
 timeout
-request 401/403                        ``SinkUnavailableError`` at once: fix the
-                                       credentials, the batch is offered again
+request 401/403                        ``SinkCredentialsError`` at once (not retriable):
+                                       the run stops, an operator fixes the credentials
 other request 4xx                      ``SinkRejectedError``
 retry budget spent                     ``SinkUnavailableError``: offsets must not move
 =====================================  ===============================================
@@ -32,7 +32,7 @@ import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from respond.elastic.actions import BulkAction
-from respond.errors import SinkRejectedError, SinkUnavailableError
+from respond.errors import SinkCredentialsError, SinkRejectedError, SinkUnavailableError
 
 __all__ = ["RETRIABLE_STATUSES", "BulkOutcome", "Sleep", "describe_transport_error", "send_bulk"]
 
@@ -160,7 +160,7 @@ async def send_bulk(
                 reason = f"bulk request answered {status}: {error.message}"
                 continue
             if status in (401, 403):
-                raise SinkUnavailableError(
+                raise SinkCredentialsError(
                     f"Elasticsearch refused the credentials ({status}): {error.message}"
                 ) from error
             raise SinkRejectedError(f"bulk request refused ({status}): {error}") from error

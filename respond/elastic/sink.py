@@ -86,6 +86,8 @@ class ElasticSink:
         respond.errors.SinkUnavailableError
             Elasticsearch is unreachable or overloaded past the retry budget; offer the
             same batch again later.
+        respond.errors.SinkCredentialsError
+            Elasticsearch refused the credentials (401/403): the run must stop.
         """
         actions = bulk_actions(batch.alerts, index=self.alerts_stream, op="create")
         actions += bulk_actions(batch.incidents, index=self.incidents_alias, op="index")

@@ -104,7 +104,10 @@ def cli_args(broker: Broker, topics: list[str], group: str, alerts: Path, *extra
 
 
 def test_run_in_process_detects_dead_letters_and_commits(
-    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: Broker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ministry = unique("m")
     endpoint, firewall = f"logs.endpoint.{ministry}", f"logs.firewall.{ministry}"
@@ -143,13 +146,19 @@ def test_run_in_process_detects_dead_letters_and_commits(
     )
     assert code == 0
     everything = [orjson.loads(line) for line in alerts.read_bytes().splitlines()]
-    # Correlation alerts depend on how the two topics' batches interleave (one watermark
-    # over both); the single-event alerts do not.
-    documents = [d for d in everything if "correlation" not in d.get("neakta", {})]
+    # Correlation and silent-source alerts depend on how the two topics' batches
+    # interleave (one watermark over both); the single-event alerts do not.
+    documents = [d for d in everything if not {"correlation", "silence"} & set(d.get("neakta", {}))]
     assert {d["_id"] for d in documents} == set(expected) | set(expected_fw)
     organizations = {d["_id"]: d["organization"]["id"] for d in documents}
     assert {organizations[i] for i in expected} == {ministry}
-    assert {organizations[i] for i in expected_fw} == {"mef"}
+    # The firewall records claim "mef" in their header, but their topic is the ministry's:
+    # the topic wins, and every one of them is counted and reported.
+    assert {organizations[i] for i in expected_fw} == {ministry}
+    errors = capsys.readouterr().err
+    claims = f"identity conflicts (kept the topic's ministry): {ministry} {len(FIREWALL_LINES)}"
+    assert claims in errors.splitlines()
+    assert f"on ministry {ministry}'s topic claimed ministry mef by header" in errors
 
     dead = run(read_all(broker.bootstrap, endpoint + ".dlq", expected=4))
     letters = sorted(

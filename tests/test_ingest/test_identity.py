@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.identity import event_ids, parsed_positions, stamp_events
+from ingest.identity import event_ids, parsed_positions, stamp_events, stamp_with_conflicts
 from ingest.sources import FileSource
 from ingest.sources.parsing import parse_records
 
@@ -58,7 +58,7 @@ def test_the_same_line_at_another_position_is_another_event() -> None:
     assert ids[0] != ids[1]
 
 
-def test_organization_from_header_then_forwarder_map_then_topic_suffix() -> None:
+def test_organization_from_topic_then_header_then_forwarder_map() -> None:
     events = pl.DataFrame(
         {
             "observer.hostname": ["FG-MEF-01", "FG-MEF-01", None, "unknown"],
@@ -74,7 +74,7 @@ def test_organization_from_header_then_forwarder_map_then_topic_suffix() -> None
         }
     )
     stamped = stamp_events(events, records, forwarders={"fg-mef-01": "mef", "ws-moh-1": "moh"})
-    assert stamped["organization.id"].to_list() == ["mptc", "mef", "moh", "moi"]
+    assert stamped["organization.id"].to_list() == ["moi", "moi", "moh", "moi"]
 
 
 def test_positions_skip_dead_lines_and_web_directives() -> None:
@@ -103,3 +103,39 @@ def test_web_events_keep_their_own_ids_around_iis_directives() -> None:
     events = parse_records(records, year=2024).events["web"]
     expected = event_ids(pl.Series(["iis.log:2", "iis.log:3"]), pl.Series(lines[1:]))
     assert events["event.id"].to_list() == expected.to_list()
+
+
+def test_a_record_claiming_another_ministry_keeps_its_topics_and_is_counted() -> None:
+    lines = [FORTI.format(host="FG-MEF-01"), FORTI.format(host="FG-MOH-01")] * 2
+    records = pl.DataFrame(
+        {
+            "family": ["firewall"] * 4,
+            "source": ["logs.firewall.mef"] * 3 + ["logs.firewall"],
+            "origin": [f"logs.firewall.mef/0/{n}" for n in (1, 2, 3)] + ["logs.firewall/0/1"],
+            "line": lines,
+            "header_organization": ["moh", None, None, "moh"],
+            "source_organization": ["mef", "mef", "mef", None],
+        }
+    )
+
+    parsed = parse_records(records, year=2024, forwarders={"FG-MOH-01": "moh"})
+
+    assert parsed.events["firewall"]["organization.id"].to_list() == ["mef", "mef", "mef", "moh"]
+    assert parsed.conflicts.rows() == [("mef", "moh", "header", 1), ("mef", "moh", "forwarder", 1)]
+
+
+def test_agreeing_claims_and_shared_topics_are_no_conflict() -> None:
+    events = pl.DataFrame({"observer.hostname": ["FG-MEF-01", "FG-MEF-01", "other"]})
+    records = pl.DataFrame(
+        {
+            "origin": ["logs.firewall.mef/0/1", "logs.firewall/0/1", "logs.firewall/0/2"],
+            "line": ["a", "b", "c"],
+            "header_organization": ["mef", "moh", None],
+            "source_organization": ["mef", None, None],
+        }
+    )
+
+    stamped, conflicts = stamp_with_conflicts(events, records, forwarders={"fg-mef-01": "mef"})
+
+    assert stamped["organization.id"].to_list() == ["mef", "moh", None]
+    assert conflicts.height == 0

@@ -10,8 +10,8 @@ from tests.test_ingest import ingest_samples as samples
 from tests.test_ingest.ingest_samples import subset
 
 
-def parse_rows(lines: list[str | None], **options: str) -> list[dict[str, object]]:
-    result = parse_web(pl.Series(lines, dtype=pl.String), year=2023, **options)
+def parse_rows(lines: list[str | None], iis_fields: str | None = None) -> list[dict[str, object]]:
+    result = parse_web(pl.Series(lines, dtype=pl.String), year=2023, iis_fields=iis_fields)
     assert result.dead.height == 0, result.dead.to_dicts()
     return result.events.to_dicts()
 

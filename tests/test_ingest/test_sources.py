@@ -173,3 +173,17 @@ async def test_iis_fields_directive_carries_over_into_later_batches(tmp_path: Pa
         "/admin",
         "/shell.aspx",
     ]
+
+
+async def test_each_file_names_its_end_in_its_last_batch(tmp_path: Path) -> None:
+    first, second = tmp_path / "a-firewall.log", tmp_path / "b-firewall.log"
+    first.write_text(f"{FORTI}\n{FORTI}\n{FORTI}\n{FORTI}\n")
+    second.write_text("")
+    source = FileSource([first, second], batch_size=2)
+    assert source.inputs == [str(first), str(second)]
+    batches = await read_all(source)
+    assert [(b.records.height, b.ended) for b in batches] == [
+        (2, ()),
+        (2, (str(first),)),
+        (0, (str(second),)),
+    ]

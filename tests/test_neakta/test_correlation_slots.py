@@ -193,4 +193,4 @@ def test_run_refuses_a_checkpoint_store_it_cannot_open(
     where = tmp_path / "taken" / "checkpoints.db"
     args = ["run", "--bootstrap-servers", "127.0.0.1:9", "--checkpoints", str(where)]
     assert main([*args, "--no-status"]) == 2
-    assert f"cannot open checkpoint store {where}" in capsys.readouterr().err
+    assert f"--checkpoints {where}: cannot write the checkpoints" in capsys.readouterr().err

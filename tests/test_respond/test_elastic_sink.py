@@ -17,7 +17,7 @@ from respond.elastic import (
     install_templates,
     render_templates,
 )
-from respond.errors import SinkUnavailableError
+from respond.errors import SinkCredentialsError, SinkUnavailableError
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, AlertSink, SinkBatch
 from tests.elastic_server import ElasticServer
 
@@ -328,7 +328,7 @@ async def test_an_empty_batch_is_an_empty_delivery(
     assert installed.state.bulk_ids == []
 
 
-async def test_refused_credentials_raise_sink_unavailable_without_retrying(
+async def test_refused_credentials_raise_a_credentials_error_without_retrying(
     installed: ElasticServer, sleeps: Sleeps
 ) -> None:
     installed.state.authorization = "Basic bmVha3RhOnMzY3JldA=="
@@ -336,8 +336,10 @@ async def test_refused_credentials_raise_sink_unavailable_without_retrying(
         build_client(hosts=[installed.url], username="neakta", password="wrong"), sleep=sleeps
     )
 
-    with pytest.raises(SinkUnavailableError, match=r"refused the credentials \(401\)"):
+    with pytest.raises(SinkCredentialsError, match=r"refused the credentials \(401\)") as raised:
         await sink.write(SinkBatch(alerts=alerts()))
+    assert not raised.value.retriable
+    assert "wrong" not in str(raised.value)
     await sink.close()
 
     assert sleeps.delays == []

@@ -191,6 +191,32 @@ def test_snapshot_and_restore_resume_the_same_incident() -> None:
     )
 
 
+def test_incidents_handed_over_are_merged_and_go_on_with_the_same_id() -> None:
+    before = IncidentTracker()
+    opened = before.update(alerts_frame([{"_id": "a1"}]))
+    taker = IncidentTracker()
+    taker.update(alerts_frame([{"_id": "b1", "host.name": "other"}]))
+    assert taker.merge(before.snapshot()) == 1
+    assert taker.merge(before.snapshot()) == 0  # already held
+    changed = taker.update(alerts_frame([{"_id": "a2", "minute": 3}]))
+    assert changed.select("incident.id", "incident.alert_count").row(0) == (
+        opened["incident.id"][0],
+        2,
+    )
+    assert sorted(i.key[2] for i in taker.incidents) == ["mef-ws-01", "other"]
+
+
+def test_incidents_handed_over_are_saved_with_the_next_batch() -> None:
+    before = IncidentTracker()
+    before.update(alerts_frame([{"_id": "a1"}]))
+    taker = IncidentTracker()
+    taker.update(alerts_frame([{"_id": "b1", "host.name": "other"}]))
+    taker.saved()
+    taker.merge(before.snapshot())
+    changes = taker.changes()
+    assert ([s["key"][2] for s in changes.states], changes.whole) == (["mef-ws-01"], False)
+
+
 def test_incidents_far_behind_the_latest_alert_leave_memory() -> None:
     tracker = IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
     tracker.update(alerts_frame([{"_id": "a1", "minute": 0}]))
