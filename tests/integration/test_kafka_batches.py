@@ -76,12 +76,15 @@ def test_only_records_with_the_header_name_an_organization() -> None:
     assert frame["header_organization"].to_list() == ["mi", None, None, "\ufffdmef"]
 
 
-def source(broker: Broker, topic: str, *, fetcher_steps: int) -> KafkaSource:
+def source(
+    broker: Broker, topic: str, *, fetcher_steps: int, max_records: int = 1000, linger_ms: int = 200
+) -> KafkaSource:
     return KafkaSource(
         bootstrap_servers=broker.bootstrap,
         topics=[topic],
         group_id=unique("g"),
-        max_records=1000,
+        max_records=max_records,
+        linger_ms=linger_ms,
         timeout_ms=100,
         session_timeout_ms=2000,
         heartbeat_interval_ms=200,
@@ -126,3 +129,25 @@ async def test_batches_carry_every_record_once_with_its_header_and_position(
     positions = [offset for batch in batches for offset in batch.position.values()]
     assert positions == sorted(positions)
     assert positions[-1] == 300
+
+
+@pytest.mark.integration
+async def test_a_batch_fetches_again_until_it_holds_max_records(broker: Broker) -> None:
+    topic = f"logs.web.{unique('m')}"
+    await create_topics(broker.bootstrap, [topic], partitions=1)
+    plain = [f"GET /{n}".encode() for n in range(400)]
+    await produce(broker.bootstrap, topic, plain[:100], partitions=1)
+    kafka = source(broker, topic, fetcher_steps=4, max_records=400, linger_ms=10_000)
+
+    async def later() -> None:
+        while not kafka.assigned:  # the first fetch finds the first 100 only
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        await produce(broker.bootstrap, topic, plain[100:], partitions=1)
+
+    producing = asyncio.create_task(later())
+    batches = await read(kafka, len(plain))
+    await producing
+
+    assert [batch.size for batch in batches] == [400]
+    assert batches[0].records["origin"].to_list() == [f"{topic}/0/{n}" for n in range(400)]
