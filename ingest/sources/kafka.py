@@ -71,9 +71,10 @@ The whole fetch stays bounded by aiokafka's ``fetch_max_bytes`` (50 MiB by defau
 LINGER_MS: Final = 200
 """Default ``linger_ms``: how long a batch waits for more records, up to ``max_records``.
 
-Brokers answer a fetch with what one request could carry (Tansu: one producer batch per
-partition, a few hundred endpoint events), and every batch pays a fixed cost in detection
-and delivery; so a batch is topped up with further fetches for up to this long.
+``getmany`` hands out what the fetcher holds, one fetch response per partition; on a local
+Tansu broker, with 2.9 KB endpoint events, that was about 2,100 records a batch. Every
+batch pays a fixed cost in detection and delivery, so a batch is topped up with further
+fetches for up to this long.
 """
 
 FETCHER_STEPS: Final = 4
