@@ -21,7 +21,8 @@ from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from ingest.sources.events import iter_events_file
 from neakta.commands import assets as assets_command
-from neakta.commands import incidents, ministries, setup
+from neakta.commands import authoring, incidents, ministries, setup
+from neakta.commands import backtest as backtest_command
 from neakta.commands import report as report_command
 from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
@@ -187,6 +188,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     convert.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
     _pipeline_option(convert, settings.pipeline)
     convert.set_defaults(handler=cmd_rules_convert)
+    authoring.register(rule_commands, settings)
+    backtest_command.register(rule_commands, settings)
 
     demo = commands.add_parser(
         "demo", help="replay the bundled ministry logs into a fresh local store"

@@ -43,6 +43,7 @@ from detect import CompiledRuleSet, load_rules
 from detect.cache import compile_rules
 from detect.correlation import CorrelationSet
 from detect.loader import find_rule_files
+from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
@@ -208,6 +209,10 @@ class Pipeline:
         First and largest pause, in seconds, before offering a batch again.
     stop
         Set it to end :meth:`run` after the batch in hand.
+    archive
+        Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
+    before_batch
+        Awaited before each batch (a rule reload swaps rule sets there).
     """
 
     def __init__(
@@ -224,6 +229,8 @@ class Pipeline:
         backoff: float = 0.1,
         max_backoff: float = 5.0,
         stop: asyncio.Event | None = None,
+        archive: EventArchive | None = None,
+        before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
     ) -> None:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
@@ -236,6 +243,8 @@ class Pipeline:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.stop = stop or asyncio.Event()
+        self.archive = archive
+        self.before_batch = before_batch
         self.stats = RunStats()
         self.last_batch = time.monotonic()
 
@@ -253,6 +262,8 @@ class Pipeline:
         outputs: list[SinkBatch] = []
         matched = 0
         for family, events in parsed.events.items():
+            if self.archive is not None:
+                self.archive.write(family, events)
             ruleset = self.rulesets.get(family)
             if ruleset is None:
                 continue
@@ -317,6 +328,8 @@ class Pipeline:
         try:
             async with contextlib.aclosing(batches):  # type: ignore[type-var]
                 async for batch in batches:
+                    if self.before_batch is not None:
+                        await self.before_batch(self)
                     result = await self.checkpoint.complete(
                         batch, source, flush=partial(self.process, batch), retry=self._deliver
                     )

@@ -81,6 +81,9 @@ class RunSettings(BaseModel):
     status: bool | None = None
     log_format: Literal["kv", "json"] = "kv"
     idle_exit: float | None = None
+    archive: Path | None = None
+    archive_retention_days: int = 30
+    reload_interval_s: float = 2.0
 
 
 class ElasticSettings(BaseModel):

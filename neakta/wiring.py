@@ -24,6 +24,7 @@ from detect.correlation import (
     SQLiteCheckpointStore,
 )
 from enrich import load_assets, load_attack, load_indicators, open_geoip
+from ingest.archive import ParquetArchive
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, start_producer
 from ingest.sources import Source
 from neakta.alerting import AlertStage
@@ -235,8 +236,13 @@ def build_pipeline(
     dead_letters: DeadLetterSink,
     settings: Settings,
     stop: asyncio.Event | None = None,
+    archive: Path | None = None,
 ) -> Pipeline:
-    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'."""
+    """The pipeline over ``rulesets`` with ``stages``: the given sinks, then the stages'.
+
+    With ``archive``, each batch's parsed events are also kept there (:mod:`ingest.archive`,
+    days kept: ``settings.run.archive_retention_days``).
+    """
     return Pipeline(
         rulesets,
         sinks=[*sinks, *stages.sinks],
@@ -246,6 +252,9 @@ def build_pipeline(
         forwarders=settings.run.forwarders,
         sources=stages.checkpoint.sources,
         stop=stop,
+        archive=None
+        if archive is None
+        else ParquetArchive(archive, retention_days=settings.run.archive_retention_days),
     )
 
 

@@ -139,7 +139,7 @@ ATTACKS: Final[tuple[tuple[str, int, str, Mapping[str, object]], ...]] = (
         "EventType": "SetValue", "ProcessId": 7388, "Image": _IMPLANT,
         "TargetObject": f"HKU\\{sid('MEF', 'sokha.chan')}{RUN}MicrosoftEdgeAutoUpdate",
         "Details": _IMPLANT, "User": _WS_USER}),
-    ("encoded_powershell", 1, _MOH, process_body(
+    ("office_macro_powershell", 1, _MOH, process_body(
         (4388, PWSH, _MOH_PS), (_MOH_HOME + "Downloads\\", _MOH_USER, "Medium"),
         (3120, OFFICE + "WINWORD.EXE",
          f'"{OFFICE}WINWORD.EXE" /n "{_MOH_HOME}Downloads\\Staff_Allowance_2027.docm"'))),

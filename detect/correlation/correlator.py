@@ -331,6 +331,13 @@ class Correlator:
         header = {"eventtime": self.clock.to_header(), "skipped": dict(self.skipped_counts)}
         return encode_state(header, [hits, fired])
 
+    def forget_rules(self, rule_ids: frozenset[str]) -> None:
+        """Drop the window state of the correlation rules with these ids."""
+        for index, rule in enumerate(self.correlations.rules):
+            if rule.id in rule_ids:
+                self._hits[index] = pl.DataFrame(schema=HIT_SCHEMA)
+                self._fired[index] = pl.DataFrame(schema=FIRED_SCHEMA)
+
     def restore(self, blob: bytes, *, now_s: float | None = None) -> None:
         """Replace the state by a snapshot; state of rules no longer compiled is dropped.
 

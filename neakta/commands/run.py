@@ -53,6 +53,7 @@ from neakta.preflight import (
     describe,
     redact,
 )
+from neakta.reload import RuleReload
 from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
 
@@ -132,6 +133,15 @@ def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
         help="stderr log lines as key=value or JSON",
         choices=("kv", "json"),
         default=run.log_format,
+    )
+    add_option(
+        parser,
+        "--archive",
+        env="NEAKTA_RUN__ARCHIVE",
+        help="folder keeping the parsed events for `neakta rules backtest`",
+        default_help="not kept",
+        type=Path,
+        default=run.archive,
     )
     parser.add_argument(
         "--idle-exit",
@@ -299,6 +309,9 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
         loop.add_signal_handler(signum, stop.set)
     source: Source | None = None
     pipeline = None
+    reload = RuleReload.of(
+        args.rules, rulesets, stages.correlations, placeholders=settings.placeholders
+    )
     code = 0
     try:
         source, dead_letters, mode = await _source(args, settings, stages, stop)
@@ -309,10 +322,13 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
             dead_letters=dead_letters,
             settings=settings,
             stop=stop,
+            archive=args.archive,
         )
+        reload.attach(pipeline, interval_s=settings.run.reload_interval_s)
         _log.info("started: %s, %d rules", mode, len(first.rules))
         code = await _consume(pipeline, source, args, settings)
     finally:
+        reload.detach()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         if source is not None:

@@ -22,7 +22,9 @@ def test_the_demo_prints_the_summary_and_the_incident_table(
 ) -> None:
     assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    assert "events: 6,000 (endpoint 3,000, firewall 800, web 2,200)" in out
+    assert "events: 6,009 (endpoint 3,000, firewall 800, web 2,209)" in out
+    assert "Log4Shell JNDI Lookup In A Web Request on 203.0.113.47" in out
+    assert "Office Application Starting A Shell Or Script Host on moh-hr-" in out
     assert "dead letters: 0" in out
     assert "found by correlation rules (5):" in out
     assert "Mimikatz Execution By Name Or Module Syntax on mef-fin-srv-03" in out
@@ -35,6 +37,7 @@ def test_the_demo_prints_the_summary_and_the_incident_table(
         "SSH Or RDP Brute Force From One Source on 192.0.2.66",
         "Web Login Brute Force From One Client on 192.0.2.140",
         "Firewall Denies Followed By An Allowed Connection on 192.0.2.66",
+        "SQL Injection Without A Quote In A Web Request Query on 203.0.113.47",
     ):
         assert seeded in found
     exported = (tmp_path / "demo" / "alerts.ndjson").read_bytes().splitlines()

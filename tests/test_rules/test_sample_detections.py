@@ -32,6 +32,11 @@ EXPECTED: dict[str, set[str]] = {
         "proc_creation_win_powershell_encoded_cmd",
         "proc_creation_win_powershell_encoded_download_cradle",
     },
+    "office_macro_powershell": {
+        "proc_creation_win_powershell_encoded_cmd",
+        "proc_creation_win_powershell_encoded_download_cradle",
+        "proc_creation_win_office_spawns_shell",
+    },
     "dns_dynamic_domain": {"dns_query_win_dynamic_dns_tunnel_domain"},
     "certutil_download": {"proc_creation_win_certutil_download"},
     "registry_run_key": {"registry_set_win_run_key_user_writable_path"},
@@ -56,6 +61,8 @@ EXPECTED: dict[str, set[str]] = {
     "login_brute_force_success": set(),
     "webshell_upload": {"web_webshell_access", "web_suspicious_http_method"},
     "webshell_access": {"web_webshell_access"},
+    "sql_injection_numeric": {"web_sql_injection_numeric_tautology"},
+    "log4shell": {"web_log4shell_jndi_lookup"},
 }
 PARSERS: dict[str, Callable[[pl.Series], ParseResult]] = {
     "sample_endpoint.ndjson": parse_endpoint,

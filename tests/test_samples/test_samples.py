@@ -38,6 +38,7 @@ FIELDS_BY_EVENT_ID = {
 ATTACK_MARKERS = {
     "web_shell_recon": ("ParentImage", ("\\w3wp.exe",)),
     "encoded_powershell": ("CommandLine", (" -enc ",)),
+    "office_macro_powershell": ("ParentImage", ("\\winword.exe",)),
     "dns_dynamic_domain": ("QueryName", (".duckdns.org", ".ngrok-free.app")),
     "certutil_download": ("CommandLine", ("-urlcache",)),
     "registry_run_key": (

@@ -47,6 +47,8 @@ ATTACK_MARKERS = {
     "login_brute_force_success": ('"POST /login HTTP/1.1" 302', "python-requests"),
     "webshell_upload": (" PUT /eServices/uploads/cmdasp.aspx - ", " 201 "),
     "webshell_access": (" GET /eServices/uploads/cmdasp.aspx cmd=",),
+    "sql_injection_numeric": ("1=1",),
+    "log4shell": ("1389",),
 }
 # Fragments that only attack lines may contain.
 ATTACK_ONLY = (
@@ -62,6 +64,9 @@ ATTACK_ONLY = (
     "cmdasp",
     "python-requests",
     "TRACE",
+    "1=1",
+    "${",
+    "jndi",
 )
 
 
