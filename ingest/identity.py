@@ -1,10 +1,19 @@
 """Stamp parsed events with who they are: ``event.id`` and ``organization.id``.
 
-``event.id`` is the 128-bit BLAKE2b digest, in hex, of the record's origin, a NUL byte and
-the record's text. The origin is the exact position the record was read from
-(``topic/partition/offset`` for Kafka, ``path:line`` for files), so replaying the same
-topic or file gives the same ids, and alert ids derived from them (rule id + event id) let
-a sink recognise what it already holds.
+``event.id`` is the 128-bit BLAKE2b digest, in hex, of what the event *is*: its
+``organization.id``, ``event.dataset`` and ``event.original`` (the raw line), joined by NUL
+bytes. It names no position, so the same line of the same ministry and family gets the same
+id whether it was read from a Kafka topic partition or from a file, in any run: a replay of
+logs that were also streamed gives the alerts the sinks already hold (alert ids are
+rule id + event id), not a second copy.
+
+Identical lines are one event. Two records with the same ministry, family and raw text,
+timestamp included, get one id: this is what an at-least-once forwarder produces when it
+resends, and fingerprinting is how they are recognised. No occurrence number tells them
+apart, because none is stable across modes: a file's two copies are two lines of one input,
+a resend lands on any partition, in any batch, of any process. Each delivered line is
+still parsed and matched (correlations count every one, as they would in the replay of the
+same files); the sinks keep one alert per id.
 
 Why BLAKE2b from :mod:`hashlib` rather than ``polars.Expr.hash``: Polars documents that its
 hash may change between versions, and an id that changes on upgrade would duplicate every
@@ -91,18 +100,30 @@ def origin_partitions(origins: pl.Series) -> pl.Series:
     return partitions.alias(PARTITION_COLUMN)
 
 
-def event_ids(origins: pl.Series, lines: pl.Series) -> pl.Series:
-    """The stable ``event.id`` of each record: BLAKE2b-128 of origin, NUL, text, in hex.
+def event_ids(organizations: pl.Series, datasets: pl.Series, originals: pl.Series) -> pl.Series:
+    """The content ``event.id`` of each event: BLAKE2b-128 of ministry, dataset, raw line.
+
+    The three are joined by NUL bytes; a null counts as the empty string.
 
     Examples
     --------
-    >>> ids = event_ids(pl.Series(["logs.web/0/7"]), pl.Series(["GET /"]))
-    >>> ids.to_list() == [blake2b(b"logs.web/0/7\\x00GET /", digest_size=16).hexdigest()]
+    >>> ids = event_ids(pl.Series(["mef"]), pl.Series(["web.access"]), pl.Series(["GET /"]))
+    >>> ids.to_list() == [blake2b(b"mef\\x00web.access\\x00GET /", digest_size=16).hexdigest()]
     True
     >>> ids.name, len(ids[0])
     ('event.id', 32)
     """
-    keys = (origins.fill_null("") + "\x00" + lines.fill_null("")).cast(pl.Binary).to_list()
+    keys = (
+        (
+            organizations.cast(pl.String).fill_null("")
+            + "\x00"
+            + datasets.cast(pl.String).fill_null("")
+            + "\x00"
+            + originals.cast(pl.String).fill_null("")
+        )
+        .cast(pl.Binary)
+        .to_list()
+    )
     return pl.Series(
         "event.id", [blake2b(key, digest_size=16).hexdigest() for key in keys], dtype=pl.String
     )
@@ -217,7 +238,6 @@ def stamp_with_conflicts(
     >>> conflicts.rows()
     [('mef', 'moh', 'header', 1)]
     """
-    ids = event_ids(records.get_column("origin"), records.get_column("line"))
     header = records.get_column("header_organization").alias("header")
     topic = records.get_column("source_organization").alias("topic")
     forwarded = pl.Series("forwarder", [None] * events.height, dtype=pl.String)
@@ -234,11 +254,29 @@ def stamp_with_conflicts(
     organization = claims.select(
         pl.coalesce("topic", "header", "forwarder").alias("organization.id")
     ).to_series()
+    ids = event_ids(organization, _column(events, "event.dataset"), _originals(events, records))
     origins = records.get_column("origin")
     partitions = origin_partitions(origins)
     inputs = origins.str.replace(_POSITION, "").alias(INPUT_COLUMN)
     stamped = events.with_columns(ids, organization, partitions, inputs)
     return stamped, _conflicts(claims)
+
+
+def _column(events: pl.DataFrame, name: str) -> pl.Series:
+    """A column of ``events``, or nulls where the parser set none."""
+    if name in events.columns:
+        return events.get_column(name).cast(pl.String)
+    return pl.Series(name, [None] * events.height, dtype=pl.String)
+
+
+def _originals(events: pl.DataFrame, records: pl.DataFrame) -> pl.Series:
+    """Each event's ``event.original``, else the text of the record it was parsed from."""
+    lines = records.get_column("line").cast(pl.String).alias("line")
+    return (
+        pl.DataFrame([_column(events, "event.original"), lines])
+        .select(pl.coalesce("event.original", "line"))
+        .to_series()
+    )
 
 
 def _conflicts(claims: pl.DataFrame) -> pl.DataFrame:

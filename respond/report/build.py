@@ -22,6 +22,7 @@ from respond.incidents import severity_label
 from respond.report.attack import MatrixColumn, attack_matrix
 from respond.report.charts import severity_state_chart, timeline_chart
 from respond.report.labels import Language, labels
+from respond.report.silent import SilentSource
 from respond.report.summary import (
     SEVERITY_LABELS,
     STATES,
@@ -47,7 +48,8 @@ class ReportData:
         Frames of :mod:`respond.report.frames`: the incidents whose last alert falls in
         the period, the alerts of the period (both for the ministry, if one was asked).
     silent_sources
-        Rows of the store's silent log sources table, or ``None`` when it holds none.
+        The log sources silent now (of the ministry, if one was asked), or ``None`` when
+        the source does not track them.
     source
         Where the data came from, for the reader.
     truncated
@@ -56,7 +58,7 @@ class ReportData:
 
     incidents: pl.DataFrame
     alerts: pl.DataFrame
-    silent_sources: list[dict[str, Any]] | None
+    silent_sources: list[SilentSource] | None
     source: str
     truncated: bool = False
 
@@ -82,7 +84,7 @@ class Report:
     rules: list[dict[str, Any]]
     hosts: list[dict[str, Any]]
     systems: list[dict[str, Any]]
-    silent: dict[str, Any] | None
+    silent: list[dict[str, Any]] | None
     overview: list[dict[str, Any]] | None
     incidents: list[dict[str, Any]]
     incidents_not_listed: int
@@ -104,6 +106,34 @@ def inventory_ministries(inventory: AssetInventory) -> pl.DataFrame:
 
 def _time(value: datetime | None) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float) -> str:
+    """``3 d 4 h``, ``2 h 5 min``, ``45 min`` (whole minutes, the two largest units).
+
+    >>> _duration(93_780.0), _duration(7_500.0), _duration(59.0)
+    ('1 d 2 h', '2 h 5 min', '0 min')
+    """
+    minutes = int(max(seconds, 0.0) // 60)
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def _silent_row(source: SilentSource, now: datetime) -> dict[str, Any]:
+    until = source.as_of if source.as_of is not None else now
+    seconds = (until - source.last_event).total_seconds()
+    return {
+        "ministry": source.ministry,
+        "kind": source.kind,
+        "source": source.source,
+        "last_event": _time(source.last_event),
+        "silent_s": seconds,
+        "silent_for": _duration(seconds),
+    }
 
 
 def _alert_rows(alerts: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -196,8 +226,7 @@ def build_report(
         overview = ministry_overview(incidents, alerts, ministries).to_dicts()
     silent = None
     if data.silent_sources is not None:
-        columns = list(data.silent_sources[0]) if data.silent_sources else []
-        silent = {"columns": columns, "rows": data.silent_sources}
+        silent = [_silent_row(source, now) for source in data.silent_sources]
     title = words["title_national"] if ministry is None else words["title_ministry"]
     return Report(
         lang=lang,

@@ -9,7 +9,10 @@ is ``None``), for one ``organization.id`` or for all.
 Elasticsearch: one search per index with a ``bool`` filter (``range`` on the time,
 ``term`` on ``organization.id``), sorted by time, at most ``size`` hits each (the
 cluster's ``index.max_result_window`` is 10,000 by default); when a search matches
-more, the data is marked truncated and the report says so.
+more, the data is marked truncated and the report says so. The silent log sources come
+from a third search, of the "Log source silent" / "resumed" alerts (by ``rule.id``, over
+all time, as the current state needs every transition), folded by
+:func:`respond.report.silent.silent_from_alerts`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from elasticsearch import AsyncElasticsearch, TransportError
 from respond.errors import RespondError
 from respond.report.build import ReportData
 from respond.report.frames import alerts_frame, incidents_frame
+from respond.report.silent import silent_from_alerts
+from respond.silence import RESUMED_RULE_ID, SILENT_RULE_ID
 
 __all__ = ["ReportSourceError", "read_elastic"]
 
@@ -93,12 +98,15 @@ async def read_elastic(
             _query("incident.last_seen", ministry, since),
             size,
         )
+        silence = _query("@timestamp", ministry, None)
+        silence["bool"]["filter"].append({"terms": {"rule.id": [SILENT_RULE_ID, RESUMED_RULE_ID]}})
+        transitions, silence_cut = await _search(client, alerts_index, "@timestamp", silence, size)
     except (ElasticApiError, TransportError) as error:
         raise ReportSourceError(f"Elasticsearch: {error}") from error
     return ReportData(
         incidents=incidents_frame(incidents),
         alerts=alerts_frame(alerts),
-        silent_sources=None,
+        silent_sources=silent_from_alerts(transitions),
         source=f"Elasticsearch {alerts_index}, {incidents_index}",
-        truncated=alerts_cut or incidents_cut,
+        truncated=alerts_cut or incidents_cut or silence_cut,
     )

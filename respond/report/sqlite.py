@@ -3,9 +3,10 @@
 The store's file is opened read-only, so a running pipeline keeps writing. SQLite itself
 picks the fields out of the JSON documents (``json_extract``), so no document is parsed
 in Python; arrays come out as JSON text that Polars decodes. The frames are the same as
-:mod:`respond.report.frames` builds from documents. A ``silent_sources`` table, if the
-store holds one, is read as it is; without it the report says silent sources are not
-tracked.
+:mod:`respond.report.frames` builds from documents. The silent log sources come from the
+silence clock in ``source_state`` and the counters in ``source_stats``
+(:mod:`respond.report.silent`); a store without these tables (written before sources were
+tracked) gives ``None``, and the report says silent sources are not tracked.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import polars as pl
 
 from respond.report.build import ReportData
 from respond.report.frames import ADDRESS_COLUMNS, ALERT_SCHEMA, INCIDENT_SCHEMA
+from respond.report.silent import SilentSource, silent_from_clock
 from respond.report.sources import ReportSourceError
+from respond.source_watch import CLOCK_KEY
 
-__all__ = ["SILENT_TABLE", "read_sqlite"]
+__all__ = ["read_sqlite"]
 
-SILENT_TABLE: Final = "silent_sources"
 _LIST: Final = pl.List(pl.String())
 
 
@@ -125,7 +128,7 @@ def read_sqlite(path: Path, *, ministry: str | None, since: datetime | None) -> 
             f"SELECT {', '.join(_ALERT_SELECT)} FROM alerts WHERE {where} ORDER BY timestamp, id",
             values,
         ).fetchall()
-        silent = _silent_sources(db)
+        silent = _silent_sources(db, ministry)
     except sqlite3.Error as error:
         raise ReportSourceError(f"cannot read the store {path}: {error}") from error
     finally:
@@ -138,12 +141,24 @@ def read_sqlite(path: Path, *, ministry: str | None, since: datetime | None) -> 
     )
 
 
-def _silent_sources(db: sqlite3.Connection) -> list[dict[str, Any]] | None:
-    held = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SILENT_TABLE,)
-    ).fetchone()
-    if held is None:
+def _silent_sources(db: sqlite3.Connection, ministry: str | None) -> list[SilentSource] | None:
+    tables = {
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('source_state', 'source_stats')"
+        )
+    }
+    if "source_state" not in tables:
         return None
-    cursor = db.execute(f"SELECT * FROM {SILENT_TABLE}")
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    saved = db.execute("SELECT value FROM source_state WHERE key = ?", (CLOCK_KEY,)).fetchone()
+    clock = None if saved is None else orjson.loads(saved[0])
+    last_events = {}
+    if "source_stats" in tables:
+        where, values = ("", []) if ministry is None else ("WHERE organization_id = ?", [ministry])
+        for org, kind, name, last in db.execute(
+            f"SELECT organization_id, kind, name, last_event FROM source_stats {where}", values
+        ):
+            if last:
+                last_events[(org, kind, name)] = datetime.fromisoformat(last)
+    return silent_from_clock(clock, last_events, ministry=ministry)

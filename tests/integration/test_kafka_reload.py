@@ -2,7 +2,8 @@
 
 The run starts without the Office rule; the first part of the stream holds a Word macro
 starting PowerShell. The rule file is added and SIGHUP sent; the second part holds the
-same macro line again (a new record, so a new event). The Office rule must alert on the
+macro again as another process (a new line, so a new event: an identical line would be a
+resend of the same event). The Office rule must alert on the
 second only, every other alert of both parts must be written exactly once, and the
 offsets must reach the end. Then a broken rule file is added: that reload is refused by
 path and line, and the third part is still evaluated with the rules of the second.
@@ -20,7 +21,7 @@ import orjson
 import polars as pl
 import pytest
 
-from ingest.identity import event_ids
+from ingest.sources.families import family_of_topic
 from ingest.sources.parsing import parse_records
 from neakta.pipeline import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.integration
 
 OFFICE = "proc_creation_win_office_spawns_shell.yml"
 MACRO = next(line for line in ENDPOINT_LINES if "WINWORD.EXE" in line and "-Enc" in line)
+AGAIN, THIRD = (MACRO.replace('"ProcessId":4388,', f'"ProcessId":{pid},') for pid in (4389, 4390))
+assert MACRO != AGAIN != THIRD != MACRO
 BROKEN = "title: Broken\nlogsource: {product: windows}\ndetection:\n  condition: nowhere\n"
 
 
@@ -45,14 +48,14 @@ def expected(rules: Path, topic: str, lines: list[str], placed: list[tuple[int, 
             "origin": origins,
             "line": lines,
             "header_organization": [None] * len(lines),
-            "source_organization": [None] * len(lines),
+            "source_organization": [family_of_topic(topic)[1]] * len(lines),
         },
         schema_overrides={"header_organization": pl.String, "source_organization": pl.String},
     )
     events = parse_records(records, year=2026).events["endpoint"]
     ruleset = compile_rulesets([rules])["endpoint"]
     matches = compile_correlations([rules], ruleset).visible(ruleset.evaluate(events))
-    assert set(event_ids(records["origin"], records["line"]).to_list()) >= set(events["event.id"])
+    assert events.height == len(lines)
     return set(simple_alerts(events, matches, ruleset).alerts["_id"].to_list())
 
 
@@ -102,7 +105,7 @@ def test_rules_reloaded_mid_stream_lose_and_double_nothing(broker: Broker, tmp_p
         not_before = expected(rules, topic, first, placed) - before
         process.send_signal(signal.SIGHUP)
         wait_for(lambda: "rule reload" in log.read_text())
-        second = [*ENDPOINT_LINES[1500:], MACRO]
+        second = [*ENDPOINT_LINES[1500:], AGAIN]
         placed_2 = run(produce(broker.bootstrap, topic, [x.encode() for x in second], partitions=1))
         after = expected(rules, topic, second, placed_2)
         wait_for(lambda: {d["_id"] for d in written(alerts)} >= before | after)
@@ -110,8 +113,8 @@ def test_rules_reloaded_mid_stream_lose_and_double_nothing(broker: Broker, tmp_p
         (rules / "broken.yml").write_text(BROKEN)
         process.send_signal(signal.SIGHUP)
         wait_for(lambda: log.read_text().count("rule reload on SIGHUP") == 2)
-        placed_3 = run(produce(broker.bootstrap, topic, [MACRO.encode()], partitions=1))
-        third = expected(rules, topic, [MACRO], placed_3)
+        placed_3 = run(produce(broker.bootstrap, topic, [THIRD.encode()], partitions=1))
+        third = expected(rules, topic, [THIRD], placed_3)
         wait_for(lambda: {d["_id"] for d in written(alerts)} >= before | after | third)
         assert "refused" in log.read_text()
         ends = len(first) + len(second) + 1

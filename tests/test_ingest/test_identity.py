@@ -1,4 +1,7 @@
-"""event.id is stable across runs and processes; organization.id follows its order."""
+"""event.id names an event's content, stable across runs, processes and modes.
+
+organization.id follows its order.
+"""
 
 from __future__ import annotations
 
@@ -50,12 +53,34 @@ async def test_ids_are_the_same_in_two_runs_and_in_another_process(tmp_path: Pat
     assert first == second == other
     assert len(set(first)) == 3
     line = FORTI.format(host="fw0")
-    assert first[0] == blake2b(f"{path}:1\x00{line}".encode(), digest_size=16).hexdigest()
+    key = f"\x00firewall.fortigate\x00{line}"
+    assert first[0] == blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-def test_the_same_line_at_another_position_is_another_event() -> None:
-    ids = event_ids(pl.Series(["logs.web/0/1", "logs.web/0/2"]), pl.Series(["GET /", "GET /"]))
-    assert ids[0] != ids[1]
+def test_a_line_from_a_file_and_from_a_topic_partition_is_one_event() -> None:
+    line = FORTI.format(host="fw0")
+    records = pl.DataFrame(
+        {
+            "family": ["firewall"] * 3,
+            "source": ["fw.log", "logs.firewall.mef", "logs.firewall.mef"],
+            "origin": ["fw.log:12", "logs.firewall.mef/1/40", "logs.firewall.mef/0/3"],
+            "line": [line] * 3,
+            "header_organization": ["mef", None, None],
+            "source_organization": [None, "mef", "mef"],
+        }
+    )
+    ids = parse_records(records, year=2024).events["firewall"]["event.id"].to_list()
+    key = f"mef\x00firewall.fortigate\x00{line}".encode()
+    assert ids == [blake2b(key, digest_size=16).hexdigest()] * 3
+
+
+def test_another_ministry_family_or_text_is_another_event() -> None:
+    ids = event_ids(
+        pl.Series(["mef", "moh", "mef", "mef", None]),
+        pl.Series(["web.access", "web.access", "web.iis", "web.access", "web.access"]),
+        pl.Series(["GET /", "GET /", "GET /", "GET /a", "GET /"]),
+    )
+    assert ids.n_unique() == 5
 
 
 def test_organization_from_topic_then_header_then_forwarder_map() -> None:
@@ -101,8 +126,9 @@ def test_web_events_keep_their_own_ids_around_iis_directives() -> None:
         schema_overrides={"header_organization": pl.String, "source_organization": pl.String},
     )
     events = parse_records(records, year=2024).events["web"]
-    expected = event_ids(pl.Series(["iis.log:2", "iis.log:3"]), pl.Series(lines[1:]))
+    expected = event_ids(pl.Series([None, None]), pl.Series(["web.iis"] * 2), pl.Series(lines[1:]))
     assert events["event.id"].to_list() == expected.to_list()
+    assert expected.n_unique() == 2
 
 
 def test_a_record_claiming_another_ministry_keeps_its_topics_and_is_counted() -> None:

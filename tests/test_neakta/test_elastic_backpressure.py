@@ -35,8 +35,9 @@ async def server() -> AsyncIterator[ElasticServer]:
 async def test_an_outage_holds_the_offsets_and_the_batch_lands_once_the_cluster_is_back(
     server: ElasticServer,
 ) -> None:
-    # Two batches, three attacks: the same line at three positions gives three event ids.
-    source = MemorySource.of_lines("endpoint", [ATTACK, BENIGN, ATTACK, ATTACK], batch_size=2)
+    # Two batches, three attacks on three hosts: three alerts.
+    first, second, third = (ATTACK.replace('"ws1"', f'"ws{n}"') for n in (1, 2, 3))
+    source = MemorySource.of_lines("endpoint", [first, BENIGN, second, third], batch_size=2)
     sink = build_elastic_sink(hosts=[server.url], max_retries=1, initial_backoff=0.01)
     stage = AlertStage(Lookups(attack=load_attack()), tracker=IncidentTracker())
     pipeline = Pipeline(

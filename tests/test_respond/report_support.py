@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import polars as pl
 
 from respond.incidents import IncidentTracker
 from respond.sinks import AlertSink, SinkBatch
+from respond.source_watch import SourceWatch
+from respond.sources import SourceStats
 from respond.store import SqliteStore
 from tests.test_respond.factories import alerts_frame
 
-__all__ = ["HOSTILE", "batch", "write", "write_store"]
+__all__ = ["HOSTILE", "SILENCE_T0", "batch", "track_sources", "write", "write_all", "write_store"]
+
+SILENCE_T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+"""Event time of the first batch :func:`track_sources` runs."""
 
 HOSTILE = (
     '<script>document.body.dataset.pwned = "script"</script>'
@@ -104,3 +112,59 @@ async def write_store(path: Path, written: SinkBatch | None = None) -> SinkBatch
     written = written or batch()
     await write(SqliteStore(path), written)
     return written
+
+
+def _events(minute: float, *sources: tuple[str, str]) -> pl.DataFrame:
+    """One event per ``(ministry, forwarding host)`` at ``minute`` after :data:`SILENCE_T0`."""
+    return pl.DataFrame(
+        {
+            "organization.id": [org for org, _ in sources],
+            "@timestamp": [SILENCE_T0 + timedelta(minutes=minute)] * len(sources),
+            "observer.hostname": [host for _, host in sources],
+        }
+    )
+
+
+def track_sources(path: Path) -> list[SinkBatch]:
+    """Run four batches through the silence tracking (gap 10 min) into the store at
+    ``path``, checkpointing after each; the "silent" / "resumed" alerts and incidents.
+
+    Minute 0: mef firewall (``FG-1``), mef windows (``DC-1``), moh web (``WEB-1``).
+    Minute 0.5: mef firewall (``FG-1``) again. Minute 12: moh web only, so mef's firewall
+    and windows families and hosts ``fg-1`` and ``dc-1`` go silent. Minute 20: mef windows
+    (``DC-1``) and moh web: windows and ``dc-1`` resume. Left silent at watermark minute
+    20: mef firewall and ``fg-1``, last event at minute 0.5.
+    """
+    batches = [
+        {"firewall": _events(0, ("mef", "FG-1")), "windows": _events(0, ("mef", "DC-1")),
+         "web": _events(0, ("moh", "WEB-1"))},
+        {"firewall": _events(0.5, ("mef", "FG-1"))},
+        {"web": _events(12, ("moh", "WEB-1"))},
+        {"windows": _events(20, ("mef", "DC-1")), "web": _events(20, ("moh", "WEB-1"))},
+    ]  # fmt: skip
+    tracker = IncidentTracker()
+    watch = SourceWatch(
+        gap_s=600.0,
+        stats=SourceStats(path),
+        tracker=tracker,
+        clock=lambda: datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+    )
+    outputs = []
+    try:
+        for events in batches:
+            output, _ = watch.observe(events)
+            watch.checkpoint()
+            if output.alerts.height:
+                outputs.append(output)
+    finally:
+        watch.close()
+    return outputs
+
+
+async def write_all(sink: AlertSink, batches: list[SinkBatch]) -> None:
+    """Write the batches in order and close the sink."""
+    try:
+        for written in batches:
+            await sink.write(written)
+    finally:
+        await sink.close()

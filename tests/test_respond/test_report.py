@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +26,17 @@ from respond.report import (
     render_html,
     technique_counts,
 )
+from respond.report.silent import SilentSource, silent_from_alerts
+from respond.sources import SourceStats
+from respond.store import SqliteStore
 from tests.test_respond.factories import T0, at
-from tests.test_respond.report_support import HOSTILE, write_store
+from tests.test_respond.report_support import (
+    HOSTILE,
+    SILENCE_T0,
+    track_sources,
+    write_all,
+    write_store,
+)
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -110,20 +117,94 @@ async def test_ministry_and_since_select_the_incidents_and_alerts(db: Path) -> N
     assert 'data-total="alerts">0<' in html_text
 
 
-def test_silent_sources_are_not_tracked_until_the_store_has_the_table(db: Path) -> None:
-    assert read_sqlite(db, ministry=None, since=None).silent_sources is None
-    assert 'data-silent="not-tracked"' in render_html(
-        report_of(read_sqlite(db, ministry=None, since=None))
-    )
-
-    with closing(sqlite3.connect(db)) as connection, connection:
-        connection.execute("CREATE TABLE silent_sources (source TEXT, last_seen TEXT)")
-        connection.execute("INSERT INTO silent_sources VALUES ('fw-mef-01', '2026-03-01')")
+def test_a_store_without_source_tables_does_not_track_silent_sources(db: Path) -> None:
     data = read_sqlite(db, ministry=None, since=None)
-    assert data.silent_sources == [{"source": "fw-mef-01", "last_seen": "2026-03-01"}]
+
+    assert data.silent_sources is None
     page = render_html(report_of(data))
-    assert 'data-silent="1"' in page
-    assert "<td>fw-mef-01</td>" in page
+    assert 'data-silent="not-tracked"' in page
+    assert "<td>" not in page.split('<section id="silent">')[1].split("</section>")[0]
+
+
+async def test_the_report_lists_the_sources_the_silence_tracking_left_silent(db: Path) -> None:
+    watched = track_sources(db)
+    await write_all(SqliteStore(db), watched)
+    last_event = SILENCE_T0 + timedelta(seconds=30)
+    watermark = SILENCE_T0 + timedelta(minutes=20)
+
+    national = read_sqlite(db, ministry=None, since=None)
+    assert national.silent_sources == [
+        SilentSource("mef", "family", "firewall", last_event, watermark),
+        SilentSource("mef", "host", "fg-1", last_event, watermark),
+    ]
+    assert read_sqlite(db, ministry="mef", since=None).silent_sources == national.silent_sources
+    assert read_sqlite(db, ministry="moh", since=None).silent_sources == []
+
+    report = report_of(national)
+    assert report.silent == [
+        {"ministry": "mef", "kind": "family", "source": "firewall",
+         "last_event": "2026-03-01 08:00:30", "silent_s": 1170.0, "silent_for": "19 min"},
+        {"ministry": "mef", "kind": "host", "source": "fg-1",
+         "last_event": "2026-03-01 08:00:30", "silent_s": 1170.0, "silent_for": "19 min"},
+    ]  # fmt: skip
+    section = render_html(report).split('<section id="silent">')[1].split("</section>")[0]
+    assert 'data-silent="2"' in section
+    rows = [
+        html.unescape(row.split("</tr>")[0]) for row in section.split("<tr data-silent-source=")[1:]
+    ]
+    assert rows == [
+        '"mef/family/firewall"><td>mef</td><td>Log family: firewall</td>'
+        "<td>2026-03-01 08:00:30</td><td>19 min</td>",
+        '"mef/host/fg-1"><td>mef</td><td>Host: fg-1</td>'
+        "<td>2026-03-01 08:00:30</td><td>19 min</td>",
+    ]
+    moh = render_html(report_of(read_sqlite(db, ministry="moh", since=None), ministry="moh"))
+    assert 'data-silent="0"' in moh
+
+
+async def test_the_silent_sources_agree_with_the_ministries_list_and_the_alerts(
+    db: Path,
+) -> None:
+    watched = track_sources(db)
+    alerts = pl.concat([output.alerts for output in watched], how="diagonal_relaxed")
+    assert alerts.select(
+        "neakta.silence.status", "organization.id", "neakta.silence.source"
+    ).rows() == [
+        ("silent", "mef", "firewall"),
+        ("silent", "mef", "windows"),
+        ("silent", "mef", "dc-1"),
+        ("silent", "mef", "fg-1"),
+        ("resumed", "mef", "windows"),
+        ("resumed", "mef", "dc-1"),
+    ]
+    stats = SourceStats(db)
+    try:
+        listed = {(row.ministry, row.source): row.last_event for row in stats.ministries(now=NOW)}
+    finally:
+        stats.close()
+    data = read_sqlite(db, ministry=None, since=None)
+    assert data.silent_sources is not None
+    families = [s for s in data.silent_sources if s.kind == "family"]
+    assert [(s.ministry, s.source, s.last_event) for s in families] == [
+        ("mef", "firewall", listed[("mef", "firewall")])
+    ]
+    # The alerts alone (as Elasticsearch holds them) name the same sources.
+    from_alerts = silent_from_alerts(alerts.to_dicts())
+    assert [(s.ministry, s.kind, s.source, s.last_event, s.as_of) for s in from_alerts] == [
+        (s.ministry, s.kind, s.source, s.last_event, None) for s in data.silent_sources
+    ]
+
+
+def test_a_store_with_source_tables_but_no_clock_has_no_silent_sources(db: Path) -> None:
+    stats = SourceStats(db)
+    try:
+        stats.add_ministry("mef", "Ministry of Economy and Finance", now=NOW)
+    finally:
+        stats.close()
+
+    data = read_sqlite(db, ministry=None, since=None)
+    assert data.silent_sources == []
+    assert 'data-silent="0"' in render_html(report_of(data))
 
 
 def test_log_text_is_escaped_and_the_page_loads_nothing(db: Path) -> None:

@@ -12,9 +12,11 @@ from elasticsearch import NotFoundError
 from neakta.cli import main
 from respond.elastic import build_client, build_elastic_sink, install_templates, render_templates
 from respond.report import ReportSourceError, read_elastic, read_sqlite
+from respond.report.silent import SilentSource
+from respond.store import SqliteStore
 from tests.elastic_server import ElasticServer
 from tests.test_respond.factories import at
-from tests.test_respond.report_support import batch, write, write_store
+from tests.test_respond.report_support import batch, track_sources, write, write_all, write_store
 
 STREAM = "logs-neakta.alerts-default"
 ALIAS = "neakta-incidents"
@@ -52,8 +54,40 @@ async def test_elasticsearch_and_the_store_give_the_same_frames(
             await client.close()
         assert searched.alerts.sort("id").equals(stored.alerts.sort("id")), (ministry, since)
         assert searched.incidents.sort("id").equals(stored.incidents.sort("id")), (ministry, since)
-        assert searched.silent_sources is None
+        assert stored.silent_sources is None
+        assert searched.silent_sources == []
         assert not searched.truncated
+
+
+async def test_elasticsearch_finds_the_silent_sources_in_the_silence_alerts(
+    server: ElasticServer, tmp_path: Path
+) -> None:
+    client = build_client(hosts=[server.url])
+    await install_templates(client, render_templates(), incidents_alias=ALIAS)
+    await client.close()
+    watched = track_sources(tmp_path / "neakta.db")
+    await write_all(build_elastic_sink(hosts=[server.url]), watched)
+    await write_all(SqliteStore(tmp_path / "neakta.db"), watched)
+
+    stored = read_sqlite(tmp_path / "neakta.db", ministry=None, since=None)
+    assert stored.silent_sources is not None
+    for ministry in (None, "mef", "moh"):
+        client = build_client(hosts=[server.url])
+        try:
+            searched = await read_elastic(
+                client, alerts_index=STREAM, incidents_index=ALIAS, ministry=ministry, since=at(0)
+            )
+        finally:
+            await client.close()
+        assert searched.silent_sources == [
+            SilentSource(s.ministry, s.kind, s.source, s.last_event, None)
+            for s in stored.silent_sources
+            if ministry in (None, s.ministry)
+        ], ministry
+    assert [(s.ministry, s.kind, s.source) for s in stored.silent_sources] == [
+        ("mef", "family", "firewall"),
+        ("mef", "host", "fg-1"),
+    ]
 
 
 async def test_a_search_that_matches_more_than_it_returns_is_marked_truncated(
