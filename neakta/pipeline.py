@@ -6,7 +6,7 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 1. :func:`ingest.sources.parsing.parse_records` parses each family's records and stamps
    ``event.id`` and ``organization.id``;
 2. each family's rule set evaluates its events;
-3. the :class:`Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
+3. the :class:`neakta.stage.Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
    :class:`respond.sinks.SinkBatch` (enrichment, correlation, incidents);
 4. the dead letters, then every sink, are written;
 5. the :class:`neakta.checkpoint.Checkpoint` saves the state of stateful stages with the
@@ -28,39 +28,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import polars as pl
 
-from detect import CompiledRuleSet, load_rules
-from detect.cache import compile_rules
-from detect.correlation import CorrelationSet
-from detect.loader import find_rule_files
+from detect import CompiledRuleSet
 from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
-from ingest.sources import FAMILIES, FileSource, Source, SourceBatch
+from ingest.sources import FileSource, Source, SourceBatch
 from ingest.sources.parsing import parse_records
 from neakta.checkpoint import Checkpoint
+from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
-from respond.alerts import simple_alerts
 from respond.sinks import AlertSink, SinkBatch
 from respond.source_watch import SourceWatch
 
-__all__ = [
-    "Pipeline",
-    "PipelineStoppedError",
-    "SimpleAlerts",
-    "Stage",
-    "compile_correlations",
-    "compile_rulesets",
-]
+__all__ = ["Pipeline", "PipelineStoppedError"]
 
 _log = logging.getLogger("neakta.pipeline")
 _T = TypeVar("_T")
@@ -76,97 +65,6 @@ class PipelineStoppedError(Exception):
     """
 
     retriable: ClassVar[bool] = True
-
-
-class Stage(Protocol):
-    """What a batch's matches become: ``make_alerts(events, matches, ruleset)``."""
-
-    def __call__(
-        self, events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
-    ) -> SinkBatch:
-        """The alerts and incidents of one family batch's rule matches."""
-        ...
-
-    def finish(self) -> SinkBatch:
-        """At the end of a finite source: what the stage still holds back."""
-        ...
-
-    def advance(self, batch: SourceBatch) -> SinkBatch:
-        """After a batch's families: what its inputs' ends or idleness make final."""
-        ...
-
-    def expect(self, inputs: list[str]) -> None:
-        """The inputs a finite source will read (its files), before the first batch."""
-        ...
-
-    def touch(self, busy: tuple[str, ...]) -> None:
-        """Before a batch: inputs that still hold records not read (not idle)."""
-        ...
-
-
-class SimpleAlerts:
-    """:func:`respond.alerts.simple_alerts` as a :class:`Stage` that holds nothing back."""
-
-    def __call__(
-        self, events: pl.DataFrame, matches: pl.DataFrame, ruleset: CompiledRuleSet
-    ) -> SinkBatch:
-        """One alert per match."""
-        return simple_alerts(events, matches, ruleset)
-
-    def finish(self) -> SinkBatch:
-        """Nothing is held back."""
-        return SinkBatch()
-
-    def advance(self, batch: SourceBatch) -> SinkBatch:
-        """Nothing waits for event time."""
-        return SinkBatch()
-
-    def expect(self, inputs: list[str]) -> None:
-        """Nothing waits for event time."""
-
-    def touch(self, busy: tuple[str, ...]) -> None:
-        """Nothing waits for event time."""
-
-
-def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
-    """The correlation rules among the rules at ``paths``, over the base rule set.
-
-    Rule files without a top-level ``correlation:`` key hold no correlation rule, and are
-    not parsed again (SigmaHQ's thousand rules take seconds to parse).
-    """
-    if not any(_holds_correlation(path) for path in find_rule_files(paths)):
-        return CorrelationSet.compile([], base, pipeline="ecs")
-    loaded = load_rules(paths)
-    return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
-
-
-_CORRELATION_KEY = re.compile(rb"^correlation\s*:", re.MULTILINE)
-
-
-def _holds_correlation(path: Path) -> bool:
-    try:
-        return _CORRELATION_KEY.search(path.read_bytes()) is not None
-    except OSError:
-        return True  # load_rules reports the file
-
-
-def compile_rulesets(
-    paths: Sequence[str | Path],
-    *,
-    placeholders: Mapping[str, list[str]] | None = None,
-    families: Sequence[str] = FAMILIES,
-    cache_dir: Path | None = None,
-) -> dict[str, CompiledRuleSet]:
-    """Load and compile the rules once with the ``ecs`` pipeline; the same set per family.
-
-    Each family calibrates its own copy of the fast patterns on its first batch (the copies
-    share the compiled expressions); the ``ecs`` pipeline's logsource routing keeps a
-    family's events away from other rules. ``cache_dir`` caches the compiled rules
-    (:mod:`detect.cache`).
-    """
-    ruleset = compile_rules(paths, pipeline="ecs", placeholders=placeholders, cache_dir=cache_dir)
-    # Compiled once: each family gets its own calibration of the same rules (see process).
-    return dict.fromkeys(families, ruleset)
 
 
 def _merge(batches: list[SinkBatch]) -> SinkBatch:
@@ -190,13 +88,13 @@ class Pipeline:
     Parameters
     ----------
     rulesets
-        Log family -> compiled rules (see :func:`compile_rulesets`).
+        Log family -> compiled rules (see :func:`neakta.rulesets.compile_rulesets`).
     sinks
         Where alerts go; every one must acknowledge a batch before it is committed.
     dead_letters
         Where records that could not become events go.
     make_alerts
-        Matches -> :class:`respond.sinks.SinkBatch` (default :class:`SimpleAlerts`).
+        Matches -> :class:`respond.sinks.SinkBatch` (default :class:`neakta.stage.SimpleAlerts`).
     checkpoint
         Saves stateful stages' state between the sinks and the commit (default: none).
     forwarders

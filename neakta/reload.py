@@ -25,7 +25,8 @@ from detect.correlation import CorrelationSet
 from detect.correlation.carry import carry_over, definitions, unchanged
 from detect.watch import RuleWatcher
 from neakta.alerting import AlertStage
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.pipeline import Pipeline
+from neakta.rulesets import compile_correlations, compile_rulesets
 
 __all__ = ["RuleGeneration", "RuleReload", "compile_generation"]
 

@@ -2,69 +2,48 @@
 
 Every command, the demo and the benchmarks build through here, so one setting means the
 same thing everywhere. Nothing here runs a batch: :class:`neakta.pipeline.Pipeline` does.
+Where alerts go is built by :mod:`neakta.outputs`, the parts of a Kafka run by
+:mod:`neakta.kafka_wiring`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
 
 from detect import CompiledRuleSet
-from detect.correlation import (
-    ChangelogCheckpointStore,
-    CheckpointStore,
-    CorrelationSet,
-    CorrelationSlots,
-    SQLiteCheckpointStore,
-)
+from detect.correlation import CheckpointStore, CorrelationSet, CorrelationSlots
 from enrich import load_assets, load_attack, load_indicators, open_geoip
 from ingest.archive import ParquetArchive
-from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, start_producer
-from ingest.sources import Source
+from ingest.deadletter import DeadLetterSink
 from neakta.alerting import AlertStage
 from neakta.checkpoint import Checkpoint
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
-from neakta.settings import (
-    ElasticSettings,
-    EnrichSettings,
-    KafkaSettings,
-    RespondSettings,
-    Settings,
-    reveal,
+from neakta.outputs import (
+    ndjson_sink_from_settings,
+    notifier_from_settings,
+    store_from_settings,
+    tracker_from_settings,
 )
+from neakta.pipeline import Pipeline
+from neakta.rulesets import compile_correlations, compile_rulesets
+from neakta.settings import EnrichSettings, Settings
 from respond.assembly import Lookups
-from respond.elastic import ElasticSink, build_elastic_sink
 from respond.incidents import IncidentTracker
-from respond.ndjson import NdjsonAlertWriter, NdjsonSink
-from respond.notify import WebhookNotifier
 from respond.sinks import AlertSink
 from respond.source_watch import SourceWatch
 from respond.sources import SourceStats
-from respond.store import SqliteStore
 
 __all__ = [
     "Stages",
-    "alert_sinks",
     "build_pipeline",
     "build_stages",
-    "checkpoint_store",
     "compile_correlations",
     "compile_rulesets",
-    "elastic_sink_from_settings",
     "enrichment_from_settings",
-    "kafka_source",
-    "ndjson_sink_from_settings",
-    "notifier_from_settings",
-    "open_store",
     "source_watch",
-    "store_from_settings",
-    "tracker_from_settings",
 ]
 
 _log = logging.getLogger("neakta.run")
@@ -79,69 +58,6 @@ def enrichment_from_settings(enrich: EnrichSettings) -> Lookups:
         asn=open_geoip(enrich.geoip_asn),
         attack=load_attack(enrich.attack),
     )
-
-
-def tracker_from_settings(respond: RespondSettings) -> IncidentTracker:
-    """The incident tracker the settings describe."""
-    return IncidentTracker(
-        window=timedelta(seconds=respond.incident_window_s),
-        group_by=respond.incident_group_by,
-        escalate_count=respond.incident_escalate_count,
-    )
-
-
-def open_store(path: Path, tracker: IncidentTracker | None = None) -> SqliteStore:
-    """The embedded store at ``path``; with a tracker, it saves it with every batch."""
-    return SqliteStore(path, tracker=tracker)
-
-
-def store_from_settings(
-    respond: RespondSettings, tracker: IncidentTracker | None = None
-) -> SqliteStore:
-    """The embedded store the settings name (see :func:`open_store`)."""
-    return open_store(respond.store_path, tracker)
-
-
-def ndjson_sink_from_settings(respond: RespondSettings) -> NdjsonSink | None:
-    """The NDJSON export, or ``None`` when no path is set."""
-    if respond.ndjson_path is None:
-        return None
-    return NdjsonSink(respond.ndjson_path, alert_index=respond.ndjson_alert_index)
-
-
-def notifier_from_settings(respond: RespondSettings) -> WebhookNotifier | None:
-    """The webhook notifier, or ``None`` when no URL is set."""
-    if respond.notify_url is None:
-        return None
-    return WebhookNotifier(
-        url=respond.notify_url.get_secret_value(),
-        kind=respond.notify_kind,
-        chat_id=respond.notify_chat_id,
-        min_severity=respond.notify_min_severity,
-        rate_per_minute=respond.notify_rate_per_minute,
-        burst=respond.notify_burst,
-    )
-
-
-def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
-    """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
-    if not elastic.hosts:
-        return None
-    return build_elastic_sink(
-        hosts=elastic.hosts,
-        **elastic.credentials(),
-        namespace=elastic.namespace,
-        incidents_alias=elastic.incidents_alias,
-    )
-
-
-def alert_sinks(settings: Settings, alerts: str | Path, out: TextIO) -> list[AlertSink]:
-    """The NDJSON alert file (``-``: ``out``) and Elasticsearch when hosts are set."""
-    sinks: list[AlertSink] = [NdjsonAlertWriter(alerts, stdout=out)]
-    elastic = elastic_sink_from_settings(settings.elastic)
-    if elastic is not None:
-        sinks.append(elastic)
-    return sinks
 
 
 @dataclass
@@ -256,93 +172,3 @@ def build_pipeline(
         if archive is None
         else ParquetArchive(archive, retention_days=settings.run.archive_retention_days),
     )
-
-
-def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
-    from ingest.sources.kafka import security_options
-
-    return {
-        "client_id": kafka.client_id,
-        **security_options(
-            security_protocol=kafka.security_protocol,
-            sasl_mechanism=kafka.sasl_mechanism,
-            username=kafka.username,
-            password=reveal(kafka.password),
-            ca_file=kafka.ca_file,
-        ),
-    }
-
-
-async def kafka_source(
-    kafka: KafkaSettings,
-    *,
-    bootstrap_servers: str,
-    topics: Sequence[str],
-    group_id: str,
-    max_record_bytes: int,
-    stop: asyncio.Event,
-    checkpoint: Checkpoint,
-) -> tuple[Source, DeadLetterSink]:
-    """The Kafka consumer (range assignor: one slot per partition number) and its DLQ."""
-    from aiokafka import TopicPartition
-    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-
-    from ingest.sources.kafka import KafkaSource
-
-    async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
-        await checkpoint.load()
-        return checkpoint.assign(committed)
-
-    async def on_revoked(partitions: list[TopicPartition]) -> None:
-        checkpoint.revoke(partitions)
-
-    options = _kafka_options(kafka)
-    producer, _ = await start_producer(
-        bootstrap_servers=bootstrap_servers, idempotence=kafka.dlq_idempotence, **options
-    )
-    source = KafkaSource(
-        bootstrap_servers=bootstrap_servers,
-        topics=list(topics),
-        group_id=group_id,
-        families=kafka.families,
-        max_records=kafka.max_records,
-        timeout_ms=kafka.poll_timeout_ms,
-        linger_ms=kafka.linger_ms,
-        max_record_bytes=max_record_bytes,
-        stop=stop,
-        session_timeout_ms=kafka.session_timeout_ms,
-        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
-        # Partition p of every co-partitioned topic to one consumer: one correlation slot.
-        partition_assignment_strategy=(RangePartitionAssignor,),
-        on_assigned=on_assigned,
-        on_revoked=on_revoked,
-        # Empty polls reach the pipeline too: idle inputs are released without records.
-        ticks=True,
-        **options,
-    )
-    return source, KafkaDeadLetters(producer)
-
-
-def checkpoint_store(
-    settings: Settings, *, bootstrap_servers: str, group_id: str, path: Path
-) -> tuple[Callable[[], CheckpointStore], Callable[[], Awaitable[None]]]:
-    """The checkpoint store of a Kafka run, and what closes its client when the run ends.
-
-    ``correlation.store``: ``sqlite`` (the file at ``path``, on this host) or ``kafka`` (the
-    group's compacted changelog topic: members on different hosts share no file).
-    """
-    correlation = settings.correlation
-    if correlation.store == "sqlite":
-
-        async def nothing() -> None:
-            return None
-
-        return partial(SQLiteCheckpointStore, path, keep=correlation.checkpoints_kept), nothing
-    from ingest.sources.changelog import KafkaChangelog, changelog_topic
-
-    changelog = KafkaChangelog(
-        bootstrap_servers=bootstrap_servers,
-        topic=changelog_topic(group_id),
-        **_kafka_options(settings.kafka),
-    )
-    return partial(ChangelogCheckpointStore, changelog), changelog.close

@@ -1,7 +1,7 @@
 """``neakta incidents list|show|ack|close``: the incidents in the embedded SQLite store.
 
 The respond stage's objects (tracker, store, export, notifier) are built by
-:mod:`neakta.wiring`.
+:mod:`neakta.outputs`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from neakta import wiring
+from neakta import outputs
 from neakta.options import add_option
 from neakta.settings import Settings
 from respond.alerts import SEVERITY
@@ -40,7 +40,7 @@ def _open(path: Path) -> SqliteStore | None:
     if not path.exists():
         print(f"neakta: no incident store at {path}", file=sys.stderr)
         return None
-    return wiring.open_store(path)
+    return outputs.open_store(path)
 
 
 def _dump(value: Any, out: TextIO) -> None:

@@ -31,28 +31,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import SecretStr
-
 from detect import CompiledRuleSet
 from detect.correlation import CheckpointError
 from ingest.deadletter import DeadLetterSink, NdjsonDeadLetters
-from ingest.sources import FAMILIES, FileSource, Source
-from neakta import wiring
+from ingest.sources import FileSource, Source
+from neakta import kafka_wiring, outputs, wiring
 from neakta.alerting import AlertStage
-from neakta.options import add_option, add_rules_option
+from neakta.commands.run_checks import preflight, secrets
+from neakta.commands.run_options import add_common_options, add_run_options
 from neakta.pipeline import Pipeline
-from neakta.preflight import (
-    OPERATOR_EXIT,
-    OperatorError,
-    check_bootstrap,
-    check_inputs,
-    check_positive,
-    check_readable_file,
-    check_rule_paths,
-    check_writable_file,
-    describe,
-    redact,
-)
+from neakta.preflight import OPERATOR_EXIT, OperatorError, describe, redact
 from neakta.reload import RuleReload
 from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
@@ -62,148 +50,20 @@ __all__ = ["cmd_replay", "cmd_run", "register"]
 _log = logging.getLogger("neakta.run")
 
 
-def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    run = settings.run
-    add_rules_option(parser, settings)
-    add_option(
-        parser,
-        "--family",
-        env="NEAKTA_RUN__FAMILY",
-        help="log family of every input file; guessed per file by name and content when unset",
-        default_help=None,
-        choices=FAMILIES,
-        default=run.family,
-    )
-    parser.add_argument(
-        "--follow", action="store_true", help="keep reading input files as they grow"
-    )
-    add_option(
-        parser,
-        "--alerts",
-        env="NEAKTA_RUN__ALERTS",
-        help="NDJSON file the alerts are appended to, - for stdout",
-        default=run.alerts,
-    )
-    add_option(
-        parser,
-        "--dead-letters",
-        env="NEAKTA_RUN__DEAD_LETTERS",
-        help="NDJSON file for dead letters in file mode",
-        type=Path,
-        default=run.dead_letters,
-    )
-    add_option(
-        parser,
-        "--db",
-        env="NEAKTA_RESPOND__STORE_PATH",
-        help="SQLite file keeping alerts and incidents",
-        dest="store",
-        type=Path,
-        default=settings.respond.store_path,
-    )
-    add_option(
-        parser,
-        "--max-record-bytes",
-        env="NEAKTA_RUN__MAX_RECORD_BYTES",
-        help="longer records are dead letters",
-        type=int,
-        default=run.max_record_bytes,
-    )
-    add_option(
-        parser,
-        "--batch-size",
-        env="NEAKTA_BATCH_SIZE",
-        help="most records per file batch",
-        type=int,
-        default=settings.batch_size,
-    )
-    add_option(
-        parser,
-        "--status",
-        env="NEAKTA_RUN__STATUS",
-        help="live status line on stderr; default: only when stderr is a terminal",
-        default_help=None,
-        action=argparse.BooleanOptionalAction,
-        default=run.status,
-    )
-    add_option(
-        parser,
-        "--log-format",
-        env="NEAKTA_RUN__LOG_FORMAT",
-        help="stderr log lines as key=value or JSON",
-        choices=("kv", "json"),
-        default=run.log_format,
-    )
-    add_option(
-        parser,
-        "--archive",
-        env="NEAKTA_RUN__ARCHIVE",
-        help="folder keeping the parsed events for `neakta rules backtest`",
-        default_help="not kept",
-        type=Path,
-        default=run.archive,
-    )
-    parser.add_argument(
-        "--idle-exit",
-        type=float,
-        default=run.idle_exit,
-        metavar="SECONDS",
-        help="stop once no batch arrived for this long (env NEAKTA_RUN__IDLE_EXIT; "
-        "default: run until stopped, or until the files end)",
-    )
-
-
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], settings: Settings
 ) -> None:
     """Add ``run`` and ``replay``."""
-    kafka = settings.kafka
     run = commands.add_parser(
         "run", help="run the pipeline: Kafka when bootstrap servers are set, else files"
     )
-    run.add_argument(
-        "--input",
-        dest="inputs",
-        nargs="+",
-        type=Path,
-        default=list(settings.run.inputs),
-        help="files or folders to read in file mode (env NEAKTA_RUN__INPUTS, a JSON list)",
-    )
-    add_option(
-        run,
-        "--bootstrap-servers",
-        env="NEAKTA_KAFKA__BOOTSTRAP_SERVERS",
-        help="Kafka brokers host:port[,...]; set means Kafka mode",
-        default_help=None,
-        default=kafka.bootstrap_servers,
-    )
-    add_option(
-        run,
-        "--group-id",
-        env="NEAKTA_KAFKA__GROUP_ID",
-        help="consumer group",
-        default=kafka.group_id,
-    )
-    run.add_argument(
-        "--topics",
-        nargs="+",
-        default=list(kafka.topics),
-        help="topics to consume (env NEAKTA_KAFKA__TOPICS, a JSON list; default %(default)s)",
-    )
-    add_option(
-        run,
-        "--checkpoints",
-        env="NEAKTA_CORRELATION__CHECKPOINT_PATH",
-        help="SQLite file of correlation state checkpoints in Kafka mode",
-        type=Path,
-        default=settings.correlation.checkpoint_path,
-    )
-    _common(run, settings)
+    add_run_options(run, settings)
+    add_common_options(run, settings)
     run.set_defaults(handler=cmd_run)
 
     replay = commands.add_parser("replay", help="run the pipeline over log files")
     replay.add_argument("files", nargs="+", type=Path, help="log files or folders")
-    _common(replay, settings)
+    add_common_options(replay, settings)
     replay.set_defaults(handler=cmd_replay, bootstrap_servers=None, checkpoints=None)
 
 
@@ -218,42 +78,6 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return asyncio.run(_run(args, settings, out))
 
 
-def _secrets(settings: Settings) -> list[SecretStr | None]:
-    """Every secret setting, to keep out of any message."""
-    return [
-        settings.kafka.password,
-        settings.elastic.password,
-        settings.elastic.api_key,
-        settings.respond.notify_url,
-    ]
-
-
-def preflight(args: argparse.Namespace, settings: Settings) -> None:
-    """Check what an operator gives before anything starts (raises :class:`OperatorError`)."""
-    check_rule_paths(args.rules)
-    if args.bootstrap_servers:
-        check_bootstrap(args.bootstrap_servers)
-        if settings.correlation.store == "sqlite" and args.checkpoints is not None:
-            check_writable_file(args.checkpoints, what="checkpoints", option="--checkpoints")
-    else:
-        check_inputs(args.inputs)
-        check_positive(args.batch_size, option="--batch-size", env="NEAKTA_BATCH_SIZE")
-        check_writable_file(args.dead_letters, what="dead letters", option="--dead-letters")
-    check_positive(
-        args.max_record_bytes, option="--max-record-bytes", env="NEAKTA_RUN__MAX_RECORD_BYTES"
-    )
-    check_writable_file(args.alerts, what="alerts", option="--alerts")
-    if args.store is not None:
-        check_writable_file(args.store, what="alert store", option="--db")
-    enrich = settings.enrich
-    check_readable_file(enrich.assets, what="asset inventory", env="NEAKTA_ENRICH__ASSETS")
-    for path in enrich.indicators:
-        check_readable_file(path, what="indicators", env="NEAKTA_ENRICH__INDICATORS")
-    check_readable_file(enrich.geoip_city, what="GeoIP city", env="NEAKTA_ENRICH__GEOIP_CITY")
-    check_readable_file(enrich.geoip_asn, what="GeoIP ASN", env="NEAKTA_ENRICH__GEOIP_ASN")
-    check_readable_file(enrich.attack, what="ATT&CK catalogue", env="NEAKTA_ENRICH__ATTACK")
-
-
 def _stages(
     args: argparse.Namespace, settings: Settings, rules: CompiledRuleSet
 ) -> tuple[wiring.Stages, Callable[[], Awaitable[None]] | None]:
@@ -262,7 +86,7 @@ def _stages(
     store = None
     close = None
     if args.bootstrap_servers:
-        store, close = wiring.checkpoint_store(
+        store, close = kafka_wiring.checkpoint_store(
             settings,
             bootstrap_servers=args.bootstrap_servers,
             group_id=args.group_id,
@@ -285,7 +109,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     try:
         return await _run_checked(args, settings, out)
     except (OperatorError, CheckpointError) as error:
-        print(f"neakta: {redact(str(error), _secrets(settings))}", file=sys.stderr)
+        print(f"neakta: {redact(str(error), secrets(settings))}", file=sys.stderr)
         return OPERATOR_EXIT
 
 
@@ -318,7 +142,7 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
         pipeline = wiring.build_pipeline(
             rulesets,
             stages,
-            sinks=wiring.alert_sinks(settings, args.alerts, out),
+            sinks=outputs.alert_sinks(settings, args.alerts, out),
             dead_letters=dead_letters,
             settings=settings,
             stop=stop,
@@ -364,7 +188,7 @@ async def _source(
     # aiokafka logs each failed connection itself; the operator gets one line.
     quiet.setLevel(logging.CRITICAL)
     try:
-        kafka, dead_letters = await wiring.kafka_source(
+        kafka, dead_letters = await kafka_wiring.kafka_source(
             settings.kafka,
             bootstrap_servers=args.bootstrap_servers,
             topics=args.topics,
@@ -403,8 +227,7 @@ async def _consume(
         if line is None:
             _log.exception("stopped by an error; the batch in hand was not committed")
             return 1
-        secrets = _secrets(settings)
-        print(f"neakta: {redact(line, secrets)}", file=sys.stderr)
+        print(f"neakta: {redact(line, secrets(settings))}", file=sys.stderr)
         print("neakta: stopped; the batch in hand was not committed", file=sys.stderr)
         return OPERATOR_EXIT
     finally:

@@ -11,7 +11,8 @@ import pytest
 from ingest.sources import SourceBatch
 from ingest.sources.kafka import KafkaSource
 from ingest.testing import ListDeadLetters
-from neakta.pipeline import Pipeline, compile_rulesets
+from neakta.pipeline import Pipeline
+from neakta.rulesets import compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.sinks import Delivery, SinkBatch
 from tests.integration.conftest import Broker, committed, create_topics, produce, unique

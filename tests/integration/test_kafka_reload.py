@@ -23,7 +23,7 @@ import pytest
 
 from ingest.sources.families import family_of_topic
 from ingest.sources.parsing import parse_records
-from neakta.pipeline import compile_correlations, compile_rulesets
+from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.alerts import simple_alerts
 from tests.integration.conftest import Broker, committed, create_topics, produce, run, unique

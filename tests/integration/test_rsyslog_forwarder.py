@@ -21,7 +21,7 @@ import pytest
 from ingest.sources.parsing import parse_records
 from neakta.cli import main
 from neakta.onboarding import ForwarderValues, render_forwarder
-from neakta.pipeline import compile_correlations, compile_rulesets
+from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.alerts import simple_alerts
 from tests.integration.conftest import Broker, create_topics, read_all, run, unique

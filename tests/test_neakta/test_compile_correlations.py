@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neakta.pipeline import compile_correlations, compile_rulesets
+from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 
 PLAIN = """

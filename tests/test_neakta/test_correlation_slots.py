@@ -20,7 +20,8 @@ from ingest.testing import ListDeadLetters, MemorySource
 from neakta.alerting import AlertStage
 from neakta.checkpoint import Checkpoint
 from neakta.cli import main
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.pipeline import Pipeline
+from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 from respond.assembly import Lookups
 from respond.testing import ListSink

@@ -11,8 +11,9 @@ import pytest
 
 from detect import CorrelationSet
 from ingest.testing import ListDeadLetters, MemorySource
-from neakta.pipeline import Pipeline, compile_correlations, compile_rulesets
+from neakta.pipeline import Pipeline
 from neakta.reload import RuleReload
+from neakta.rulesets import compile_correlations, compile_rulesets
 from respond.sinks import Delivery, SinkBatch
 from tests.test_neakta.test_pipeline import ATTACK, WHOAMI, sysmon
 
