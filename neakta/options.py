@@ -64,3 +64,18 @@ def add_rules_option(parser: argparse.ArgumentParser, settings: Settings) -> arg
         type=Path,
         default=list(settings.rules),
     )
+
+
+def add_store_option(
+    parser: argparse.ArgumentParser, settings: Settings, *, dest: str = "db"
+) -> argparse.Action:
+    """``--db``: the SQLite store of alerts, incidents and log sources."""
+    return add_option(
+        parser,
+        "--db",
+        env="NEAKTA_RESPOND__STORE_PATH",
+        help="the SQLite store of alerts, incidents and log sources",
+        dest=dest,
+        type=Path,
+        default=settings.respond.store_path,
+    )

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import orjson
 
 from neakta import outputs
-from neakta.options import add_option
+from neakta.options import add_store_option
 from neakta.settings import Settings
 from respond.alerts import SEVERITY
 from respond.incidents import severity_label
@@ -164,14 +164,7 @@ def cmd_state(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    add_option(
-        parser,
-        "--db",
-        env="NEAKTA_RESPOND__STORE_PATH",
-        help="the SQLite store",
-        type=Path,
-        default=settings.respond.store_path,
-    )
+    add_store_option(parser, settings)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

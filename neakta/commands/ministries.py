@@ -27,7 +27,7 @@ from neakta.onboarding import (
     ministry_topics,
     render_forwarder,
 )
-from neakta.options import add_option
+from neakta.options import add_option, add_store_option
 from neakta.settings import Settings
 from respond.errors import RespondError
 from respond.sources import SourceStats
@@ -85,14 +85,7 @@ def register(
         "--hosts", action="store_true", help="per forwarding host instead of per log family"
     )
     for parser in (add, listing):
-        add_option(
-            parser,
-            "--db",
-            env="NEAKTA_RESPOND__STORE_PATH",
-            help="the embedded store",
-            type=Path,
-            default=settings.respond.store_path,
-        )
+        add_store_option(parser, settings)
     add.set_defaults(handler=cmd_add)
     listing.set_defaults(handler=cmd_list)
 

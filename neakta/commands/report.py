@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from enrich.errors import SourceFileError
-from neakta.options import add_option
+from neakta.options import add_option, add_store_option
 from neakta.settings import ElasticSettings, Settings
 from respond.elastic import build_client
 from respond.elastic.client import alerts_data_stream
@@ -131,14 +131,7 @@ def register(
         default="auto",
         help="where to read (default auto: elastic when hosts are set, else sqlite)",
     )
-    add_option(
-        parser,
-        "--db",
-        env="NEAKTA_RESPOND__STORE_PATH",
-        help="the SQLite store",
-        type=Path,
-        default=settings.respond.store_path,
-    )
+    add_store_option(parser, settings)
     add_option(
         parser,
         "--hosts",

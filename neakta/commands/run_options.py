@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ingest.sources import FAMILIES
-from neakta.options import add_option, add_rules_option
+from neakta.options import add_option, add_rules_option, add_store_option
 from neakta.settings import Settings
 
 __all__ = ["add_common_options", "add_run_options"]
@@ -90,15 +90,7 @@ def add_common_options(parser: argparse.ArgumentParser, settings: Settings) -> N
         type=Path,
         default=run.dead_letters,
     )
-    add_option(
-        parser,
-        "--db",
-        env="NEAKTA_RESPOND__STORE_PATH",
-        help="SQLite file keeping alerts and incidents",
-        dest="store",
-        type=Path,
-        default=settings.respond.store_path,
-    )
+    add_store_option(parser, settings, dest="store")
     add_option(
         parser,
         "--max-record-bytes",
