@@ -20,19 +20,8 @@ def nest(row: Mapping[str, Any]) -> dict[str, Any]:
     >>> nest({"event.kind": "alert", "rule.id": "r1", "rule.name": None, "message": "m"})
     {'event': {'kind': 'alert'}, 'rule': {'id': 'r1'}, 'message': 'm'}
     """
-    document: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is None:
-            continue
-        *parents, leaf = key.split(".")
-        node = document
-        for part in parents:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[leaf] = value
-    return document
+    paths = [(i, *_path(key)) for i, key in enumerate(row)]
+    return _nested(tuple(row.values()), paths)
 
 
 def iter_documents(frame: pl.DataFrame) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -51,19 +40,27 @@ def iter_documents(frame: pl.DataFrame) -> Iterator[tuple[str, dict[str, Any]]]:
     # Each name is split once per frame, not once per row.
     paths = [(i, *_path(name)) for i, name in enumerate(columns) if i != at]
     for row in frame.iter_rows():
-        document: dict[str, Any] = {}
-        for i, parents, leaf in paths:
-            value = row[i]
-            if value is None:
-                continue
-            node = document
-            for part in parents:
-                child = node.get(part)
-                if not isinstance(child, dict):
-                    child = node[part] = {}
-                node = child
-            node[leaf] = value
-        yield str(row[at]), document
+        yield str(row[at]), _nested(row, paths)
+
+
+_Paths = list[tuple[int, tuple[str, ...], str]]
+
+
+def _nested(values: tuple[Any, ...], paths: _Paths) -> dict[str, Any]:
+    """One document from a row's values, each placed at its (parents, leaf) path."""
+    document: dict[str, Any] = {}
+    for i, parents, leaf in paths:
+        value = values[i]
+        if value is None:
+            continue
+        node = document
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    return document
 
 
 def _path(name: str) -> tuple[tuple[str, ...], str]:
