@@ -16,6 +16,11 @@ workload where detection finds next to nothing, so no alert is built). K x T bey
 machine's cores is still run: the table shows where adding either stops paying. Each
 trial also prints the first process's matches and alerts, and a steady rate: the records
 committed after the first commit over the time they took (start-up and joining left out).
+
+Side by side: ``--variant NAME:VAR=VALUE,VAR=VALUE`` (repeatable) runs every trial once per
+variant with those environment variables set (``--variant 'one-at-a-time:NEAKTA_RUN__AHEAD=0'``
+against ``--variant 'default:'``), interleaved, ``--rounds R`` times; a summary gives each
+variant's range over the rounds.
 """
 
 from __future__ import annotations
@@ -104,14 +109,24 @@ async def committed(bootstrap: str, group: str, partitions: int) -> int:
 
 
 def launch(
-    bootstrap: str, group: str, rules: Path, work: Path, threads: int
+    bootstrap: str,
+    group: str,
+    rules: Path,
+    work: Path,
+    threads: int,
+    *,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """One ``neakta run`` consuming ``TOPIC`` in ``group``, in its own folder ``work``."""
+    """One ``neakta run`` consuming ``TOPIC`` in ``group``, in its own folder ``work``.
+
+    ``env``: more environment variables (settings) for it.
+    """
     work.mkdir(parents=True)
     # Tansu does not hand out producer ids: the dead-letter producer runs without them.
     env = os.environ | {
         "POLARS_MAX_THREADS": str(threads),
         "NEAKTA_KAFKA__DLQ_IDEMPOTENCE": "false",
+        **(env or {}),
     }
     command = [
         NEAKTA, "run", "--bootstrap-servers", bootstrap, "--group-id", group,
@@ -131,20 +146,26 @@ async def trial(
     partitions: int,
     processes: int,
     threads: int,
-) -> tuple[float, float]:
+    env: dict[str, str] | None = None,
+) -> tuple[float, float, float]:
     """Aggregate events/s of ``processes`` x ``threads`` over the whole topic.
+
+    ``env``: more environment variables for every process (see :func:`launch`).
 
     Returns
     -------
     tuple of float
         From launch (start-up and joining the group included), and from the first commit
-        on (the records committed after it, over the time they took: the steady rate).
+        on (the records committed after it, over the time they took: the steady rate); and
+        the CPU seconds the processes used until the last commit (0 where ``/proc`` is
+        missing): the work done, whatever share of the cores other jobs took.
     """
     group = f"scaleout-{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     first: tuple[float, int] | None = None
     running = [
-        launch(bootstrap, group, rules, work / f"{group}-{n}", threads) for n in range(processes)
+        launch(bootstrap, group, rules, work / f"{group}-{n}", threads, env=env)
+        for n in range(processes)
     ]
     try:
         while (done := await committed(bootstrap, group, partitions)) < events:
@@ -155,8 +176,9 @@ async def trial(
                 raise RuntimeError(f"every neakta run exited early:\n{log[-2000:]}")
             await asyncio.sleep(0.25)
         ended = time.perf_counter()
+        cpu = sum(map(cpu_seconds, running))
         steady = (events - first[1]) / (ended - first[0]) if first is not None else 0.0
-        return events / (ended - started), steady
+        return events / (ended - started), steady, cpu
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -169,12 +191,34 @@ async def trial(
         print(*(line for line in log.splitlines() if line.startswith("matches:")), flush=True)
 
 
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User and system CPU seconds ``process`` used so far (0 without ``/proc``)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _numbers(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
+def _variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VAR=VALUE,VAR=VALUE`` -> name and environment."""
+    name, _, assignments = text.partition(":")
+    env = dict(part.split("=", 1) for part in assignments.split(",") if part)
+    return name or "default", env
+
+
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:,.0f}" if len(values) == 1 else f"{low:,.0f}-{high:,.0f}"
+
+
 def main() -> None:
-    """Produce the events once, then time every (processes, threads) pair."""
+    """Produce the events once, then time every (processes, threads) pair per variant."""
     sigmahq = os.environ.get("NEAKTA_SIGMAHQ")
     default = Path(sigmahq) / "rules" / "windows" / "process_creation" if sigmahq else DEFAULT_RULES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,33 +228,57 @@ def main() -> None:
     parser.add_argument("--threads", type=_numbers, default=[1, 2, 4, 8, 16])
     parser.add_argument("--rules", type=Path, default=default)
     parser.add_argument("--no-matches", action="store_true")
+    parser.add_argument("--variant", type=_variant, action="append", default=[])
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
+    variants: list[tuple[str, dict[str, str]]] = args.variant or [("default", {})]
+    width = max(7, *(len(name) for name, _ in variants))
+    results: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="neakta-scaleout-") as raw:
         work = Path(raw)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         ruleset = compile_rules([args.rules], pipeline="ecs", cache_dir=work / "cache" / "neakta")
         print(f"{len(ruleset.rules)} rules ({args.rules}), {args.events:,} events, "
               f"{args.partitions} partitions, {os.cpu_count()} cores")  # fmt: skip
+        for name, env in variants:
+            print(f"variant {name}: {' '.join(f'{k}={v}' for k, v in env.items()) or '-'}")
         with tansu_broker() as bootstrap:
             keep = without_matches(args.rules, work / "cache" / "raw") if args.no_matches else None
             asyncio.run(produce(bootstrap, args.events, args.partitions, keep))
-            print(f"{'processes':>9} {'threads':>7} {'events/s':>10} {'steady':>10}")
-            for processes in args.processes:
-                for threads in args.threads:
-                    rate, steady = asyncio.run(
-                        trial(
-                            bootstrap,
-                            args.events,
-                            args.rules,
-                            work,
-                            partitions=args.partitions,
-                            processes=processes,
-                            threads=threads,
-                        )
-                    )
-                    print(
-                        f"{processes:>9} {threads:>7} {rate:>10,.0f} {steady:>10,.0f}", flush=True
-                    )
+            print(f"{'variant':>{width}} {'processes':>9} {'threads':>7} "
+                  f"{'events/s':>10} {'steady':>10} {'cpu s':>7}")  # fmt: skip
+            for _ in range(args.rounds):
+                for processes in args.processes:
+                    for threads in args.threads:
+                        for name, env in variants:
+                            rate, steady, cpu = asyncio.run(
+                                trial(
+                                    bootstrap,
+                                    args.events,
+                                    args.rules,
+                                    work,
+                                    partitions=args.partitions,
+                                    processes=processes,
+                                    threads=threads,
+                                    env=env,
+                                )
+                            )
+                            results.setdefault((name, processes, threads), []).append(
+                                (rate, steady, cpu)
+                            )
+                            print(
+                                f"{name:>{width}} {processes:>9} {threads:>7} "
+                                f"{rate:>10,.0f} {steady:>10,.0f} {cpu:>7.1f}",
+                                flush=True,
+                            )
+    if args.rounds > 1 or len(variants) > 1:
+        print(f"\nover {args.rounds} round(s): events/s (from launch), steady, CPU seconds")
+        for (name, processes, threads), rates in results.items():
+            launched, steadily, cpus = (_span([r[n] for r in rates]) for n in range(3))
+            print(
+                f"{name:>{width}} {processes:>9} {threads:>7} "
+                f"{launched:>15} {steadily:>15} {cpus:>11}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import orjson
@@ -103,20 +104,25 @@ class Checkpoint:
         for topic, partition in revoked:
             self.parsers.iis_fields.pop(f"{topic}/{partition}", None)
 
-    def save(self, batch: SourceBatch) -> None:
-        """Save the state of the slots ``batch`` read, with its offsets, and the counters."""
+    def save(self, batch: SourceBatch, parsers: ParserState | None = None) -> None:
+        """Save the state of the slots ``batch`` read, with its offsets, and the counters.
+
+        ``parsers``: the parser state as ``batch``'s parse left it, when later batches
+        were parsed since (default: :attr:`parsers`).
+        """
         if self.slots is not None:
-            self.slots.checkpoint(batch.position, extras=self._parser_state)
+            extras = partial(self._parser_state, self.parsers if parsers is None else parsers)
+            self.slots.checkpoint(batch.position, extras=extras)
         if self.sources is not None:
             self.sources.checkpoint()
 
-    def _parser_state(self, slot: int, inputs: set[str]) -> bytes:
+    def _parser_state(self, state: ParserState, slot: int, inputs: set[str]) -> bytes:
         """What goes with a slot's correlation state: parser state and open incidents.
 
         The parser state of the slot's inputs; the open incidents all of them, since
         whoever takes the slot over may extend any.
         """
-        parsers = orjson.loads(self.parsers.keep(inputs).to_bytes())
+        parsers = orjson.loads(state.keep(inputs).to_bytes())
         incidents = self.tracker.snapshot() if self.tracker is not None else []
         return orjson.dumps({"parsers": parsers, "incidents": incidents})
 
@@ -133,8 +139,11 @@ class Checkpoint:
         *,
         flush: Callable[[], Awaitable[_T]],
         retry: Retry[None],
+        parsers: ParserState | None = None,
     ) -> _T:
         """Finish ``batch``: ``flush`` (every sink acknowledges), save state, commit.
+
+        ``parsers``: the parser state ``batch``'s parse left (see :meth:`save`).
 
         A crash after the save and before the commit leaves the store one checkpoint
         ahead of Kafka; :meth:`assign` then restores the older one (see
@@ -143,7 +152,7 @@ class Checkpoint:
         flushed = await flush()
 
         async def save() -> None:
-            self.save(batch)
+            self.save(batch, parsers)
             await self._flush_store()
 
         await retry("checkpoint store", save)

@@ -13,6 +13,12 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
    batch's offsets (correlation windows, see :mod:`detect.correlation`);
 6. only then the source commits the batch (steps 4-6 in the checkpoint's order).
 
+Overlap: with ``ahead`` = 1 (the default of ``neakta run``), the next batch is fetched
+and parsed (step 1, in a worker thread) while this one is detected and delivered (steps
+2-6, detection and alert building in a second worker thread: Polars releases the GIL), so
+the event loop stays free for the Kafka fetcher. Batches are still completed one at a
+time, in order; the parser state saved with a batch is the one its own parse left.
+
 When a finite source (files) ends, ``make_alerts.finish()`` gives what stateful stages
 still hold, such as correlation windows waiting for later events.
 
@@ -31,6 +37,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -42,8 +49,9 @@ from detect import CompiledRuleSet
 from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FileSource, Source, SourceBatch
-from ingest.sources.parsing import parse_records
+from ingest.sources.parsing import ParsedBatch, ParserState, parse_records
 from neakta.checkpoint import Checkpoint
+from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
 from respond.sinks import AlertSink, SinkBatch
@@ -111,6 +119,9 @@ class Pipeline:
         Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
     before_batch
         Awaited before each batch (a rule reload swaps rule sets there).
+    ahead
+        Batches fetched and parsed ahead of the one in hand by :meth:`run`, parse and
+        detection then each in a worker thread; 0: one batch at a time, on the event loop.
     """
 
     def __init__(
@@ -129,6 +140,7 @@ class Pipeline:
         stop: asyncio.Event | None = None,
         archive: EventArchive | None = None,
         before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
+        ahead: int = 0,
     ) -> None:
         self.rulesets = dict(rulesets)
         self.sinks = list(sinks)
@@ -143,40 +155,36 @@ class Pipeline:
         self.stop = stop or asyncio.Event()
         self.archive = archive
         self.before_batch = before_batch
+        self.ahead = ahead
         self.stats = RunStats()
         self.last_batch = time.monotonic()
+        self._parser: ThreadPoolExecutor | None = None
+        self._detector: ThreadPoolExecutor | None = None
 
-    async def process(self, batch: SourceBatch) -> BatchResult:
-        """Parse, detect and deliver one batch; do not commit it."""
-        # Partitions that still lag are not idle, whichever partitions this batch holds.
-        self.make_alerts.touch(batch.busy)
+    def parse(self, batch: SourceBatch) -> tuple[ParsedBatch, ParserState]:
+        """Parse and stamp ``batch``; the parser state as it left it (saved with it)."""
+        parsers = self.checkpoint.parsers
         parsed = parse_records(
-            batch.records,
-            year=self.clock().year,
-            forwarders=self.forwarders,
-            state=self.checkpoint.parsers,
+            batch.records, year=self.clock().year, forwarders=self.forwarders, state=parsers
         )
+        return parsed, ParserState(dict(parsers.iis_fields))
+
+    async def _parse(self, batch: SourceBatch) -> tuple[ParsedBatch, ParserState]:
+        if self._parser is None or not batch.records.height:
+            return self.parse(batch)
+        return await asyncio.get_running_loop().run_in_executor(self._parser, self.parse, batch)
+
+    async def process(self, batch: SourceBatch, parsed: ParsedBatch | None = None) -> BatchResult:
+        """Parse (unless ``parsed`` is given), detect and deliver one batch; do not commit it."""
+        if parsed is None:
+            parsed, _ = self.parse(batch)
+        if self._detector is None:
+            outputs, matched, counts = self._detect(batch, parsed)
+        else:
+            outputs, matched, counts = await asyncio.get_running_loop().run_in_executor(
+                self._detector, self._detect, batch, parsed
+            )
         dead = pl.concat([batch.dead, parsed.dead]) if parsed.dead.height else batch.dead
-        outputs: list[SinkBatch] = []
-        matched = 0
-        for family, events in parsed.events.items():
-            if self.archive is not None:
-                self.archive.write(family, events)
-            ruleset = self.rulesets.get(family)
-            if ruleset is None:
-                continue
-            if not ruleset.calibrated:
-                ruleset = self.rulesets[family] = ruleset.calibrate(events)
-            matches = ruleset.evaluate(events)
-            matched += matches.height
-            # Called with no matches too: stateful stages (correlation windows, incidents)
-            # may have something to say about any batch.
-            outputs.append(self.make_alerts(events, matches, ruleset))
-        outputs.append(self.make_alerts.advance(batch))
-        counts: Counter[str] = Counter()
-        if self.sources is not None:
-            silence, counts = self.sources.observe(parsed.events)
-            outputs.append(silence)
         if dead.height:
             await self._deliver("dead letters", partial(self.dead_letters.write, dead))
         written = duplicates = 0
@@ -200,6 +208,34 @@ class Pipeline:
             conflicts=report_conflicts(parsed.conflicts, _log),
         )
 
+    def _detect(
+        self, batch: SourceBatch, parsed: ParsedBatch
+    ) -> tuple[list[SinkBatch], int, Counter[str]]:
+        """Evaluate each family's rules and build the alerts: outputs, matches, counts."""
+        # Partitions that still lag are not idle, whichever partitions this batch holds.
+        self.make_alerts.touch(batch.busy)
+        outputs: list[SinkBatch] = []
+        matched = 0
+        for family, events in parsed.events.items():
+            if self.archive is not None:
+                self.archive.write(family, events)
+            ruleset = self.rulesets.get(family)
+            if ruleset is None:
+                continue
+            if not ruleset.calibrated:
+                ruleset = self.rulesets[family] = ruleset.calibrate(events)
+            matches = ruleset.evaluate(events)
+            matched += matches.height
+            # Called with no matches too: stateful stages (correlation windows, incidents)
+            # may have something to say about any batch.
+            outputs.append(self.make_alerts(events, matches, ruleset))
+        outputs.append(self.make_alerts.advance(batch))
+        counts: Counter[str] = Counter()
+        if self.sources is not None:
+            silence, counts = self.sources.observe(parsed.events)
+            outputs.append(silence)
+        return outputs, matched, counts
+
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
         pause = self.backoff
         while True:
@@ -222,14 +258,21 @@ class Pipeline:
         if inputs:
             # Event time waits for every file, not only those read so far.
             self.make_alerts.expect(list(inputs))
-        batches = source.batches()
+        if self.ahead > 0:
+            self._parser = ThreadPoolExecutor(1, thread_name_prefix="neakta-parse")
+            self._detector = ThreadPoolExecutor(1, thread_name_prefix="neakta-detect")
+        pairs = read_ahead(source.batches(), self._parse, ahead=self.ahead)
         try:
-            async with contextlib.aclosing(batches):  # type: ignore[type-var]
-                async for batch in batches:
+            async with contextlib.aclosing(pairs):
+                async for batch, (parsed, parsers) in pairs:
                     if self.before_batch is not None:
                         await self.before_batch(self)
                     result = await self.checkpoint.complete(
-                        batch, source, flush=partial(self.process, batch), retry=self._deliver
+                        batch,
+                        source,
+                        flush=partial(self.process, batch, parsed),
+                        retry=self._deliver,
+                        parsers=parsers,
                     )
                     self.stats.add(result)
                     if batch.size or batch.position:
@@ -243,6 +286,11 @@ class Pipeline:
                     await self._finish()
         except PipelineStoppedError as stopped:
             _log.info("%s", stopped)
+        finally:
+            for pool in (self._parser, self._detector):
+                if pool is not None:
+                    pool.shutdown(wait=False)
+            self._parser = self._detector = None
         if status is not None:
             status.update(self.stats, lag())
             status.finish()

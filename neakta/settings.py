@@ -69,7 +69,11 @@ class KafkaSettings(BaseModel):
 
 
 class RunSettings(BaseModel):
-    """``neakta run`` / ``replay``: inputs in file mode, outputs, limits, what is shown."""
+    """``neakta run`` / ``replay``: inputs in file mode, outputs, limits, what is shown.
+
+    ``ahead``: batches fetched and parsed while the one in hand is detected and delivered
+    (0: one batch at a time; see :mod:`neakta.pipeline`).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -85,6 +89,7 @@ class RunSettings(BaseModel):
     archive: Path | None = None
     archive_retention_days: int = 30
     reload_interval_s: float = 2.0
+    ahead: Annotated[int, Field(ge=0)] = 1
 
 
 class ElasticSettings(BaseModel):

@@ -171,4 +171,5 @@ def build_pipeline(
         archive=None
         if archive is None
         else ParquetArchive(archive, retention_days=settings.run.archive_retention_days),
+        ahead=settings.run.ahead,
     )

@@ -12,15 +12,19 @@ this batch is decoded, parsed and evaluated, instead of after its commit. A part
 is capped at ``max_partition_fetch_bytes`` (aiokafka's default, 1 MiB, is about 1,400
 endpoint events), which would cap every batch far below ``max_records``; the source asks for
 :data:`PARTITION_FETCH_BYTES` unless told otherwise. Columns are built per partition from
-plain lists in one ``pl.Series`` call each; offsets of a gap-free partition are a range, and
-headers are only looked at when a record has any.
+plain lists in one ``pl.Series`` call each, without queries (those would wait for Polars'
+thread pool, busy with the batch in hand); headers are only looked at when a record has
+any.
 
 Rebalances: a batch is *in flight* from the moment ``getmany`` returned it until it is
-committed, and a lock is held for exactly that span (never around ``getmany`` itself). The
+committed, and a lock is held while any batch is in flight (never around the ``getmany``
+that starts a span). The pipeline may ask for the next batch before it commits the one in
+hand (it parses one batch ahead); both are then in flight, and commits come in order. The
 rebalance listener's ``on_partitions_revoked`` waits for that lock, so a partition is only
-handed to another consumer after its in-flight batch is finished and committed. The
-listener is not called by ``stop()``; the pipeline commits every batch before it asks for
-the next one and before it closes the source, so nothing is left to commit there.
+handed to another consumer after every batch in flight is finished and committed; a batch
+fetched while a rebalance waits is only handed out after it. The listener is not called by
+``stop()``; batches the pipeline did not commit before it closes the source are simply
+read again by whoever reads the partition next.
 
 State kept outside Kafka (correlation windows) hooks in with two callbacks: ``on_assigned``
 gets the assigned partitions with the group's committed offsets (None where there is none)
@@ -48,6 +52,7 @@ from ingest.sources.families import family_of_topic
 from ingest.sources.records import SourceBatch, decode_records
 
 __all__ = [
+    "BUSY_POLL_MS",
     "FETCHER_STEPS",
     "LINGER_MS",
     "ORGANIZATION_HEADER",
@@ -74,8 +79,13 @@ LINGER_MS: Final = 200
 ``getmany`` hands out what the fetcher holds, one fetch response per partition; on a local
 Tansu broker, with 2.9 KB endpoint events, that was about 2,100 records a batch. Every
 batch pays a fixed cost in detection and delivery, so a batch is topped up with further
-fetches for up to this long.
+fetches for up to this long, and for as long as the batch before it is still in flight
+(the pipeline reads ahead): waiting then delays nothing, so under a backlog batches grow
+to ``max_records`` and a quiet stream keeps its latency.
 """
+
+BUSY_POLL_MS: Final = 50
+"""How long one top-up ``getmany`` waits while the batch before is in flight."""
 
 FETCHER_STEPS: Final = 4
 """Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
@@ -229,26 +239,36 @@ def records_frame(
     """
     size = len(records)
     first, last = records[0].offset, records[-1].offset
+    prefix = f"{topic}/{partition}/"
     if last - first + 1 == size:
         # Offsets only grow within a partition, so this span has no gap: a range.
-        offsets = pl.int_range(first, last + 1, dtype=pl.Int64, eager=True)
+        origins = [f"{prefix}{offset}" for offset in range(first, last + 1)]
     else:
-        offsets = pl.Series(list(map(_offset, records)), dtype=pl.Int64)
+        origins = [f"{prefix}{offset}" for offset in map(_offset, records)]
     headers = list(map(_headers, records))
     if any(headers):
         header = pl.Series([_organization(h) for h in headers], dtype=pl.String)
     else:
-        header = pl.repeat(None, size, dtype=pl.String, eager=True)
+        header = _constant(None, size)
     return pl.DataFrame(
         {
-            "family": pl.repeat(family, size, dtype=pl.String, eager=True),
-            "source": pl.repeat(topic, size, dtype=pl.String, eager=True),
-            "origin": f"{topic}/{partition}/" + offsets.cast(pl.String),
+            "family": _constant(family, size),
+            "source": _constant(topic, size),
+            "origin": pl.Series(origins, dtype=pl.String),
             "raw": pl.Series(list(map(_value, records)), dtype=pl.Binary),
             "header_organization": header,
-            "source_organization": pl.repeat(ministry, size, dtype=pl.String, eager=True),
+            "source_organization": _constant(ministry, size),
         }
     )
+
+
+def _constant(value: str | None, size: int) -> pl.Series:
+    """``value`` ``size`` times, without a query: no wait for Polars' thread pool.
+
+    The source builds its frames on the event loop while parse and detection keep the
+    pool busy in worker threads; a query (``pl.repeat``, an expression) would queue there.
+    """
+    return pl.Series([value], dtype=pl.String).new_from_index(0, size)
 
 
 class KafkaSource:
@@ -269,7 +289,8 @@ class KafkaSource:
     linger_ms
         After a ``getmany`` with records, fetch more for up to this long while the batch
         holds fewer than ``max_records`` (default :data:`LINGER_MS`; 0: one ``getmany``
-        per batch). A rebalance or ``stop`` ends the wait early.
+        per batch), and for as long as a batch handed out before is not committed. A
+        rebalance or ``stop`` ends the wait early.
     max_record_bytes
         Longer records are dead letters.
     stop
@@ -328,7 +349,9 @@ class KafkaSource:
         }
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight = asyncio.Lock()
-        self._flying = False
+        self._flying = 0
+        self._landed = asyncio.Event()
+        self._landed.set()
         self._next: dict[TopicPartition, int] = {}
         self._failed: Exception | None = None
         self._revoking = False
@@ -347,39 +370,60 @@ class KafkaSource:
     async def batches(self) -> AsyncGenerator[SourceBatch, None]:
         """One batch per non-empty ``getmany``, until ``stop`` is set.
 
+        A batch stays in flight until :meth:`commit`; the next one may be asked for before
+        that. Closing the generator ends the flight of the batches not committed.
+
         Raises what a rebalance callback (``on_assigned``, ``on_revoked``) raised.
         """
         await self.start()
         consumer = self._consumer
         assert consumer is not None
-        while not self.stop.is_set():
-            fetched = await consumer.getmany(
-                timeout_ms=self.timeout_ms, max_records=self.max_records
-            )
-            if self._failed is not None:
-                # A rebalance callback failed: its state is not in place, read nothing more.
-                raise self._failed
-            if not fetched and not self.ticks:
-                continue
-            ready, generation = self._ready, self._generation
-            await self._in_flight.acquire()
-            if not (ready and self._ready and generation == self._generation):
-                # Fetched before the assignment put state and positions in place: the
-                # assignment positioned every partition again, so these are read again.
-                self._in_flight.release()
-                continue
-            self._flying = True
-            try:
-                if not fetched:
-                    yield SourceBatch(busy=self._busy())
+        try:
+            while not self.stop.is_set():
+                fetched = await consumer.getmany(
+                    timeout_ms=self.timeout_ms, max_records=self.max_records
+                )
+                if self._failed is not None:
+                    # A rebalance callback failed: its state is not in place, read nothing more.
+                    raise self._failed
+                if not fetched and not self.ticks:
                     continue
-                fetched = await self._linger(consumer, fetched, generation)
-                # The fetcher's next request goes out now, not at this batch's commit.
-                for _ in range(self.fetcher_steps):
-                    await asyncio.sleep(0)
-                yield replace(self._batch(fetched), busy=self._busy())
-            finally:
+                ready, generation = self._ready, self._generation
+                await self._take_off()
+                if not (ready and self._ready and generation == self._generation):
+                    # Fetched before the assignment put state and positions in place: the
+                    # assignment positioned every partition again, so these are read again.
+                    self._land()
+                    continue
+                try:
+                    if fetched:
+                        fetched = await self._linger(consumer, fetched, generation)
+                        # The fetcher's next request goes out now, not at this batch's commit.
+                        for _ in range(self.fetcher_steps):
+                            await asyncio.sleep(0)
+                        batch = replace(self._batch(fetched), busy=self._busy())
+                    else:
+                        batch = SourceBatch(busy=self._busy())
+                except BaseException:
+                    self._land()
+                    raise
+                yield batch
+        finally:
+            while self._flying:
                 self._land()
+
+    async def _take_off(self) -> None:
+        """Put one more batch in flight (the first one takes the lock a rebalance waits for).
+
+        While a rebalance waits for the batches in flight, a new one waits for the
+        rebalance: after the last commit the listener has the lock first.
+        """
+        if self._flying and self._revoking:
+            await self._landed.wait()
+        if not self._flying:
+            await self._in_flight.acquire()
+        self._flying += 1
+        self._landed.clear()
 
     async def _linger(
         self,
@@ -388,6 +432,9 @@ class KafkaSource:
         generation: int,
     ) -> dict[TopicPartition, list[Any]]:
         """Top a fetch up to ``max_records`` with what arrives within ``linger_ms``.
+
+        While a batch handed out before is still in flight, topping up goes on past
+        ``linger_ms``: the pipeline could not take this batch sooner anyway.
 
         Called in flight (a rebalance waits for the batch), so the partitions cannot
         change under it; a pending rebalance or ``stop`` ends it at once. Records fetched
@@ -399,9 +446,12 @@ class KafkaSource:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.linger_ms / 1000
         while count < self.max_records and not (self.stop.is_set() or self._revoking):
-            left_ms = int((deadline - loop.time()) * 1000)
-            if left_ms <= 0:
-                break
+            if self._flying > 1:
+                left_ms = BUSY_POLL_MS
+            else:
+                left_ms = int((deadline - loop.time()) * 1000)
+                if left_ms <= 0:
+                    break
             more = await consumer.getmany(timeout_ms=left_ms, max_records=self.max_records - count)
             if self._failed is not None or not self._ready or generation != self._generation:
                 break  # as in batches(): the next getmany raises, or reads these again
@@ -467,7 +517,10 @@ class KafkaSource:
         return SourceBatch(good, dead, position)
 
     async def commit(self, batch: SourceBatch) -> None:
-        """Commit the batch's next offsets on the partitions still assigned; end its flight."""
+        """Commit the batch's next offsets on the partitions still assigned; end its flight.
+
+        Batches are committed in the order they were handed out.
+        """
         consumer = self._consumer
         try:
             if consumer is not None:
@@ -487,10 +540,12 @@ class KafkaSource:
             self._land()
 
     def _land(self) -> None:
-        """End the in-flight span (once), letting a waiting rebalance go on."""
+        """One batch's flight ends; after the last one a waiting rebalance goes on."""
         if self._flying:
-            self._flying = False
-            self._in_flight.release()
+            self._flying -= 1
+            if not self._flying:
+                self._in_flight.release()
+                self._landed.set()
 
     @property
     def assigned(self) -> bool:

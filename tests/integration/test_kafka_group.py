@@ -161,3 +161,42 @@ async def test_a_joining_member_waits_until_the_batch_in_flight_is_committed(
     await second_batches.aclose()
     await first.close()
     await second.close()
+
+
+async def test_a_rebalance_waits_for_every_batch_in_flight_when_reading_ahead(
+    broker: Broker,
+) -> None:
+    topic = f"logs.endpoint.{unique('m')}"
+    group = unique("g")
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    first, second = source(broker, topic, group), source(broker, topic, group)
+    first_batches = first.batches()
+    # Read ahead: the next batch is taken before the one in hand is committed.
+    in_hand = await anext(first_batches)
+    ahead = await anext(first_batches)
+    second_batches = second.batches()
+    second_first = asyncio.create_task(next_batch(second_batches))
+    done, _ = await asyncio.wait([second_first], timeout=3)
+    assert not done
+    await first.commit(in_hand)
+    # One batch is still in flight: the rebalance still waits.
+    done, _ = await asyncio.wait([second_first], timeout=3)
+    assert not done
+    await first.commit(ahead)
+    keep_polling = asyncio.create_task(next_batch(first_batches))
+    batch = await asyncio.wait_for(second_first, 15)
+    committed_by_first = {
+        f"{tp.topic}/{tp.partition}": offset  # type: ignore[attr-defined]
+        for tp, offset in (in_hand.position | ahead.position).items()
+    }
+    for origin in batch.records["origin"].to_list():
+        partition, offset = origin.rsplit("/", 1)
+        assert int(offset) >= committed_by_first.get(partition, 0)
+    first.stop.set()
+    second.stop.set()
+    keep_polling.cancel()
+    await first_batches.aclose()
+    await second_batches.aclose()
+    await first.close()
+    await second.close()

@@ -1,0 +1,156 @@
+"""Reading ahead: the next batch is read and parsed while this one is detected and delivered.
+
+Results and the commit order stay those of one batch at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from ingest.sources import SourceBatch
+from ingest.testing import ListDeadLetters, MemorySource
+from neakta.pipeline import Pipeline
+from neakta.readahead import read_ahead
+from respond.sinks import Delivery, SinkBatch
+from respond.testing import ListSink
+from tests.test_neakta.test_pipeline import ATTACK, BENIGN, rulesets
+
+
+@dataclass
+class LoggedSource(MemorySource):
+    """A memory source that logs each batch it hands out and each commit."""
+
+    log: list[str] = field(default_factory=list)
+
+    async def batches(self) -> AsyncIterator[SourceBatch]:
+        try:
+            for n, batch in enumerate(self.given, 1):
+                self.log.append(f"read {n}")
+                yield batch
+        finally:
+            self.log.append("closed")
+
+    async def commit(self, batch: SourceBatch) -> None:
+        number = next(n for n, given in enumerate(self.given, 1) if given is batch)
+        self.log.append(f"commit {number}")
+        await super().commit(batch)
+
+
+@dataclass
+class LoggedSink:
+    """Logs each write, after giving the event loop a few turns (time to read ahead)."""
+
+    source: LoggedSource
+
+    async def write(self, batch: SinkBatch) -> Delivery:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        self.source.log.append(f"write {len(self.source.committed) + 1}")
+        return Delivery(written=batch.alerts.height)
+
+    async def close(self) -> None:
+        return None
+
+
+def attack(computer: str) -> str:
+    """The whoami attack, on its own computer (so its own event and alert)."""
+    return ATTACK.replace('"ws1"', f'"{computer}"')
+
+
+def numbered(count: int) -> LoggedSource:
+    lines = [attack(f"ws{n}") for n in range(count)]
+    return LoggedSource(MemorySource.of_lines("endpoint", lines, batch_size=1).given)
+
+
+async def test_the_next_batch_is_read_before_this_one_is_written_and_commits_stay_in_order() -> (
+    None
+):
+    source = numbered(3)
+    pipeline = Pipeline(rulesets(), sinks=[LoggedSink(source)], dead_letters=ListDeadLetters())
+    pipeline.ahead = 1
+    stats = await pipeline.run(source)
+    assert stats.batches == 3
+    # The source may end (closed) before or after the last write.
+    assert [entry for entry in source.log if entry != "closed"] == [
+        "read 1",
+        "read 2",
+        "write 1",
+        "commit 1",
+        "read 3",
+        "write 2",
+        "commit 2",
+        "write 3",
+        "commit 3",
+    ]
+    assert source.log.count("closed") == 1
+
+
+async def test_one_batch_at_a_time_reads_after_the_commit() -> None:
+    source = numbered(2)
+    pipeline = Pipeline(rulesets(), sinks=[LoggedSink(source)], dead_letters=ListDeadLetters())
+    await pipeline.run(source)
+    assert source.log == [
+        "read 1",
+        "write 1",
+        "commit 1",
+        "read 2",
+        "write 2",
+        "commit 2",
+        "closed",
+    ]
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 2])
+async def test_reading_ahead_gives_the_same_alerts_dead_letters_and_counts(ahead: int) -> None:
+    lines = [attack("a"), BENIGN, "garbage", attack("b"), BENIGN, attack("c"), "{}"]
+    source = MemorySource.of_lines("endpoint", lines, batch_size=2)
+    sink, dead = ListSink(), ListDeadLetters()
+    pipeline = Pipeline(rulesets(), sinks=[sink], dead_letters=dead, ahead=ahead)
+    stats = await pipeline.run(source)
+    assert [b.alerts["event.original"].to_list() for b in sink.batches] == [
+        [attack("a")],
+        [attack("b")],
+        [attack("c")],
+    ]
+    assert dead.dead["origin"].to_list() == ["memory:3", "memory:7"]
+    assert source.committed == source.given
+    assert (stats.records, stats.events, stats.matches, stats.written) == (7, 5, 3, 3)
+
+
+async def test_a_stop_leaves_the_batch_read_ahead_uncommitted() -> None:
+    source = numbered(3)
+    pipeline = Pipeline(
+        rulesets(), sinks=[LoggedSink(source)], dead_letters=ListDeadLetters(), ahead=1
+    )
+
+    class StopAfterFirst(ListSink):
+        async def write(self, batch: SinkBatch) -> Delivery:
+            pipeline.stop.set()
+            return await super().write(batch)
+
+    pipeline.sinks.append(StopAfterFirst())
+    stats = await pipeline.run(source)
+    assert stats.batches == 1
+    assert source.committed == source.given[:1]
+    # The second batch was read ahead; the source was closed without its commit.
+    assert source.log[-1] == "closed"
+    assert "read 2" in source.log
+
+
+async def test_what_the_source_raises_comes_after_the_batches_before_it() -> None:
+    async def failing() -> AsyncIterator[SourceBatch]:
+        yield SourceBatch(position={"n": 1})
+        raise RuntimeError("broker gone")
+
+    async def prepare(batch: SourceBatch) -> int:
+        return batch.position["n"]
+
+    seen = []
+    with pytest.raises(RuntimeError, match="broker gone"):
+        async for _, prepared in read_ahead(failing(), prepare, ahead=1):
+            seen.append(prepared)
+    assert seen == [1]
