@@ -158,8 +158,17 @@ class Pipeline:
         self.ahead = ahead
         self.stats = RunStats()
         self.last_batch = time.monotonic()
+        self._in_hand = False
         self._parser: ThreadPoolExecutor | None = None
         self._detector: ThreadPoolExecutor | None = None
+
+    @property
+    def active(self) -> float:
+        """When the pipeline last had a batch: now while one with records is in hand.
+
+        Detection runs off the event loop, so an idle watcher may look during a long batch.
+        """
+        return time.monotonic() if self._in_hand else self.last_batch
 
     def parse(self, batch: SourceBatch) -> tuple[ParsedBatch, ParserState]:
         """Parse and stamp ``batch``; the parser state as it left it (saved with it)."""
@@ -267,13 +276,17 @@ class Pipeline:
                 async for batch, (parsed, parsers) in pairs:
                     if self.before_batch is not None:
                         await self.before_batch(self)
-                    result = await self.checkpoint.complete(
-                        batch,
-                        source,
-                        flush=partial(self.process, batch, parsed),
-                        retry=self._deliver,
-                        parsers=parsers,
-                    )
+                    self._in_hand = bool(batch.size)
+                    try:
+                        result = await self.checkpoint.complete(
+                            batch,
+                            source,
+                            flush=partial(self.process, batch, parsed),
+                            retry=self._deliver,
+                            parsers=parsers,
+                        )
+                    finally:
+                        self._in_hand = False
                     self.stats.add(result)
                     if batch.size or batch.position:
                         # An empty tick batch (no record came) is no activity.

@@ -215,7 +215,7 @@ async def _consume(
     """Run the pipeline; an operator error ends it with one line and status 2."""
     watcher = (
         asyncio.create_task(
-            stop_when_idle(pipeline.stop, lambda: pipeline.last_batch, source, args.idle_exit)
+            stop_when_idle(pipeline.stop, lambda: pipeline.active, source, args.idle_exit)
         )
         if args.idle_exit
         else None

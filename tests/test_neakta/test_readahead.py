@@ -6,6 +6,7 @@ Results and the commit order stay those of one batch at a time.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -154,3 +155,22 @@ async def test_what_the_source_raises_comes_after_the_batches_before_it() -> Non
         async for _, prepared in read_ahead(failing(), prepare, ahead=1):
             seen.append(prepared)
     assert seen == [1]
+
+
+async def test_a_batch_in_hand_counts_as_activity_for_the_idle_watcher() -> None:
+    source = numbered(1)
+    seen: list[tuple[float, float]] = []
+
+    class Slow(ListSink):
+        async def write(self, batch: SinkBatch) -> Delivery:
+            await asyncio.sleep(0.05)
+            seen.append((pipeline.active, time.monotonic()))
+            return await super().write(batch)
+
+    pipeline = Pipeline(rulesets(), sinks=[Slow()], dead_letters=ListDeadLetters(), ahead=1)
+    started = time.monotonic()
+    await pipeline.run(source)
+    # While the batch was written, the pipeline was active "now", not at its start.
+    [(active, now)] = seen
+    assert active >= now - 0.01 > started
+    assert pipeline.active == pipeline.last_batch
