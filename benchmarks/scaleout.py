@@ -59,7 +59,11 @@ def without_matches(rules: Path, cache: Path) -> Keep:
 
     def keep(frame: pl.DataFrame) -> pl.DataFrame:
         matched = ruleset.calibrate(frame).evaluate(frame)["row"].unique()
-        return frame.with_row_index("_row").filter(~pl.col("_row").is_in(matched)).drop("_row")
+        return (
+            frame.with_row_index("_row")
+            .filter(~pl.col("_row").is_in(matched.implode()))
+            .drop("_row")
+        )
 
     return keep
 
@@ -212,9 +216,9 @@ def _variant(text: str) -> tuple[str, dict[str, str]]:
     return name or "default", env
 
 
-def _span(values: list[float]) -> str:
+def _span(values: list[float], digits: int = 0) -> str:
     low, high = min(values), max(values)
-    return f"{low:,.0f}" if len(values) == 1 else f"{low:,.0f}-{high:,.0f}"
+    return f"{low:,.{digits}f}" if len(values) == 1 else f"{low:,.{digits}f}-{high:,.{digits}f}"
 
 
 def main() -> None:
@@ -274,7 +278,7 @@ def main() -> None:
     if args.rounds > 1 or len(variants) > 1:
         print(f"\nover {args.rounds} round(s): events/s (from launch), steady, CPU seconds")
         for (name, processes, threads), rates in results.items():
-            launched, steadily, cpus = (_span([r[n] for r in rates]) for n in range(3))
+            launched, steadily, cpus = (_span([r[n] for r in rates], n // 2) for n in range(3))
             print(
                 f"{name:>{width}} {processes:>9} {threads:>7} "
                 f"{launched:>15} {steadily:>15} {cpus:>11}"
