@@ -5,7 +5,7 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 
 1. :func:`ingest.sources.parsing.parse_records` parses each family's records and stamps
    ``event.id`` and ``organization.id``;
-2. each family's rule set evaluates its events;
+2. each family's rule set evaluates its events (:func:`neakta.detecting.detect_batch`);
 3. the :class:`neakta.stage.Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
    :class:`respond.sinks.SinkBatch` (enrichment, correlation, incidents);
 4. the dead letters, then every sink, are written;
@@ -51,10 +51,11 @@ from ingest.deadletter import DeadLetterSink
 from ingest.sources import FileSource, Source, SourceBatch
 from ingest.sources.parsing import ParsedBatch, ParserState, parse_records
 from neakta.checkpoint import Checkpoint
+from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
-from respond.sinks import AlertSink, SinkBatch
+from respond.sinks import AlertSink
 from respond.source_watch import SourceWatch
 
 __all__ = ["Pipeline", "PipelineStoppedError"]
@@ -73,21 +74,6 @@ class PipelineStoppedError(Exception):
     """
 
     retriable: ClassVar[bool] = True
-
-
-def _merge(batches: list[SinkBatch]) -> SinkBatch:
-    if len(batches) == 1:
-        return batches[0]
-    if not batches:
-        return SinkBatch()
-    alerts = [b.alerts for b in batches if b.alerts.height]
-    incidents = [b.incidents for b in batches if b.incidents.height]
-    return SinkBatch(
-        alerts=pl.concat(alerts, how="diagonal_relaxed") if alerts else SinkBatch().alerts,
-        incidents=pl.concat(incidents, how="diagonal_relaxed")
-        if incidents
-        else SinkBatch().incidents,
-    )
 
 
 class Pipeline:
@@ -188,16 +174,16 @@ class Pipeline:
         if parsed is None:
             parsed, _ = self.parse(batch)
         if self._detector is None:
-            outputs, matched, counts = self._detect(batch, parsed)
+            detected = self._detect(batch, parsed)
         else:
-            outputs, matched, counts = await asyncio.get_running_loop().run_in_executor(
+            detected = await asyncio.get_running_loop().run_in_executor(
                 self._detector, self._detect, batch, parsed
             )
+        output = detected.output
         dead = pl.concat([batch.dead, parsed.dead]) if parsed.dead.height else batch.dead
         if dead.height:
             await self._deliver("dead letters", partial(self.dead_letters.write, dead))
         written = duplicates = 0
-        output = _merge(outputs)
         if output.alerts.height or output.incidents.height:
             for sink in self.sinks:
                 delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
@@ -207,43 +193,25 @@ class Pipeline:
         return BatchResult(
             records=batch.size,
             events=parsed.count,
-            matches=matched,
+            matches=detected.matched,
             alerts=output.alerts.height,
             written=written,
             duplicates=duplicates,
             dead=dict(reasons),
             families={family: frame.height for family, frame in parsed.events.items()},
-            sources=counts,
+            sources=detected.counts,
             conflicts=report_conflicts(parsed.conflicts, _log),
         )
 
-    def _detect(
-        self, batch: SourceBatch, parsed: ParsedBatch
-    ) -> tuple[list[SinkBatch], int, Counter[str]]:
-        """Evaluate each family's rules and build the alerts: outputs, matches, counts."""
-        # Partitions that still lag are not idle, whichever partitions this batch holds.
-        self.make_alerts.touch(batch.busy)
-        outputs: list[SinkBatch] = []
-        matched = 0
-        for family, events in parsed.events.items():
-            if self.archive is not None:
-                self.archive.write(family, events)
-            ruleset = self.rulesets.get(family)
-            if ruleset is None:
-                continue
-            if not ruleset.calibrated:
-                ruleset = self.rulesets[family] = ruleset.calibrate(events)
-            matches = ruleset.evaluate(events)
-            matched += matches.height
-            # Called with no matches too: stateful stages (correlation windows, incidents)
-            # may have something to say about any batch.
-            outputs.append(self.make_alerts(events, matches, ruleset))
-        outputs.append(self.make_alerts.advance(batch))
-        counts: Counter[str] = Counter()
-        if self.sources is not None:
-            silence, counts = self.sources.observe(parsed.events)
-            outputs.append(silence)
-        return outputs, matched, counts
+    def _detect(self, batch: SourceBatch, parsed: ParsedBatch) -> Detected:
+        return detect_batch(
+            batch,
+            parsed,
+            rulesets=self.rulesets,
+            make_alerts=self.make_alerts,
+            archive=self.archive,
+            sources=self.sources,
+        )
 
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
         pause = self.backoff
