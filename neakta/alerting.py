@@ -6,14 +6,23 @@ slot (:class:`detect.correlation.CorrelationSlots`) and add their own alerts, an
 matches of base rules that do not generate alerts of their own are dropped; then
 :func:`respond.assembly.assemble_alerts` builds the enriched alerts of rule matches and
 indicator hits, and the incident tracker groups them into incidents.
+
+With correlation rules, incidents are grouped in event time: each slot's alerts are held
+by the tracker until the slot's combined watermark (the event time up to which its
+correlation windows are final) passes them, then grouped in ``(@timestamp, alert id)``
+order, so the incidents and their ids do not depend on how the stream arrived
+(:meth:`respond.incidents.IncidentTracker.release`). At the end of a replay everything held
+is grouped; a Kafka run keeps what it holds in the slot checkpoints, as it keeps its open
+correlation windows.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -32,6 +41,10 @@ from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 
 __all__ = ["AlertStage"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PARTITION = "neakta.partition"
+_log = logging.getLogger("neakta.alerting")
 
 
 @dataclass
@@ -56,6 +69,7 @@ class AlertStage:
     slots: CorrelationSlots | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _indicator_meta: pl.DataFrame = field(default_factory=indicator_rule, init=False)
+    _late: int = field(default=0, init=False)
 
     @property
     def skipped(self) -> Counter[str]:
@@ -85,8 +99,8 @@ class AlertStage:
         )
         found = [part for part in (*parts, *alerts) if part.height]
         if not found:
-            return SinkBatch()
-        return with_incidents(pl.concat(found, how="diagonal_relaxed"), self.tracker)
+            return self._release(SinkBatch())
+        return self._release(self._incidents(pl.concat(found, how="diagonal_relaxed")))
 
     def expect(self, inputs: list[str]) -> None:
         """The files a replay will read: correlation windows wait for each of them."""
@@ -106,20 +120,72 @@ class AlertStage:
         ticked = self.slots.tick(batch.busy)
         found = [frame for frame in (ended, ticked) if frame.height]
         if not found:
-            return SinkBatch()
+            return self._release(SinkBatch())
         rules = self.slots.correlator.correlations.rules
         alerts = correlation_alerts(pl.concat(found), rules, self.lookups, self.clock())
-        return with_incidents(alerts, self.tracker) if alerts.height else SinkBatch()
+        return self._release(self._incidents(alerts) if alerts.height else SinkBatch())
 
     def finish(self) -> SinkBatch:
         """At the end of a finite stream: the correlation windows still waiting for events.
 
-        Nothing with a checkpoint store: a stopped Kafka run leaves its open windows in the
-        store, and the next run goes on with them.
+        And the alerts the incident tracker holds, grouped in event-time order. Nothing
+        with a checkpoint store: a stopped Kafka run leaves its open windows and held
+        alerts in the store, and the next run goes on with them.
         """
         if self.slots is None:
             return SinkBatch()
         flushed = self.slots.flush()
         rules = self.slots.correlator.correlations.rules
         alerts = correlation_alerts(flushed, rules, self.lookups, self.clock())
-        return with_incidents(alerts, self.tracker) if alerts.height else SinkBatch()
+        output = self._incidents(alerts) if alerts.height else SinkBatch()
+        if self.tracker is None or self.slots.checkpoints is not None:
+            return self._release(output)
+        return _joined(output, self.tracker.flush())
+
+    def _incidents(self, alerts: pl.DataFrame) -> SinkBatch:
+        """``alerts`` linked to incidents; held, in the slots whose event time is watched.
+
+        Correlation alerts name no partition: they get their slot's (``neakta.partition``).
+        """
+        if self.tracker is None or self.slots is None:
+            return with_incidents(alerts, self.tracker)
+        noted, self.slots.alert_slots = self.slots.alert_slots, {}
+        self.tracker.watch(self.slots.marks())
+        if not noted:
+            return with_incidents(alerts, self.tracker)
+        slot = pl.col("_id").replace_strict(noted, default=None, return_dtype=pl.Int32)
+        if _PARTITION in alerts.columns:
+            slot = pl.coalesce(pl.col(_PARTITION).cast(pl.Int32), slot)
+        batch = with_incidents(alerts.with_columns(slot.alias(_PARTITION)), self.tracker)
+        linked = batch.alerts.drop(_PARTITION)
+        if _PARTITION in alerts.columns:
+            linked = linked.with_columns(alerts.get_column(_PARTITION))
+        return SinkBatch(alerts=linked, incidents=batch.incidents)
+
+    def _release(self, batch: SinkBatch) -> SinkBatch:
+        """``batch``, and the incidents of the held alerts the event time has passed."""
+        if self.tracker is None or self.slots is None:
+            return batch
+        marks = {
+            slot: None if mark is None else _EPOCH + timedelta(microseconds=mark)
+            for slot, mark in self.slots.marks().items()
+        }
+        released = self.tracker.release(marks)
+        if self.tracker.late > self._late:
+            _log.warning(
+                "incidents: %d alert(s) came behind the event time already grouped; "
+                "grouped at once (%d in all)",
+                self.tracker.late - self._late,
+                self.tracker.late,
+            )
+            self._late = self.tracker.late
+        return _joined(batch, released)
+
+
+def _joined(batch: SinkBatch, incidents: pl.DataFrame) -> SinkBatch:
+    """``batch`` with more incident rows after its own (a later row is a newer state)."""
+    if incidents.height == 0:
+        return batch
+    if batch.incidents.height:
+        incidents = pl.concat([batch.incidents, incidents], how="diagonal_relaxed")
+    return SinkBatch(alerts=batch.alerts, incidents=incidents)

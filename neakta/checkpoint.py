@@ -2,9 +2,11 @@
 
 :class:`Checkpoint` is the one place that order lives. It also holds what resumes from
 saved state: the correlation slots (restored when Kafka assigns partitions, dropped when it
-revokes them), the parsers' per-input state (IIS ``#Fields:``) and the open incidents, both
+revokes them), the parsers' per-input state (IIS ``#Fields:``) and the slot's incidents
+(open incidents, alerts held until the event time passes them, the release mark), both
 saved with each slot so that they move with its partitions, and the incident tracker
-(resumed from the embedded store at start). A checkpoint store that
+(resumed from the embedded store at start; with slot checkpoints, only the incidents of
+no partition, the slots' own come from their checkpoints). A checkpoint store that
 keeps its checkpoints in the broker (a changelog) is flushed, and its write acknowledged,
 before the offsets are committed, and read back before partitions are restored.
 """
@@ -15,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,7 +25,7 @@ from detect.correlation import CorrelationSlots, TopicPartition
 from ingest.errors import IngestError
 from ingest.sources import Source, SourceBatch
 from ingest.sources.parsing import ParserState
-from respond.incidents import IncidentTracker
+from respond.incidents import FILE_SLOT, IncidentTracker
 from respond.source_watch import SourceWatch
 from respond.store import SqliteStore
 
@@ -73,27 +75,33 @@ class Checkpoint:
         """Resume the tracker's incidents from the store; how many were open."""
         if self.incidents is None or self.tracker is None:
             return 0
-        return self.incidents.resume(self.tracker)
+        resumed = self.incidents.resume(self.tracker)
+        if self.slots is not None and self.slots.checkpoints is not None:
+            # A partition's incidents resume from its slot checkpoint, when it is assigned.
+            for slot in self.tracker.slots() - {FILE_SLOT}:
+                self.tracker.forget_slot(slot, saved=False)
+        return resumed
 
     def assign(self, committed: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
         """Partitions were assigned: restore their slots; the offsets to seek to."""
         if self.slots is None:
             return {}
         seeks = self.slots.assign(committed)
-        for slot, extra in sorted(self.slots.restored_extras.items()):
-            if not extra:
-                continue
-            try:
-                saved = orjson.loads(extra)
-                parsers = ParserState.from_bytes(orjson.dumps(saved["parsers"]))
-                incidents = saved["incidents"]
-            except (orjson.JSONDecodeError, KeyError, TypeError, IngestError) as error:
-                _log.warning("slot %d: parser and incident state not restored: %s", slot, error)
-                continue
-            self.parsers.iis_fields.update(parsers.iis_fields)
+        assigned = sorted({partition for _topic, partition in committed})
+        for slot in assigned:
+            extra = self.slots.restored_extras.get(slot)
+            saved: dict[str, Any] = {}
+            if extra:
+                try:
+                    saved = orjson.loads(extra)
+                    parsers = ParserState.from_bytes(orjson.dumps(saved["parsers"]))
+                except (orjson.JSONDecodeError, KeyError, TypeError, IngestError) as error:
+                    _log.warning("slot %d: parser and incident state not restored: %s", slot, error)
+                    saved = {}
+                else:
+                    self.parsers.iis_fields.update(parsers.iis_fields)
             if self.tracker is not None:
-                # The open incidents go on where the partition goes (same ids).
-                self.tracker.merge(incidents)
+                _restore_incidents(self.tracker, slot, saved)
         return seeks
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
@@ -103,6 +111,10 @@ class Checkpoint:
             self.slots.revoke(revoked)
         for topic, partition in revoked:
             self.parsers.iis_fields.pop(f"{topic}/{partition}", None)
+        if self.tracker is not None:
+            # The new owner goes on with the slot's incidents and held alerts.
+            for partition in sorted({partition for _topic, partition in revoked}):
+                self.tracker.forget_slot(partition)
 
     def save(self, batch: SourceBatch, parsers: ParserState | None = None) -> None:
         """Save the state of the slots ``batch`` read, with its offsets, and the counters.
@@ -117,14 +129,16 @@ class Checkpoint:
             self.sources.checkpoint()
 
     def _parser_state(self, state: ParserState, slot: int, inputs: set[str]) -> bytes:
-        """What goes with a slot's correlation state: parser state and open incidents.
+        """What goes with a slot's correlation state: parser state and incident state.
 
-        The parser state of the slot's inputs; the open incidents all of them, since
-        whoever takes the slot over may extend any.
+        The parser state of the slot's inputs; the slot's open incidents, held alerts and
+        release mark (:meth:`respond.incidents.IncidentTracker.slot_state`).
         """
         parsers = orjson.loads(state.keep(inputs).to_bytes())
-        incidents = self.tracker.snapshot() if self.tracker is not None else []
-        return orjson.dumps({"parsers": parsers, "incidents": incidents})
+        saved: dict[str, Any] = {"parsers": parsers}
+        if self.tracker is not None:
+            saved["tracker"] = self.tracker.slot_state(slot)
+        return orjson.dumps(saved)
 
     async def _flush_store(self) -> None:
         store = None if self.slots is None else self.slots.checkpoints
@@ -158,3 +172,20 @@ class Checkpoint:
         await retry("checkpoint store", save)
         await source.commit(batch)
         return flushed
+
+
+def _restore_incidents(tracker: IncidentTracker, slot: int, saved: Mapping[str, Any]) -> None:
+    """The slot's incidents and held alerts go on where the partition goes (same ids).
+
+    The checkpoint's state replaces what the tracker held for the slot, as the
+    correlation state does; a slot without one starts empty.
+    """
+    state = saved.get("tracker")
+    try:
+        tracker.load_slot(slot, state)
+    except (KeyError, TypeError, ValueError) as error:
+        _log.warning("slot %d: incident state not restored: %s", slot, error)
+        tracker.load_slot(slot, None)
+    if state is None and "incidents" in saved:
+        # A checkpoint from before incidents were saved per slot: every open incident.
+        tracker.merge(saved["incidents"])

@@ -15,9 +15,17 @@ step for each of: ``escalate_count`` alerts or more, an asset criticality of ``h
 
 The incident id is a hash of the key, the first alert's time and the first alert's id, so a
 replay of the same alerts gives the same ids; an alert id an incident has already counted
-is not counted again. Incidents whose last alert is more than ``window + retention``
-behind the latest event time seen are dropped from memory (they stay in the store); a
-replayed alert older than that opens a new incident.
+is not counted again.
+
+Event-time order whatever the arrival order: the alerts of a *watched* slot (a Kafka
+partition number, or the files of a replay) are held until the slot's release mark (the
+combined event-time watermark of its inputs, given by the caller) passes them, then
+grouped in ``(@timestamp, alert id)`` order, so batch sizes, interleaving, restarts and
+hand-overs do not change the incidents nor their ids. An alert older than the mark when it
+comes is *late*: grouped at once, into an incident of its key still in memory whose window
+it falls in, else a new one, and counted in :attr:`IncidentTracker.late`. Incidents whose
+last alert is more than ``window + retention`` behind the mark (unwatched slots: the latest
+event time seen) are dropped from memory (they stay in the store).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import polars as pl
 from ingest.schema import TIMESTAMP
 
 __all__ = [
+    "FILE_SLOT",
     "INCIDENT_SCHEMA",
     "Incident",
     "IncidentTracker",
@@ -46,6 +55,10 @@ _LABELS: Final = ("informational", "low", "medium", "high", "critical")
 _CRITICAL_ASSETS: Final = frozenset({"high", "critical"})
 _CRITICALITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 _NAMES: Final = pl.List(pl.String())
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+FILE_SLOT: Final = -1
+"""The slot of alerts that name no Kafka partition (``neakta.partition``): files, silence."""
 
 INCIDENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "_id": pl.String(),
@@ -104,6 +117,7 @@ class Incident:
     alert_severity: int = 0
     criticality: str | None = None
     severity: int = 0
+    slot: int = FILE_SLOT
 
     def raise_criticality(self, criticality: str | None) -> None:
         """Keep the highest asset criticality seen among the incident's alerts."""
@@ -155,6 +169,7 @@ class Incident:
             "alert_severity": self.alert_severity,
             "criticality": self.criticality,
             "severity": self.severity,
+            "slot": self.slot,
         }
 
     @classmethod
@@ -177,6 +192,7 @@ class Incident:
             alert_severity=state["alert_severity"],
             criticality=state["criticality"],
             severity=state["severity"],
+            slot=int(state.get("slot", FILE_SLOT)),
         )
 
 
@@ -241,6 +257,14 @@ class TrackerChanges:
 class IncidentTracker:
     """Groups alerts into incidents; ``update`` returns the incidents a batch changed.
 
+    Alerts of a *watched* slot (see :meth:`watch`) are held until :meth:`release` passes
+    their event time, then grouped in event-time order (``@timestamp``, then alert id):
+    how they arrived does not change the incidents. Alerts of other slots are grouped as
+    they come, each batch in event-time order. State is kept per slot (the Kafka
+    partition number, ``neakta.partition``; :data:`FILE_SLOT` without one), so that a
+    slot's incidents and held alerts move with its partitions (:meth:`slot_state`,
+    :meth:`load_slot`).
+
     Parameters
     ----------
     window
@@ -265,7 +289,14 @@ class IncidentTracker:
     retention: timedelta = timedelta(hours=1)
     watermark: datetime | None = None
     assigned: dict[str, str] = field(default_factory=dict)
-    _active: dict[tuple[str, str, str], list[Incident]] = field(default_factory=dict)
+    late: int = 0
+    _active: dict[tuple[int, tuple[str, str, str]], list[Incident]] = field(default_factory=dict)
+    # Watched slots: the event time up to which their alerts were released (None: none yet),
+    # and the alerts they hold, by id.
+    _marks: dict[int, datetime | None] = field(default_factory=dict, init=False, repr=False)
+    _held: dict[int, dict[str, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     # Since the last save: incidents changed, ids dropped, or everything (a fresh tracker).
     _changed: dict[str, Incident] = field(default_factory=dict, init=False, repr=False)
     _dropped: set[str] = field(default_factory=set, init=False, repr=False)
@@ -277,8 +308,16 @@ class IncidentTracker:
         every = [i for group in self._active.values() for i in group]
         return sorted(every, key=lambda i: (i.first_seen, i.id))
 
+    @property
+    def held(self) -> int:
+        """Alerts held until the event time passes them."""
+        return sum(len(alerts) for alerts in self._held.values())
+
     def update(self, alerts: pl.DataFrame) -> pl.DataFrame:
         """Add a batch of alerts; return every incident it opened or changed.
+
+        Alerts of a watched slot at or after its release point are held instead; older
+        ones are *late*: grouped at once (see :meth:`release`).
 
         Examples
         --------
@@ -294,9 +333,132 @@ class IncidentTracker:
         self.assigned = {}
         if alerts.height == 0:
             return pl.DataFrame(schema=INCIDENT_SCHEMA)
+        now: list[dict[str, Any]] = []
+        for alert in self._rows(alerts):
+            slot = alert["slot"]
+            if slot in self._marks:
+                mark = self._marks[slot]
+                if mark is None or alert["time"] >= mark:
+                    self._held.setdefault(slot, {}).setdefault(alert["id"], alert)
+                    continue
+                self.late += 1
+            now.append(alert)
+        return self._group(now)
+
+    def watch(self, slots: Iterable[int]) -> None:
+        """Hold the alerts of these slots until :meth:`release` passes their event time."""
+        for slot in slots:
+            self._marks.setdefault(slot, None)
+
+    def release(self, marks: Mapping[int, datetime | None]) -> pl.DataFrame:
+        """Group the held alerts older than each slot's mark; the incidents that changed.
+
+        A slot's mark is the event time before which no alert is still to come, but late
+        ones: the combined event-time watermark of its inputs. It only moves forward, and
+        each watched slot's alerts are grouped in event-time order behind it. A late alert
+        (older than the mark when it comes) is grouped at once: it joins an incident of its
+        key still in memory whose window it falls in, else opens one; it never changes an
+        incident's id (:attr:`late` counts them).
+
+        Examples
+        --------
+        >>> from datetime import UTC, datetime
+        >>> at = [datetime(2026, 1, 1, 8, m, tzinfo=UTC) for m in (5, 1)]
+        >>> alerts = pl.DataFrame({"_id": ["b", "a"], "@timestamp": at,
+        ...     "rule.id": ["r1", "r1"], "host.name": ["pc1", "pc1"]})
+        >>> tracker = IncidentTracker()
+        >>> tracker.watch([-1])
+        >>> tracker.update(alerts).height, tracker.held
+        (0, 2)
+        >>> opened = tracker.release({-1: datetime(2026, 1, 1, 8, 3, tzinfo=UTC)})
+        >>> opened["incident.alert_ids"].to_list(), tracker.held
+        ([['a']], 1)
+        >>> tracker.flush()["incident.alert_ids"].to_list()
+        [['a', 'b']]
+        """
+        self.assigned = {}
+        ready: list[dict[str, Any]] = []
+        for slot, given in marks.items():
+            before = self._marks.get(slot)
+            mark = before if before is not None and (given is None or given < before) else given
+            self._marks[slot] = mark
+            held = self._held.get(slot)
+            if held and mark is not None:
+                due = [alert for alert in held.values() if alert["time"] < mark]
+                for alert in due:
+                    del held[alert["id"]]
+                ready.extend(due)
+        return self._group(sorted(ready, key=lambda a: (a["time"], a["id"])), evict=marks)
+
+    def flush(self, slots: Iterable[int] | None = None) -> pl.DataFrame:
+        """Group every alert held (of ``slots``, default all): the input has ended."""
+        self.assigned = {}
+        chosen = list(self._held) if slots is None else list(slots)
+        ready = [alert for slot in chosen for alert in self._held.pop(slot, {}).values()]
+        return self._group(sorted(ready, key=lambda a: (a["time"], a["id"])))
+
+    def slot_state(self, slot: int) -> dict[str, Any]:
+        """A slot's incidents, held alerts and release mark, JSON-ready (:meth:`load_slot`)."""
+        mark = self._marks.get(slot)
+        held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
+        return {
+            "incidents": [i.to_state() for i in self.incidents if i.slot == slot],
+            "held": [{**a, "time": a["time"].isoformat(), "key": list(a["key"])} for a in held],
+            "mark": None if mark is None else mark.isoformat(),
+            "watched": slot in self._marks,
+        }
+
+    def load_slot(self, slot: int, state: Mapping[str, Any] | None) -> None:
+        """Replace a slot's state by one :meth:`slot_state` gave (None: an empty slot).
+
+        For a partition assigned to this process: its incidents go on with the same ids,
+        its held alerts are grouped when the event time passes them.
+        """
+        self.forget_slot(slot, saved=False)
+        if state is None:
+            return
+        for saved in state["incidents"]:
+            incident = Incident.from_state(saved)
+            incident.slot = slot
+            self._active.setdefault((slot, incident.key), []).append(incident)
+            self._changed[incident.id] = incident  # the store saves it with the next batch
+            self._dropped.discard(incident.id)
+        held = {}
+        for alert in state["held"]:
+            org, group, entity = alert["key"]
+            time = datetime.fromisoformat(alert["time"])
+            held[alert["id"]] = {**alert, "time": time, "key": (org, group, entity), "slot": slot}
+        if held:
+            self._held[slot] = held
+        if state.get("watched", True):
+            mark = state["mark"]
+            self._marks[slot] = None if mark is None else datetime.fromisoformat(mark)
+
+    def forget_slot(self, slot: int, *, saved: bool = True) -> None:
+        """Drop a slot's incidents and held alerts (its partitions went to another owner).
+
+        ``saved``: the store also forgets its incidents (the new owner saves them).
+        """
+        for where in [where for where in self._active if where[0] == slot]:
+            for incident in self._active.pop(where):
+                if saved:
+                    self._drop(incident.id)
+                else:
+                    self._changed.pop(incident.id, None)
+        self._held.pop(slot, None)
+        self._marks.pop(slot, None)
+
+    def slots(self) -> set[int]:
+        """The slots that hold incidents or alerts, or are watched."""
+        return {slot for slot, _ in self._active} | set(self._held) | set(self._marks)
+
+    def _group(
+        self, alerts: list[dict[str, Any]], evict: Mapping[int, datetime | None] | None = None
+    ) -> pl.DataFrame:
+        """Place alerts (in the order given) into incidents; the incidents they changed."""
         before: dict[str, int | None] = {}
         touched: dict[str, Incident] = {}
-        for alert in self._rows(alerts):
+        for alert in alerts:
             incident = self._place(alert)
             self.assigned[alert["id"]] = incident.id
             if incident.id not in before:
@@ -306,7 +468,7 @@ class IncidentTracker:
         for incident in touched.values():
             self._changed[incident.id] = incident
             self._dropped.discard(incident.id)
-        self._evict()
+        self._evict(evict)
         rows = []
         for incident in sorted(touched.values(), key=lambda i: (i.first_seen, i.id)):
             previous = before[incident.id]
@@ -341,7 +503,7 @@ class IncidentTracker:
 
     def set_state(self, states: Mapping[str, str]) -> None:
         """Take analysts' decisions (``acknowledged``, ``closed``) made elsewhere."""
-        for key, group in list(self._active.items()):
+        for where, group in list(self._active.items()):
             for incident in list(group):
                 state = states.get(incident.id)
                 if state == "closed":
@@ -351,7 +513,7 @@ class IncidentTracker:
                     incident.state = state
                     self._changed[incident.id] = incident
             if not group:
-                del self._active[key]
+                del self._active[where]
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The tracker's incidents as JSON-ready dicts, for :meth:`restore`."""
@@ -398,7 +560,7 @@ class IncidentTracker:
         self._active.clear()
         for state in states:
             incident = Incident.from_state(state)
-            self._active.setdefault(incident.key, []).append(incident)
+            self._active.setdefault((incident.slot, incident.key), []).append(incident)
             if self.watermark is None or incident.last_seen > self.watermark:
                 self.watermark = incident.last_seen
 
@@ -415,7 +577,7 @@ class IncidentTracker:
             if incident.id in held:
                 continue
             held.add(incident.id)
-            self._active.setdefault(incident.key, []).append(incident)
+            self._active.setdefault((incident.slot, incident.key), []).append(incident)
             self._changed[incident.id] = incident  # the store saves it with the next batch
             self._dropped.discard(incident.id)
             if self.watermark is None or incident.last_seen > self.watermark:
@@ -428,7 +590,7 @@ class IncidentTracker:
         ordered = alerts.with_columns(
             pl.coalesce(*(t.cast(TIMESTAMP, strict=False) for t in times), pl.lit(None))
             .cast(TIMESTAMP)
-            .fill_null(datetime(1970, 1, 1, tzinfo=UTC))
+            .fill_null(_EPOCH)
             .alias("_time")
         ).sort("_time", "_id")
         entity_columns = [c for c in self.entity_fields if c in ordered.columns]
@@ -444,7 +606,13 @@ class IncidentTracker:
             if "event.severity" in ordered.columns
             else [None] * ordered.height
         )
+        slots = (
+            ordered["neakta.partition"].cast(pl.Int64, strict=False).fill_null(FILE_SLOT).to_list()
+            if "neakta.partition" in ordered.columns
+            else [FILE_SLOT] * ordered.height
+        )
         columns = zip(
+            slots,
             ordered["_id"].cast(pl.String).to_list(),
             ordered["_time"].to_list(),
             _text(ordered, "organization.id"),
@@ -457,13 +625,14 @@ class IncidentTracker:
             _text(ordered, "neakta.asset.criticality"),
             strict=True,
         )
-        for alert_id, time, org, rule, name, tactics, tactic_names, who, sev, crit in columns:
+        for slot, alert_id, time, org, rule, name, tactics, tactic_names, who, sev, crit in columns:
             group = tactics[0] if self.group_by == "tactic" and tactics else rule or "unknown"
             if self.group_by == "tactic" and tactics:
                 label = tactic_names[0] if tactic_names else tactics[0]
             else:
                 label = name or rule or "unknown rule"
             yield {
+                "slot": slot,
                 "id": alert_id,
                 "time": time,
                 "key": (org or "", group, who or "unknown"),
@@ -476,7 +645,7 @@ class IncidentTracker:
 
     def _place(self, alert: Mapping[str, Any]) -> Incident:
         time: datetime = alert["time"]
-        group = self._active.setdefault(alert["key"], [])
+        group = self._active.setdefault((alert["slot"], alert["key"]), [])
         for incident in group:
             if incident.first_seen - self.window <= time <= incident.last_seen + self.window:
                 return incident
@@ -487,6 +656,7 @@ class IncidentTracker:
             group_by=self.group_by,
             first_seen=time,
             last_seen=time,
+            slot=alert["slot"],
         )
         group.append(incident)
         return incident
@@ -511,11 +681,23 @@ class IncidentTracker:
             self.watermark = time
         return True
 
-    def _evict(self) -> None:
-        if self.watermark is None:
-            return
-        horizon = self.watermark - self.window - self.retention
-        for key, group in list(self._active.items()):
+    def _evict(self, marks: Mapping[int, datetime | None] | None = None) -> None:
+        """Forget incidents far behind: a watched slot's mark, else the latest alert time.
+
+        Behind a watched slot's mark no alert but a late one can come, so an incident whose
+        last alert is ``window + retention`` behind it is complete; it stays in the store.
+        """
+        for where, group in list(self._active.items()):
+            slot = where[0]
+            if slot in self._marks:
+                if marks is None or slot not in marks:
+                    continue
+                mark = self._marks[slot]
+            else:
+                mark = self.watermark
+            if mark is None:
+                continue
+            horizon = mark - self.window - self.retention
             kept = [i for i in group if i.last_seen >= horizon]
             if len(kept) < len(group):
                 for incident in group:
@@ -523,4 +705,4 @@ class IncidentTracker:
                         self._drop(incident.id)
                 group[:] = kept
             if not group:
-                del self._active[key]
+                del self._active[where]

@@ -84,6 +84,8 @@ class CorrelationSlots:
     skipped: Counter[str] = field(default_factory=Counter, init=False)
     slots: dict[int, Correlator] = field(default_factory=dict, init=False)
     restored_extras: dict[int, bytes] = field(default_factory=dict, init=False)
+    alert_slots: dict[str, int] = field(default_factory=dict, init=False)
+    """The slot of each alert given since the caller last cleared it, by alert id."""
     _offsets: dict[int, dict[TopicPartition, int]] = field(default_factory=dict, init=False)
     _dirty: set[int] = field(default_factory=set, init=False)
 
@@ -98,7 +100,7 @@ class CorrelationSlots:
         """
         if self.checkpoints is not None:
             return pl.DataFrame(schema=ALERT_SCHEMA)
-        flushed = [self.slots[slot].flush() for slot in sorted(self.slots)]
+        flushed = [self._noted(slot, self.slots[slot].flush()) for slot in sorted(self.slots)]
         return pl.concat(flushed)
 
     @property
@@ -122,7 +124,7 @@ class CorrelationSlots:
         if not names:
             return pl.DataFrame(schema=ALERT_SCHEMA)
         self._dirty.add(FILE_SLOT)
-        return self._slot(FILE_SLOT).finish(names)
+        return self._noted(FILE_SLOT, self._slot(FILE_SLOT).finish(names))
 
     def touch(self, busy: Iterable[str]) -> None:
         """Inputs that still lag (records not read yet): not idle, however silent."""
@@ -145,8 +147,20 @@ class CorrelationSlots:
             alerts = correlator.advance(now_s=now)
             if alerts.height:
                 self._dirty.add(slot)
-                found.append(alerts)
+                found.append(self._noted(slot, alerts))
         return pl.concat(found) if found else pl.DataFrame(schema=ALERT_SCHEMA)
+
+    def _noted(self, slot: int, alerts: pl.DataFrame) -> pl.DataFrame:
+        self.alert_slots.update(dict.fromkeys(alerts.get_column("alert_id").to_list(), slot))
+        return alerts
+
+    def marks(self) -> dict[int, int | None]:
+        """Per slot with inputs: the event time (µs) up to which its windows are final."""
+        return {
+            slot: correlator.watermark
+            for slot, correlator in sorted(self.slots.items())
+            if correlator.clock.inputs
+        }
 
     def _slot(self, slot: int) -> Correlator:
         correlator = self.slots.get(slot)
@@ -192,7 +206,7 @@ class CorrelationSlots:
                 where_from = None if inputs is None else inputs[rows]
             result = self._slot(slot).process(part, local, inputs=where_from, now_s=now)
             self.skipped.update(result.skipped.get_column("reason").to_list())
-            found.append(result.alerts)
+            found.append(self._noted(slot, result.alerts))
         return pl.concat(found)
 
     def checkpoint(
