@@ -69,7 +69,7 @@ class AlertStage:
     slots: CorrelationSlots | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _indicator_meta: pl.DataFrame = field(default_factory=indicator_rule, init=False)
-    _late: int = field(default=0, init=False)
+    _counts: tuple[int, int] = field(default=(0, 0), init=False)
 
     @property
     def skipped(self) -> Counter[str]:
@@ -166,20 +166,23 @@ class AlertStage:
         """``batch``, and the incidents of the held alerts the event time has passed."""
         if self.tracker is None or self.slots is None:
             return batch
-        marks = {
-            slot: None if mark is None else _EPOCH + timedelta(microseconds=mark)
-            for slot, mark in self.slots.marks().items()
-        }
-        released = self.tracker.release(marks)
-        if self.tracker.late > self._late:
+        given = self.slots.marks()
+        marks = {slot: _time(mark) for slot, (mark, _) in given.items()}
+        latest = {slot: _time(newest) for slot, (_, newest) in given.items()}
+        released = self.tracker.release(marks, latest)
+        counts = (self.tracker.late, self.tracker.ahead)
+        if counts != self._counts:
             _log.warning(
-                "incidents: %d alert(s) came behind the event time already grouped; "
-                "grouped at once (%d in all)",
-                self.tracker.late - self._late,
-                self.tracker.late,
+                "incidents: alerts grouped at once, out of event-time order: %d behind the "
+                "event time already grouped, %d stamped beyond every input's (clock skew)",
+                *counts,
             )
-            self._late = self.tracker.late
+            self._counts = counts
         return _joined(batch, released)
+
+
+def _time(microseconds: int | None) -> datetime | None:
+    return None if microseconds is None else _EPOCH + timedelta(microseconds=microseconds)
 
 
 def _joined(batch: SinkBatch, incidents: pl.DataFrame) -> SinkBatch:

@@ -209,6 +209,11 @@ def incident_id(key: tuple[str, str, str], first_seen: datetime, first_alert: st
     return "inc-" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
+def _due(time: datetime, mark: datetime | None, latest: datetime | None) -> bool:
+    """A held alert is grouped once the mark passed it, or if it is beyond every input."""
+    return (mark is not None and time < mark) or (latest is not None and time > latest)
+
+
 def _severity(incident: Incident, escalate_count: int) -> int:
     step = max(i for i, value in enumerate(_STEPS) if value <= max(incident.alert_severity, 1))
     step += incident.alert_count >= escalate_count
@@ -290,6 +295,7 @@ class IncidentTracker:
     watermark: datetime | None = None
     assigned: dict[str, str] = field(default_factory=dict)
     late: int = 0
+    ahead: int = 0
     _active: dict[tuple[int, tuple[str, str, str]], list[Incident]] = field(default_factory=dict)
     # Watched slots: the event time up to which their alerts were released (None: none yet),
     # and the alerts they hold, by id.
@@ -350,7 +356,11 @@ class IncidentTracker:
         for slot in slots:
             self._marks.setdefault(slot, None)
 
-    def release(self, marks: Mapping[int, datetime | None]) -> pl.DataFrame:
+    def release(
+        self,
+        marks: Mapping[int, datetime | None],
+        latest: Mapping[int, datetime | None] | None = None,
+    ) -> pl.DataFrame:
         """Group the held alerts older than each slot's mark; the incidents that changed.
 
         A slot's mark is the event time before which no alert is still to come, but late
@@ -359,6 +369,10 @@ class IncidentTracker:
         (older than the mark when it comes) is grouped at once: it joins an incident of its
         key still in memory whose window it falls in, else opens one; it never changes an
         incident's id (:attr:`late` counts them).
+
+        ``latest``: per slot, the latest event time its inputs accepted. A held alert
+        stamped beyond it came from an event whose clock ran ahead (it moved no
+        watermark, so no mark would pass it): it is grouped at once (:attr:`ahead`).
 
         Examples
         --------
@@ -383,8 +397,10 @@ class IncidentTracker:
             mark = before if before is not None and (given is None or given < before) else given
             self._marks[slot] = mark
             held = self._held.get(slot)
-            if held and mark is not None:
-                due = [alert for alert in held.values() if alert["time"] < mark]
+            newest = None if latest is None else latest.get(slot)
+            if held and (mark is not None or newest is not None):
+                due = [alert for alert in held.values() if _due(alert["time"], mark, newest)]
+                self.ahead += sum(newest is not None and a["time"] > newest for a in due)
                 for alert in due:
                     del held[alert["id"]]
                 ready.extend(due)

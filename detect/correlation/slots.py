@@ -154,10 +154,14 @@ class CorrelationSlots:
         self.alert_slots.update(dict.fromkeys(alerts.get_column("alert_id").to_list(), slot))
         return alerts
 
-    def marks(self) -> dict[int, int | None]:
-        """Per slot with inputs: the event time (µs) up to which its windows are final."""
+    def marks(self) -> dict[int, tuple[int | None, int | None]]:
+        """Per slot with inputs: its windows' final point and its latest event time.
+
+        The event time (µs) up to which the slot's windows are final, and the latest event
+        time its inputs accepted (events whose clock ran ahead are not accepted).
+        """
         return {
-            slot: correlator.watermark
+            slot: (correlator.watermark, correlator.clock.latest())
             for slot, correlator in sorted(self.slots.items())
             if correlator.clock.inputs
         }

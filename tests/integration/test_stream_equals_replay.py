@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -183,7 +184,7 @@ def alert_ids(alerts: list[dict[str, object]], *, correlation: bool = False) -> 
 def incidents(*stores: Path) -> set[tuple[object, ...]]:
     """Incidents of the stores with their ids, each in its latest version: an incident
     handed over with a partition is in two stores, the newer version has more alerts."""
-    latest: dict[str, dict[str, object]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for store in stores:
         with contextlib.closing(sqlite3.connect(store)) as db:
             for (text,) in db.execute("SELECT document FROM incidents"):

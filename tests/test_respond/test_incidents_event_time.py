@@ -171,11 +171,10 @@ def test_any_interleaving_batches_and_hand_over_give_the_incidents_of_event_time
     order = data.draw(st.permutations(range(len(rows))), label="arrival")
     cuts = data.draw(st.lists(st.integers(0, len(rows)), max_size=6), label="cuts")
     handover = data.draw(st.integers(0, len(rows)), label="hand-over after")
-    grouping = "tactic" if group_by == "tactic" else "rule"
 
     def fresh() -> IncidentTracker:
         made = tracker()
-        made.group_by = grouping
+        made.group_by = "tactic" if group_by == "tactic" else "rule"
         return made
 
     # Every alert in event-time order at once: the reference.
@@ -204,3 +203,19 @@ def test_any_interleaving_batches_and_hand_over_give_the_incidents_of_event_time
     changes.append(current.flush())
     assert current.late == 0
     assert final(changes) == expected
+
+
+def test_an_alert_stamped_beyond_every_input_is_grouped_at_once() -> None:
+    held = tracker()
+    held.watch([0])
+    held.update(
+        alerts_frame(
+            [
+                {"_id": "a", "minute": 10, "neakta.partition": "0"},
+                {"_id": "f", "minute": 5000, "neakta.partition": "0"},  # a forged clock
+            ]
+        )
+    )
+    grouped = held.release({0: at(5)}, latest={0: at(10)})
+    assert grouped["incident.alert_ids"].to_list() == [["f"]]
+    assert (held.held, held.ahead, held.late) == (1, 1, 0)
