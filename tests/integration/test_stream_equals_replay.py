@@ -14,7 +14,8 @@ stores, each incident in its latest version.
 
 ``NEAKTA_STREAM_SEEDS=1,2,3,...`` runs more seeds than the default two;
 ``NEAKTA_STREAM_DATA=folder`` reads the four sample files (same names) from another folder,
-such as larger ones written by ``python -m samples``.
+such as larger ones written by ``python -m samples``; ``NEAKTA_STREAM_RULES=a,b`` adds rule
+folders to the bundled rules (SigmaHQ's give thousands of alerts on a generated day).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 2
 SAMPLES = Path(os.environ.get("NEAKTA_STREAM_DATA", str(BUNDLED)))
+RULES = [
+    str(DEFAULT_RULES),
+    *(r for r in os.environ.get("NEAKTA_STREAM_RULES", "").split(",") if r),
+]
 SEEDS = [int(s) for s in os.environ.get("NEAKTA_STREAM_SEEDS", "11,29").split(",") if s]
 ENV = {
     "NEAKTA_KAFKA__SESSION_TIMEOUT_MS": "2000",
@@ -217,7 +222,7 @@ def replayed(tmp_path: Path) -> list[dict[str, object]]:
             "replay",
             str(SAMPLES),
             "--rules",
-            str(DEFAULT_RULES),
+            *RULES,
             "--alerts",
             str(alerts),
             "--db",
@@ -257,7 +262,7 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
             "--topics",
             *topics.values(),
             "--rules",
-            str(DEFAULT_RULES),
+            *RULES,
             "--alerts",
             str(folder / "alerts.ndjson"),
             "--db",
