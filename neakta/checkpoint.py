@@ -83,11 +83,17 @@ class Checkpoint:
         return resumed
 
     def assign(self, committed: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
-        """Partitions were assigned: restore their slots; the offsets to seek to."""
+        """Partitions were assigned: restore their slots; the offsets to seek to.
+
+        ``committed`` is the whole new assignment (Kafka's eager rebalance): a slot held
+        for a partition it leaves out went to another process, even when no revocation
+        named it (a member that rejoins as a new one is told of none), and is dropped.
+        """
         if self.slots is None:
             return {}
-        seeks = self.slots.assign(committed)
         assigned = sorted({partition for _topic, partition in committed})
+        self._drop_unassigned(self.slots, set(assigned))
+        seeks = self.slots.assign(committed)
         for slot in assigned:
             extra = self.slots.restored_extras.get(slot)
             saved: dict[str, Any] = {}
@@ -103,6 +109,16 @@ class Checkpoint:
             if self.tracker is not None:
                 _restore_incidents(self.tracker, slot, saved)
         return seeks
+
+    def _drop_unassigned(self, slots: CorrelationSlots, assigned: set[int]) -> None:
+        held = set(slots.slots) | (set() if self.tracker is None else self.tracker.slots())
+        gone = sorted(held - assigned - {FILE_SLOT})
+        if not gone:
+            return
+        _log.info("slots %s are no longer assigned here: their state is dropped", gone)
+        names = [name.rsplit("/", 1) for name in self.parsers.iis_fields]
+        topics = {(topic, int(p)) for topic, p in names if p.isdigit() and int(p) in gone}
+        self.revoke(sorted(topics | {("", slot) for slot in gone}))
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
         """Partitions were revoked: drop their slots (their state is in the store)."""

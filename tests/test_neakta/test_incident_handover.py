@@ -119,3 +119,24 @@ async def test_a_partition_moved_to_a_second_process_gives_the_replay_incidents(
     second.idle()
     assert (first.tracker.held, second.tracker.held) == (0, 0)
     assert latest(first, second) == expected
+
+
+async def test_a_slot_left_out_of_a_new_assignment_is_dropped_without_a_revocation(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    clock = [1000.0]
+    member = Member(store, clock)
+    member.checkpoint.assign({TopicPartition(TOPIC, 0): None, TopicPartition(TOPIC, 1): None})
+    await member.run(MemorySource(batches(placed(LINES, 0)[:400], 40)))
+    # Partition 1 holds the only two alerts held.
+    assert [len(member.tracker.slot_state(slot)["held"]) for slot in (0, 1)] == [0, 2]
+    # The member rejoined as a new one: no revocation, only its new assignment.
+    member.checkpoint.assign({TopicPartition(TOPIC, 0): None})
+    assert 1 not in member.slots.slots
+    assert 1 not in member.tracker.slots()
+    # They are the new owner's now: going idle groups none of them here.
+    member.sink.batches.clear()
+    clock[0] += 60
+    member.idle()
+    assert member.incidents().height == 0
