@@ -3,11 +3,12 @@
 The bundled multi-family sample logs (FortiGate and iptables, Sysmon JSON, IIS W3C and
 nginx) go to three topics of two partitions, keyed as forwarders key them, the three
 topics' records interleaved at random. ``neakta run`` reads them with random batch sizes,
-is killed (SIGKILL) once, restarted, and joined by a second process that shares no file
-with it (state handed over through the changelog topic). The alerts must be exactly the
-replay's, compared by alert id: a correlation alert's names its rule, group and window end,
-a single-event alert's its rule and event, whose ``event.id`` names the line's content
-(ministry, dataset, raw text), never where it was read from.
+is killed (SIGKILL) once, restarted, and once it reads again joined by a second process
+that shares no file with it: a rebalance hands partitions over, their state through the
+changelog topic. The alerts must be exactly the replay's, compared by alert id: a
+correlation alert's names its rule, group and window end, a single-event alert's its rule
+and event, whose ``event.id`` names the line's content (ministry, dataset, raw text), never
+where it was read from.
 
 The incidents, ids included, must be the replay's too: the union of both processes'
 stores, each incident in its latest version.
@@ -290,9 +291,14 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
         wait_for(lambda: done() >= cut, patience, "the first member to read part of the stream")
         members[0].send_signal(signal.SIGKILL)
         members[0].wait(10)
+        killed_at = done()
         for folder in (first, second):
             sizes = {"NEAKTA_KAFKA__MAX_RECORDS": str(rng.randint(20, 400))}
             members.append(start(args(folder), {**env, **sizes}, folder))
+            if folder == first:
+                # The restarted member reads on alone first, so that the second one takes
+                # partitions over from a live process (a rebalance), not only from the store.
+                wait_for(lambda: done() > killed_at, patience, "the restarted member to read")
         wait_for(lambda: done() == total, patience + 30, "every record to be committed")
         # Every input idle: the windows still open are decided, as at a replay's end.
         time.sleep(float(ENV["NEAKTA_CORRELATION__IDLE_S"]) + 2.0)
