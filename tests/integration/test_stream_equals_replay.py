@@ -300,6 +300,13 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
                 # partitions over from a live process (a rebalance), not only from the store.
                 wait_for(lambda: done() > killed_at, patience, "the restarted member to read")
         wait_for(lambda: done() == total, patience + 30, "every record to be committed")
+        # The second member may join after the last record: its partitions' held alerts
+        # and open windows are decided once it holds them and they are idle.
+        wait_for(
+            lambda: "partitions assigned" in (second / "neakta.log").read_text(),
+            patience,
+            "the second member to be assigned partitions",
+        )
         # Every input idle: the windows still open are decided, as at a replay's end.
         time.sleep(float(ENV["NEAKTA_CORRELATION__IDLE_S"]) + 2.0)
         for member in members[1:]:
