@@ -210,11 +210,11 @@ class NdjsonSink:
         self._file.close()
 
 
-def _alert_lines(alerts: pl.DataFrame, seen: set[str]) -> tuple[str, int, int]:
+def _alert_lines(alerts: pl.DataFrame, seen: set[str]) -> tuple[str | pl.DataFrame, int, int]:
     """The lines of the alerts not in ``seen`` (added to it), how many, and the others.
 
-    A line is ``{"_id": ..., **document}`` as orjson writes it, one per alert; the text
-    ends with a newline.
+    A line is ``{"_id": ..., **document}`` as orjson writes it, one per alert: as text
+    (each line ends with a newline), or a one-column frame of the lines (see :func:`_put`).
     """
     texts = encoded_rows(alerts, naive_utc=False) if alerts.height else None
     if texts is None:
@@ -239,13 +239,27 @@ def _alert_lines(alerts: pl.DataFrame, seen: set[str]) -> tuple[str, int, int]:
     head = pl.struct(pl.col("_id")).struct.json_encode().str.head(-1)
     members = pl.concat_str(pl.lit(","), body.str.slice(1))
     line = pl.concat_str(head, pl.when(body == "{}").then(pl.lit("}")).otherwise(members))
-    text = (
-        pl.DataFrame({"_id": alerts.get_column("_id"), "document": texts, "keep": keep})
-        .filter("keep")
-        .select(pl.concat_str(line, pl.lit("\n")).str.join(""))
-        .item()
-    )
-    return str(text), written, len(keep) - written
+    frame = pl.DataFrame({"_id": alerts.get_column("_id"), "document": texts, "keep": keep})
+    return frame.filter("keep").select(line), written, len(keep) - written
+
+
+def _put(handle: TextIO, lines: str | pl.DataFrame) -> None:
+    """Write text, or a frame's lines each ended by a newline, to ``handle``.
+
+    A frame goes as UTF-8 bytes straight to the handle's binary buffer where that writes
+    the same bytes as the text would (UTF-8, no newline translation); JSON lines hold no
+    newline and need no quoting, so CSV without quotes writes them as they are.
+    """
+    if isinstance(lines, str):
+        handle.write(lines)
+        return
+    buffer = getattr(handle, "buffer", None)
+    encoding = str(getattr(handle, "encoding", "")).lower().replace("-", "")
+    if buffer is None or encoding != "utf8" or os.linesep != "\n":
+        handle.write(lines.write_csv(include_header=False, quote_style="never"))
+        return
+    handle.flush()
+    lines.write_csv(buffer, include_header=False, quote_style="never")
 
 
 def read_alert_ids(path: Path) -> set[str]:
@@ -315,9 +329,9 @@ class NdjsonAlertWriter:
     def _write(self, alerts: pl.DataFrame) -> Delivery:
         handle = self._open()
         seen = self._seen if self._seen is not None else set()
-        text, written, duplicates = _alert_lines(alerts, seen)
+        lines, written, duplicates = _alert_lines(alerts, seen)
         if written:
-            handle.write(text)
+            _put(handle, lines)
             handle.flush()
             if self.fsync and handle is not self._stdout:
                 os.fsync(handle.fileno())

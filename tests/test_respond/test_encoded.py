@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from respond.documents import iter_documents
 from respond.encoded import encode_rows
-from respond.ndjson import _alert_lines
+from respond.ndjson import _alert_lines, _put
 
 
 def orjson_rows(frame: pl.DataFrame, *, naive_utc: bool) -> list[str]:
@@ -26,6 +28,13 @@ def encoded(frame: pl.DataFrame, *, naive_utc: bool = True) -> list[str]:
     texts = encode_rows(frame, naive_utc=naive_utc)
     assert texts is not None
     return texts.to_list()
+
+
+def text_of(lines: str | pl.DataFrame) -> str:
+    """What :func:`respond.ndjson._put` writes of ``lines`` to a text-only handle."""
+    handle = io.StringIO()
+    _put(handle, lines)
+    return handle.getvalue()
 
 
 def test_nulls_are_left_out_and_empty_parents_disappear() -> None:
@@ -114,9 +123,9 @@ def test_alert_lines_put_the_id_first_and_skip_ids_already_seen() -> None:
     )
     seen = {"a3"}
 
-    text, written, duplicates = _alert_lines(frame, seen)
+    lines, written, duplicates = _alert_lines(frame, seen)
 
-    assert text == '{"_id":"a1","event":{"kind":"alert"}}\n{"_id":"a2"}\n'
+    assert text_of(lines) == '{"_id":"a1","event":{"kind":"alert"}}\n{"_id":"a2"}\n'
     assert (written, duplicates) == (2, 2)
     assert seen == {"a1", "a2", "a3"}
 
@@ -129,11 +138,34 @@ def test_alert_lines_are_the_same_on_the_row_by_row_path() -> None:
     )
 
     assert encode_rows(frame, naive_utc=False) is None
-    assert _alert_lines(frame, set()) == (
-        '{"_id":"a1","event":{"kind":"alert"}}\n{"_id":"a2","event":{"kind":"alert"}}\n',
-        2,
-        0,
+    lines, written, duplicates = _alert_lines(frame, set())
+
+    assert text_of(lines) == (
+        '{"_id":"a1","event":{"kind":"alert"}}\n{"_id":"a2","event":{"kind":"alert"}}\n'
     )
+    assert (written, duplicates) == (2, 0)
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["file", "text only"])
+def test_alert_lines_go_to_a_file_as_the_same_bytes(tmp_path: Path, binary: bool) -> None:
+    frame = pl.DataFrame({"_id": ["a1", "a2"], "process.command_line": ['cmd "x"', "ក្រសួង"]})
+    lines, _, _ = _alert_lines(frame, set())
+    assert isinstance(lines, pl.DataFrame)
+    path = tmp_path / "alerts.ndjson"
+
+    with path.open("a", encoding="utf-8") as handle:
+        if binary:
+            _put(handle, lines)
+        else:
+            handle.write(text_of(lines))
+    with path.open("a", encoding="utf-8") as handle:
+        _put(handle, lines)
+
+    expected = (
+        '{"_id":"a1","process":{"command_line":"cmd \\"x\\""}}\n'
+        '{"_id":"a2","process":{"command_line":"ក្រសួង"}}\n'
+    )
+    assert path.read_text(encoding="utf-8") == expected * 2
 
 
 # Names that nest, interleave, and sit at several depths.
