@@ -70,10 +70,13 @@ class _Pairs:
     total: int = 0
 
 
-def _encoded(frame: pl.DataFrame) -> Iterator[tuple[str, bytes | tuple[str, str]]]:
+def _encoded(
+    frame: pl.DataFrame, *, strict: bool = False
+) -> Iterator[tuple[str, bytes | tuple[str, str]]]:
     """Each row's ``_id`` and its document as ``_dumps`` writes it.
 
-    A document orjson refuses gives why and the start of its ``repr`` instead.
+    A document orjson refuses gives why and the start of its ``repr`` instead; with
+    ``strict``, orjson's error is raised.
     """
     texts = encoded_rows(frame, naive_utc=True)
     if texts is not None:
@@ -84,6 +87,8 @@ def _encoded(frame: pl.DataFrame) -> Iterator[tuple[str, bytes | tuple[str, str]
         try:
             yield identifier, _dumps(document)
         except orjson.JSONEncodeError as error:
+            if strict:
+                raise
             yield identifier, (f"not JSON: {error}", repr(document)[:2000])
 
 
@@ -185,9 +190,9 @@ class NdjsonSink:
                 action = {"create": {"_index": self.alert_index, "_id": identifier}}
                 pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
         if batch.incidents.height and "incident.id" in batch.incidents.columns:
-            for identifier, text in _encoded(batch.incidents):
-                if not isinstance(text, bytes):
-                    raise orjson.JSONEncodeError(text[0])
+            for identifier, text in _encoded(batch.incidents, strict=True):
+                if not isinstance(text, bytes):  # strict: orjson's error was raised
+                    continue
                 if self._incidents.get(identifier) == text:
                     continue
                 pairs.changed[identifier] = text
