@@ -86,6 +86,13 @@ class CandidateIndex:
             )
             for column, pairs in entries.items()
         }
+        # Each slot of each group, and how many slots the group needs: (row, slot) pairs
+        # become (row, group) pairs by one join and one count, for :meth:`pairs`.
+        self._needs = pl.DataFrame(
+            [(s, g, len(group.slots)) for g, group in enumerate(self.groups) for s in group.slots],
+            schema={"slot": pl.UInt32, "group": pl.UInt32, "need": pl.UInt32},
+            orient="row",
+        )
 
     def search(
         self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: Set[str]
@@ -126,6 +133,41 @@ class CandidateIndex:
             if len(rows):
                 found.append((group, rows.sort()))
         return found
+
+
+    def pairs(self, frame: pl.DataFrame, lowered: Callable[[str], str]) -> pl.DataFrame:
+        """Every (``row``, ``group``) where the group's pattern occurs, in one query.
+
+        ``group`` numbers :attr:`groups`. The same candidates as :meth:`search` gives,
+        with no per-column or per-group step: for a short frame, where the fixed cost
+        of each query is most of the work.
+        """
+        if not self.tables:
+            return pl.DataFrame(schema={"row": pl.UInt32, "group": pl.UInt32})
+        # Eager steps: a short frame costs less than planning a lazy query does.
+        found = frame.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            *(
+                pl.col(lowered(column))
+                .str.extract_many(literals, overlapping=True)
+                .alias(column)
+                for column, (literals, _) in self.tables.items()
+            ),
+        )
+        hits = pl.concat(
+            found.select("row", pl.col(column).alias("literal"))
+            .explode("literal")
+            .join(table, on="literal")
+            .select("row", "slot")
+            for column, (_, table) in self.tables.items()
+        )
+        counted = (
+            hits.unique()
+            .join(self._needs, on="slot")
+            .group_by("row", "group")
+            .agg(pl.len().alias("hit"), pl.col("need").first())
+        )
+        return counted.filter(pl.col("hit") == pl.col("need")).select("row", "group")
 
 
 def _column_hits(

@@ -91,6 +91,10 @@ DISTINCT_SHARE = 0.05
 # A batch whose rows take at most this share of distinct combinations of the columns the
 # rules read is evaluated once per combination, and the matches fanned out to its rows.
 DISTINCT_ROWS_SHARE = 0.5
+# A frame of at most this many rows (a small batch, or a batch's distinct rows) is searched
+# in one query and its candidate rules verified in one more: each query has a fixed cost
+# (planning, a thread hand-off, building its automata) that a short frame cannot amortise.
+SHORT_ROWS = 4_000
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 
@@ -160,6 +164,8 @@ class CompiledRuleSet:
         self.distinct_share = DISTINCT_ROWS_SHARE
         """Largest share of distinct rows (over the columns the rules read) at which a batch
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
+        self.short_rows = SHORT_ROWS
+        """Most rows of a frame searched and verified in one query each (0: never)."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
         self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
@@ -199,6 +205,10 @@ class CompiledRuleSet:
     def with_distinct_share(self, share: float) -> CompiledRuleSet:
         """The same rules, grouping a batch by distinct rows up to ``share`` (0: never)."""
         return self._replace(distinct_share=share)
+
+    def with_short_rows(self, rows: int) -> CompiledRuleSet:
+        """The same rules, verifying frames of up to ``rows`` rows in one query (0: never)."""
+        return self._replace(short_rows=rows)
 
     def calibrate(
         self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
@@ -422,7 +432,38 @@ class CompiledRuleSet:
 
     def _run_fast(self, events: pl.DataFrame) -> pl.DataFrame:
         frame = self._prepare(events)
+        if frame.height <= self.short_rows:
+            return self._run_short(frame)
         return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
+
+    def _run_short(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A short frame: every candidate rule in one query, on the rows any of them needs.
+
+        A rule's expression is true only where its pattern occurs, so running it on more
+        rows than its own candidates gives the same matches.
+        """
+        pairs = self._index.pairs(frame, _lowered_name)
+        groups = self._index.groups
+        candidates = sorted(
+            {i for g in pairs.get_column("group").unique().to_list() for i in groups[g].rules}
+        )
+        unfiltered = [self._plans[i].expr.alias(str(i)) for i in self._index.unfiltered]
+        checked = [self._plans[i].expr.alias(str(i)) for i in candidates]
+        rows = pairs.get_column("row").unique().sort()
+        if len(rows) > DENSE_SHARE * frame.height:
+            everything = unfiltered + checked
+            if not everything:
+                return _NO_PAIRS.clear()
+            return _true_pairs(frame.select(everything), None)
+        if any(self._keywords[i] for i in candidates):
+            subset = frame[rows]
+        else:
+            columns = set().union(*(self._plans[i].columns for i in candidates))
+            subset = frame.select(sorted(columns))[rows]
+        found = [_true_pairs(subset.select(checked), rows)] if checked else []
+        if unfiltered:
+            found.append(_true_pairs(frame.select(unfiltered), None))
+        return pl.concat(found) if found else _NO_PAIRS.clear()
 
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]

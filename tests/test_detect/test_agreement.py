@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
 from detect import CompiledRuleSet
-from detect.engine import Strategy
+from detect.engine import SHORT_ROWS, Strategy
 from detect.reference import reference_matches
 
 FIELDS = ("a", "b", "c", "d")
@@ -115,14 +115,21 @@ def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
             "n": pl.Int64,
         },
     )
-    # Fast row by row, fast once per distinct row, and naive.
-    runs: tuple[tuple[Strategy, float], ...] = (("fast", 0.0), ("fast", 1.0), ("naive", 0.0))
-    for strategy, distinct_share in runs:
+    # Fast row by row (short frame: one query; long: per group of rules), fast once per
+    # distinct row, and naive.
+    runs: tuple[tuple[Strategy, float, int], ...] = (
+        ("fast", 0.0, SHORT_ROWS),
+        ("fast", 0.0, 0),
+        ("fast", 1.0, SHORT_ROWS),
+        ("fast", 1.0, 0),
+        ("naive", 0.0, 0),
+    )
+    for strategy, distinct_share, short_rows in runs:
         ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none", strategy=strategy)
-        ruleset = ruleset.with_distinct_share(distinct_share)
+        ruleset = ruleset.with_distinct_share(distinct_share).with_short_rows(short_rows)
         assert not ruleset.rejected, [str(p) for p in ruleset.rejected]
         found = ruleset.evaluate(frame)["row"].to_list()
-        assert found == expected, (strategy, distinct_share)
+        assert found == expected, (strategy, distinct_share, short_rows)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -37,6 +37,17 @@ def test_a_costly_and_is_searched_with_two_slots_and_still_matches_exactly() -> 
     assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0]
 
 
+def test_a_short_batch_verified_in_one_query_matches_as_a_long_one_does() -> None:
+    images = [r"C:\Windows\cmd.exe", r"C:\Windows\cmd.exe", r"C:\Tools\x.exe", None]
+    lines = ["cmd /c run -enc AAA", "cmd /c dir", "x -ENC y SEKURLSA", "cmd -enc z"]
+    ruleset = CompiledRuleSet.from_yaml(RULE, KEYWORD_RULE, pipeline="none")
+    ruleset = ruleset.calibrate(frame(images * 50, lines * 50)).with_distinct_share(0.0)
+    short = ruleset.evaluate(frame(images, lines)).select("row", "rule_title").rows()
+    long = ruleset.with_short_rows(0).evaluate(frame(images, lines))
+    expected = [(0, "Encoded command via cmd"), (2, "Mimikatz anywhere")]
+    assert short == long.select("row", "rule_title").rows() == expected
+
+
 def test_a_selective_literal_needs_no_second_slot() -> None:
     images = [r"C:\Windows\cmd.exe"] * 500
     lines = ["cmd /c run -enc AAA"] + ["cmd /c dir"] * 499
@@ -85,8 +96,8 @@ def test_rules_over_few_distinct_values_are_evaluated_once_per_combination() -> 
         and parent.lower().startswith("c:\\windows\\")
     ]
     ruleset = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none")
-    # Not once per distinct row of the batch: per rule.
-    ruleset = ruleset.with_distinct_share(0.0)
+    # Not once per distinct row of the batch, nor in one query for the batch: per rule.
+    ruleset = ruleset.with_distinct_share(0.0).with_short_rows(0)
     assert ruleset.evaluate(events)["row"].to_list() == expected
     naive = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none", strategy="naive")
     assert naive.evaluate(events)["row"].to_list() == expected
