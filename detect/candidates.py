@@ -73,7 +73,7 @@ class CandidateIndex:
         self._repeatable = {n for slot, n in numbers.items() if len(slot) > 1}
         entries: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for slot, number in numbers.items():
-            for column, literal in slot:
+            for column, literal in _needed(slot):
                 entries[column].add((literal, number))
         self.tables: dict[str, tuple[list[str], pl.DataFrame]] = {
             column: (
@@ -86,6 +86,14 @@ class CandidateIndex:
             )
             for column, pairs in entries.items()
         }
+        self._literals = (
+            pl.concat(
+                table.with_columns(pl.lit(column).alias("column"))
+                for column, (_, table) in self.tables.items()
+            )
+            if self.tables
+            else pl.DataFrame(schema={"literal": pl.String, "slot": pl.UInt32, "column": pl.String})
+        )
         # Each slot of each group, and how many slots the group needs: (row, slot) pairs
         # become (row, group) pairs by one join and one count, for :meth:`pairs`.
         self._needs = pl.DataFrame(
@@ -134,7 +142,6 @@ class CandidateIndex:
                 found.append((group, rows.sort()))
         return found
 
-
     def pairs(self, frame: pl.DataFrame, lowered: Callable[[str], str]) -> pl.DataFrame:
         """Every (``row``, ``group``) where the group's pattern occurs, in one query.
 
@@ -148,18 +155,15 @@ class CandidateIndex:
         found = frame.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             *(
-                pl.col(lowered(column))
-                .str.extract_many(literals, overlapping=True)
-                .alias(column)
+                pl.col(lowered(column)).str.extract_many(literals, overlapping=True).alias(column)
                 for column, (literals, _) in self.tables.items()
             ),
         )
-        hits = pl.concat(
-            found.select("row", pl.col(column).alias("literal"))
+        hits = (
+            found.unpivot(index="row", variable_name="column", value_name="literal")
             .explode("literal")
-            .join(table, on="literal")
+            .join(self._literals, on=["column", "literal"])
             .select("row", "slot")
-            for column, (_, table) in self.tables.items()
         )
         counted = (
             hits.unique()
@@ -168,6 +172,26 @@ class CandidateIndex:
             .agg(pl.len().alias("hit"), pl.col("need").first())
         )
         return counted.filter(pl.col("hit") == pl.col("need")).select("row", "group")
+
+
+def _needed(slot: Slot) -> Slot:
+    """The literals of a slot that the search needs: not those holding another one.
+
+    Text holding ``-urlcache -f`` holds ``-urlcache``: a slot with both is hit exactly
+    where ``-urlcache`` occurs, and the longer literal only makes the automaton larger.
+
+    >>> sorted(_needed(frozenset({("c", "-urlcache"), ("c", "-urlcache -f"), ("d", "-f x")})))
+    [('c', '-urlcache'), ('d', '-f x')]
+    """
+    by_column: dict[str, list[str]] = defaultdict(list)
+    for column, literal in slot:
+        by_column[column].append(literal)
+    return frozenset(
+        (column, literal)
+        for column, literals in by_column.items()
+        for literal in literals
+        if not any(other != literal and other in literal for other in literals)
+    )
 
 
 def _column_hits(
