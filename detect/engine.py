@@ -94,7 +94,7 @@ DISTINCT_ROWS_SHARE = 0.5
 # A frame of at most this many rows (a small batch, or a batch's distinct rows) is searched
 # in one query and its candidate rules verified in one more: each query has a fixed cost
 # (planning, a thread hand-off, building its automata) that a short frame cannot amortise.
-SHORT_ROWS = 4_000
+SHORT_ROWS = 2_500
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detect import CompiledRuleSet
+from detect.expressions import _either, _groupable
 from detect.regexes import trim_search_regex
 
 ALPHABET = "abAB-_ x"
@@ -99,3 +100,45 @@ def test_a_rule_with_a_bounded_repetition_matches_as_written() -> None:
     naive = CompiledRuleSet.from_yaml(SVCHOST, pipeline="none", strategy="naive")
     assert fast.evaluate(events)["row"].to_list() == [1, 2, 3]
     assert naive.evaluate(events)["row"].to_list() == [1, 2, 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(regexes(), min_size=1, max_size=4),
+    st.lists(st.text(alphabet=ALPHABET, max_size=12), min_size=1, max_size=20),
+)
+def test_searches_joined_into_one_regex_find_the_values_any_of_them_finds(
+    patterns: list[str], texts: list[str]
+) -> None:
+    values = pl.Series(texts)
+    expected = [any(hits) for hits in zip(*(values.str.contains(p) for p in patterns), strict=True)]
+    groupable = [trim_search_regex(p) for p in patterns if _groupable(p)]
+    found = [values.str.contains(_either(groupable))] if groupable else []
+    found += [values.str.contains(p) for p in patterns if not _groupable(p)]
+    assert [any(hits) for hits in zip(*found, strict=True)] == expected, patterns
+
+
+WILDCARDS = r"""
+title: Encoded PowerShell or a user added
+id: 1d2c3b4a-5e6f-4a70-8b9c-0d1e2f3a4b5c
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    - CommandLine|contains:
+        - ' -e* JAB'
+        - ' -e* SUVYI'
+    - CommandLine|re:
+        - '(?i)net\s+user\s'
+        - '^whoami$'
+  condition: selection
+level: medium
+"""
+
+
+def test_wildcards_and_regexes_on_one_column_each_keep_their_own_flags() -> None:
+    lines = ["x -enc JAB", "x -E SUVYI", "NET  USER bob", "whoami", "WHOAMI", "a whoami", None]
+    events = pl.DataFrame({"CommandLine": lines})
+    fast = CompiledRuleSet.from_yaml(WILDCARDS, pipeline="none")
+    naive = CompiledRuleSet.from_yaml(WILDCARDS, pipeline="none", strategy="naive")
+    assert fast.evaluate(events)["row"].to_list() == [0, 1, 2, 3]
+    assert naive.evaluate(events)["row"].to_list() == [0, 1, 2, 3]
