@@ -22,10 +22,13 @@ import polars as pl
 
 from detect.patterns import Pattern, Slot
 
-__all__ = ["REPETITIVE_MIN_ROWS", "SLICE_ROWS", "CandidateIndex", "RuleGroup"]
+__all__ = ["ONE_STEP_ROWS", "REPETITIVE_MIN_ROWS", "SLICE_ROWS", "CandidateIndex", "RuleGroup"]
 
 # A column whose values rarely repeat is searched in slices of at least this many rows.
 SLICE_ROWS = 50_000
+# A frame shorter than this is searched in one step (:meth:`CandidateIndex.pairs`): the
+# per-column queries and the per-slot steps cost more than they save.
+ONE_STEP_ROWS = 20_000
 # In a shorter frame (a small batch, or a batch's distinct rows) a repetitive column is
 # searched row by row too: grouping its values costs more than it saves.
 REPETITIVE_MIN_ROWS = 10_000
@@ -103,13 +106,26 @@ class CandidateIndex:
         )
 
     def search(
-        self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: Set[str]
+        self,
+        frame: pl.DataFrame,
+        lowered: Callable[[str], str],
+        repetitive: Set[str],
+        one_step_rows: int = ONE_STEP_ROWS,
     ) -> list[tuple[RuleGroup, pl.Series]]:
         """Each group with candidates, and its candidate rows (``row``, u32, unique).
 
         ``lowered(column)`` names the lower-cased text of a column in ``frame``; columns
         in ``repetitive`` are searched once per distinct value.
         """
+        if frame.height < one_step_rows:
+            pairs = self.pairs(frame, lowered).sort("row")
+            by_group = pairs.partition_by("group", as_dict=True, include_key=False)
+            found_rows = {int(key[0]): part.to_series() for key, part in by_group.items()}
+            return [
+                (group, found_rows[number])
+                for number, group in enumerate(self.groups)
+                if number in found_rows
+            ]
         queries = []
         for column, (literals, table) in self.tables.items():
             if column in repetitive and frame.height >= REPETITIVE_MIN_ROWS:

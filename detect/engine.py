@@ -55,7 +55,7 @@ from sigma.rule import SigmaRule
 
 from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
-from detect.candidates import CandidateIndex
+from detect.candidates import ONE_STEP_ROWS, CandidateIndex
 from detect.compiled import CompiledRule, compiled_rule, rule_problem
 from detect.distinct import ROWS, fan_out, group_rows, holds_floats
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
@@ -166,6 +166,8 @@ class CompiledRuleSet:
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
         self.short_rows = SHORT_ROWS
         """Most rows of a frame searched and verified in one query each (0: never)."""
+        self.one_step_rows = ONE_STEP_ROWS
+        """A frame shorter than this is searched in one step, then verified per group."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
         self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
@@ -206,9 +208,16 @@ class CompiledRuleSet:
         """The same rules, grouping a batch by distinct rows up to ``share`` (0: never)."""
         return self._replace(distinct_share=share)
 
-    def with_short_rows(self, rows: int) -> CompiledRuleSet:
-        """The same rules, verifying frames of up to ``rows`` rows in one query (0: never)."""
-        return self._replace(short_rows=rows)
+    def with_short_rows(self, rows: int, one_step_rows: int | None = None) -> CompiledRuleSet:
+        """The same rules, verifying frames of up to ``rows`` rows in one query (0: never).
+
+        ``one_step_rows``, where given: a longer frame shorter than this is searched in one
+        step and verified per group of rules (0: always searched column by column).
+        Results are the same.
+        """
+        if one_step_rows is None:
+            return self._replace(short_rows=rows)
+        return self._replace(short_rows=rows, one_step_rows=one_step_rows)
 
     def calibrate(
         self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
@@ -523,7 +532,9 @@ class CompiledRuleSet:
         """Each group of rules on its candidate rows, gathered once for the group."""
         queries = []
         dense: list[int] = []
-        for group, rows in self._index.search(frame, _lowered_name, self._repetitive):
+        for group, rows in self._index.search(
+            frame, _lowered_name, self._repetitive, self.one_step_rows
+        ):
             rest = []
             for index in group.rules:
                 if self._by_distinct(index, frame, len(rows)):

@@ -115,21 +115,23 @@ def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
             "n": pl.Int64,
         },
     )
-    # Fast row by row (short frame: one query; long: per group of rules), fast once per
-    # distinct row, and naive.
-    runs: tuple[tuple[Strategy, float, int], ...] = (
-        ("fast", 0.0, SHORT_ROWS),
-        ("fast", 0.0, 0),
-        ("fast", 1.0, SHORT_ROWS),
-        ("fast", 1.0, 0),
-        ("naive", 0.0, 0),
+    # Fast row by row: a short frame in one query; a longer one searched in one step, or
+    # column by column, then verified per group of rules. Fast once per distinct row, and
+    # naive.
+    runs: tuple[tuple[Strategy, float, int, int | None], ...] = (
+        ("fast", 0.0, SHORT_ROWS, None),
+        ("fast", 0.0, 0, None),
+        ("fast", 0.0, 0, 0),
+        ("fast", 1.0, SHORT_ROWS, None),
+        ("naive", 0.0, 0, None),
     )
-    for strategy, distinct_share, short_rows in runs:
+    for strategy, distinct_share, short_rows, one_step_rows in runs:
         ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none", strategy=strategy)
-        ruleset = ruleset.with_distinct_share(distinct_share).with_short_rows(short_rows)
+        ruleset = ruleset.with_distinct_share(distinct_share)
+        ruleset = ruleset.with_short_rows(short_rows, one_step_rows)
         assert not ruleset.rejected, [str(p) for p in ruleset.rejected]
         found = ruleset.evaluate(frame)["row"].to_list()
-        assert found == expected, (strategy, distinct_share, short_rows)
+        assert found == expected, (strategy, distinct_share, short_rows, one_step_rows)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
