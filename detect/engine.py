@@ -95,6 +95,9 @@ DISTINCT_ROWS_SHARE = 0.5
 # in one query and its candidate rules verified in one more: each query has a fixed cost
 # (planning, a thread hand-off, building its automata) that a short frame cannot amortise.
 SHORT_ROWS = 2_500
+# In a longer frame, groups of rules on few candidate rows are verified together, in one
+# select on the rows any of them needs, up to this many rows in all.
+TOGETHER_ROWS = 2_000
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 
@@ -464,15 +467,21 @@ class CompiledRuleSet:
             if not everything:
                 return _NO_PAIRS.clear()
             return _true_pairs(frame.select(everything), None)
-        if any(self._keywords[i] for i in candidates):
-            subset = frame[rows]
-        else:
-            columns = set().union(*(self._plans[i].columns for i in candidates))
-            subset = frame.select(sorted(columns))[rows]
-        found = [_true_pairs(subset.select(checked), rows)] if checked else []
+        found = [self._verify_together(frame, candidates, rows)] if candidates else []
         if unfiltered:
             found.append(_true_pairs(frame.select(unfiltered), None))
         return pl.concat(found) if found else _NO_PAIRS.clear()
+
+    def _verify_together(
+        self, frame: pl.DataFrame, rules: list[int], rows: pl.Series
+    ) -> pl.DataFrame:
+        """``rules`` in one eager select on ``rows`` (sorted, unique): no plan to make."""
+        if any(self._keywords[i] for i in rules):
+            subset = frame[rows]
+        else:
+            columns = set().union(*(self._plans[i].columns for i in rules))
+            subset = frame.select(sorted(columns))[rows]
+        return _true_pairs(subset.select(self._plans[i].expr.alias(str(i)) for i in rules), rows)
 
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]
@@ -532,9 +541,15 @@ class CompiledRuleSet:
         """Each group of rules on its candidate rows, gathered once for the group."""
         queries = []
         dense: list[int] = []
-        for group, rows in self._index.search(
+        # Groups on few rows run together (their fixed cost is most of their cost), the
+        # fewest rows first, while their rows add up to no more than TOGETHER_ROWS.
+        budget = TOGETHER_ROWS
+        together: list[int] = []
+        together_rows: list[pl.Series] = []
+        found_groups = self._index.search(
             frame, _lowered_name, self._repetitive, self.one_step_rows
-        ):
+        )
+        for group, rows in sorted(found_groups, key=lambda found: len(found[1])):
             rest = []
             for index in group.rules:
                 if self._by_distinct(index, frame, len(rows)):
@@ -546,6 +561,11 @@ class CompiledRuleSet:
             if len(rows) > DENSE_SHARE * frame.height:
                 dense.extend(rest)
                 continue
+            if len(rows) <= budget:
+                budget -= len(rows)
+                together.extend(rest)
+                together_rows.append(rows)
+                continue
             if any(self._keywords[i] for i in rest):
                 subset = frame[rows]
             else:
@@ -553,6 +573,9 @@ class CompiledRuleSet:
                 subset = frame.select(sorted(columns))[rows]
             queries.extend(verify_query(subset, rows, self._plans[i], i) for i in rest)
         found = pl.collect_all(queries) if queries else []
+        if together:
+            rows = pl.concat(together_rows).unique().sort()
+            found.append(self._verify_together(frame, together, rows))
         if dense:
             full = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in dense).collect()
             found.append(_true_pairs(full, None))
