@@ -162,7 +162,7 @@ class CandidateIndex:
         """Every (``row``, ``group``) where the group's pattern occurs, in one query.
 
         ``group`` numbers :attr:`groups`. The same candidates as :meth:`search` gives,
-        with no per-column or per-group step: for a short frame, where the fixed cost
+        with no per-column or per-slot step: for a short frame, where the fixed cost
         of each query is most of the work.
         """
         if not self.tables:

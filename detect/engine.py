@@ -91,12 +91,9 @@ DISTINCT_SHARE = 0.05
 # A batch whose rows take at most this share of distinct combinations of the columns the
 # rules read is evaluated once per combination, and the matches fanned out to its rows.
 DISTINCT_ROWS_SHARE = 0.5
-# A frame of at most this many rows (a small batch, or a batch's distinct rows) is searched
-# in one query and its candidate rules verified in one more: each query has a fixed cost
-# (planning, a thread hand-off, building its automata) that a short frame cannot amortise.
-SHORT_ROWS = 2_500
-# In a longer frame, groups of rules on few candidate rows are verified together, in one
-# select on the rows any of them needs, up to this many rows in all.
+# Groups of rules on few candidate rows are verified together, in one eager select on the
+# rows any of them needs, up to this many rows in all: each query has a fixed cost
+# (planning, building its automata and regexes) that a few rows cannot amortise.
 TOGETHER_ROWS = 2_000
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
@@ -167,10 +164,10 @@ class CompiledRuleSet:
         self.distinct_share = DISTINCT_ROWS_SHARE
         """Largest share of distinct rows (over the columns the rules read) at which a batch
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
-        self.short_rows = SHORT_ROWS
-        """Most rows of a frame searched and verified in one query each (0: never)."""
         self.one_step_rows = ONE_STEP_ROWS
-        """A frame shorter than this is searched in one step, then verified per group."""
+        """A frame shorter than this is searched in one step (see ``with_thresholds``)."""
+        self.together_rows = TOGETHER_ROWS
+        """Most rows of groups verified together in one select (see ``with_thresholds``)."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
         self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
@@ -211,16 +208,22 @@ class CompiledRuleSet:
         """The same rules, grouping a batch by distinct rows up to ``share`` (0: never)."""
         return self._replace(distinct_share=share)
 
-    def with_short_rows(self, rows: int, one_step_rows: int | None = None) -> CompiledRuleSet:
-        """The same rules, verifying frames of up to ``rows`` rows in one query (0: never).
+    def with_thresholds(
+        self, *, one_step_rows: int | None = None, together_rows: int | None = None
+    ) -> CompiledRuleSet:
+        """The same rules, with other sizes at which the work is split. Results are the same.
 
-        ``one_step_rows``, where given: a longer frame shorter than this is searched in one
-        step and verified per group of rules (0: always searched column by column).
-        Results are the same.
+        ``one_step_rows``: a frame shorter than this is searched in one step, a longer one
+        column by column (0: always column by column). ``together_rows``: groups of rules
+        on few candidate rows are verified in one select while their rows add up to no
+        more than this (0: each group in its own query).
         """
-        if one_step_rows is None:
-            return self._replace(short_rows=rows)
-        return self._replace(short_rows=rows, one_step_rows=one_step_rows)
+        changes: dict[str, object] = {}
+        if one_step_rows is not None:
+            changes["one_step_rows"] = one_step_rows
+        if together_rows is not None:
+            changes["together_rows"] = together_rows
+        return self._replace(**changes)
 
     def calibrate(
         self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
@@ -444,38 +447,16 @@ class CompiledRuleSet:
 
     def _run_fast(self, events: pl.DataFrame) -> pl.DataFrame:
         frame = self._prepare(events)
-        if frame.height <= self.short_rows:
-            return self._run_short(frame)
         return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
-
-    def _run_short(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """A short frame: every candidate rule in one query, on the rows any of them needs.
-
-        A rule's expression is true only where its pattern occurs, so running it on more
-        rows than its own candidates gives the same matches.
-        """
-        pairs = self._index.pairs(frame, _lowered_name)
-        groups = self._index.groups
-        candidates = sorted(
-            {i for g in pairs.get_column("group").unique().to_list() for i in groups[g].rules}
-        )
-        unfiltered = [self._plans[i].expr.alias(str(i)) for i in self._index.unfiltered]
-        checked = [self._plans[i].expr.alias(str(i)) for i in candidates]
-        rows = pairs.get_column("row").unique().sort()
-        if len(rows) > DENSE_SHARE * frame.height:
-            everything = unfiltered + checked
-            if not everything:
-                return _NO_PAIRS.clear()
-            return _true_pairs(frame.select(everything), None)
-        found = [self._verify_together(frame, candidates, rows)] if candidates else []
-        if unfiltered:
-            found.append(_true_pairs(frame.select(unfiltered), None))
-        return pl.concat(found) if found else _NO_PAIRS.clear()
 
     def _verify_together(
         self, frame: pl.DataFrame, rules: list[int], rows: pl.Series
     ) -> pl.DataFrame:
-        """``rules`` in one eager select on ``rows`` (sorted, unique): no plan to make."""
+        """``rules`` in one eager select on ``rows`` (sorted, unique): no plan to make.
+
+        A rule's expression is true only where its pattern occurs, so running it on more
+        rows than its own candidates gives the same matches.
+        """
         if any(self._keywords[i] for i in rules):
             subset = frame[rows]
         else:
@@ -543,7 +524,7 @@ class CompiledRuleSet:
         dense: list[int] = []
         # Groups on few rows run together (their fixed cost is most of their cost), the
         # fewest rows first, while their rows add up to no more than TOGETHER_ROWS.
-        budget = TOGETHER_ROWS
+        budget = self.together_rows
         together: list[int] = []
         together_rows: list[pl.Series] = []
         found_groups = self._index.search(

@@ -37,17 +37,16 @@ def test_a_costly_and_is_searched_with_two_slots_and_still_matches_exactly() -> 
     assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0]
 
 
-def test_a_short_batch_verified_in_one_query_matches_as_longer_ones_do() -> None:
+def test_a_batch_matches_alike_however_its_work_is_split() -> None:
     images = [r"C:\Windows\cmd.exe", r"C:\Windows\cmd.exe", r"C:\Tools\x.exe", None]
     lines = ["cmd /c run -enc AAA", "cmd /c dir", "x -ENC y SEKURLSA", "cmd -enc z"]
     ruleset = CompiledRuleSet.from_yaml(RULE, KEYWORD_RULE, pipeline="none")
     ruleset = ruleset.calibrate(frame(images * 50, lines * 50)).with_distinct_share(0.0)
-    short = ruleset.evaluate(frame(images, lines)).select("row", "rule_title").rows()
-    one_step = ruleset.with_short_rows(0).evaluate(frame(images, lines))
-    by_column = ruleset.with_short_rows(0, 0).evaluate(frame(images, lines))
     expected = [(0, "Encoded command via cmd"), (2, "Mimikatz anywhere")]
-    assert short == one_step.select("row", "rule_title").rows() == expected
-    assert by_column.select("row", "rule_title").rows() == expected
+    for one_step_rows, together_rows in ((None, None), (0, None), (None, 0), (0, 0)):
+        split = ruleset.with_thresholds(one_step_rows=one_step_rows, together_rows=together_rows)
+        found = split.evaluate(frame(images, lines)).select("row", "rule_title").rows()
+        assert found == expected, (one_step_rows, together_rows)
 
 
 def test_a_selective_literal_needs_no_second_slot() -> None:
@@ -65,7 +64,7 @@ def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> 
     lines = ["cmd /c run -enc AAA", "x"] * half
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
     # Not once per distinct row, nor in one step: through the repetitive search.
-    ruleset = ruleset.with_distinct_share(0.0).with_short_rows(0, 0)
+    ruleset = ruleset.with_distinct_share(0.0).with_thresholds(one_step_rows=0)
     matches = ruleset.evaluate(frame(images, lines))
     assert matches["row"].to_list() == list(range(0, 2 * half, 2))
 
@@ -98,8 +97,8 @@ def test_rules_over_few_distinct_values_are_evaluated_once_per_combination() -> 
         and parent.lower().startswith("c:\\windows\\")
     ]
     ruleset = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none")
-    # Not once per distinct row of the batch, nor in one query for the batch: per rule.
-    ruleset = ruleset.with_distinct_share(0.0).with_short_rows(0)
+    # Not once per distinct row of the batch: per rule.
+    ruleset = ruleset.with_distinct_share(0.0)
     assert ruleset.evaluate(events)["row"].to_list() == expected
     naive = CompiledRuleSet.from_yaml(NOT_AN_EXE, pipeline="none", strategy="naive")
     assert naive.evaluate(events)["row"].to_list() == expected

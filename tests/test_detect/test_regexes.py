@@ -185,4 +185,4 @@ def test_contained_literals_searched_as_one_regex_are_taken_literally() -> None:
     fast = CompiledRuleSet.from_yaml(METACHARACTERS, pipeline="none")
     frame = pl.DataFrame(events, schema={"CommandLine": pl.String})
     assert fast.evaluate(frame)["row"].to_list() == expected
-    assert fast.with_short_rows(0).evaluate(frame)["row"].to_list() == expected
+    assert fast.with_thresholds(together_rows=0).evaluate(frame)["row"].to_list() == expected
