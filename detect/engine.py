@@ -13,12 +13,15 @@ string matches and from the required parts of regexes. Per batch:
    into a boolean column (:mod:`detect.plans`);
 2. one Aho-Corasick pass per column over all the fast-pattern literals of that column
    gives (row, slot) pairs, each distinct slot counted once however many rules share it
-   (:mod:`detect.candidates`); in a batch of 10,000 rows or more, a column whose values
-   repeat (executable paths, hashes, users) is searched once per distinct value, any
-   other one in slices, one per core;
+   (:mod:`detect.candidates`); a frame under 20,000 rows is searched in one eager step
+   (every column at once, the slots then counted per group); in a longer one, a column
+   whose values repeat (executable paths, hashes, users) is searched once per distinct
+   value, any other one in slices, one per core;
 3. rules that share a pattern share their candidate rows, gathered once per group; each
    rule runs there with its literal tests first and its regexes, wildcards and long
-   alternations only on the rows those tests kept;
+   alternations only on the rows those tests kept; groups on few rows (up to 2,000 in
+   all) run together in one eager select, where the fixed cost of a query would be most
+   of their cost;
 4. a rule whose columns repeat (few distinct combinations for the rows it runs on) is
    evaluated once per distinct combination and joined back to its rows;
 5. rules without a usable fast pattern (short literals, numbers, negations) run on every
@@ -27,17 +30,21 @@ string matches and from the required parts of regexes. Per batch:
 So the cost of most rules is one shared multi-pattern pass, not one scan each. On the first
 batch, :meth:`CompiledRuleSet.calibrate` counts how often every literal occurs and picks
 each rule's pattern by that count. Expressions are built to cost few Polars nodes: an OR
-of prefixes or suffixes on one column is one anchored regex, and a regex search loses its
-optional tail (:mod:`detect.regexes`). The ``naive`` strategy (every rule's expression
-over every row, in one lazy query) is kept as the baseline the benchmarks compare against.
+of prefixes or suffixes on one column is one anchored regex, of up to 64 contained
+literals one regex of the escaped literals (Polars builds an automaton on each call of
+``contains_any``), of wildcards and regexes one regex of alternatives, and a regex search
+loses its optional tail (:mod:`detect.regexes`). The ``naive`` strategy (every rule's
+expression over every row, in one lazy query) is kept as the baseline the benchmarks
+compare against.
 
-Where the time still goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks):
-lower-casing the referenced columns; the Aho-Corasick pass over command lines, whose
-thousands of literals make it a slow automaton when command lines do not repeat; and
-verifying the rules whose only usable literals are common on Windows hosts
-(``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows, where each Polars
-expression node costs tens of microseconds however few rows it sees. A handful of regex
-rules with no literal of two bytes still scan every row.
+Where the time still goes on SigmaHQ's 1,183 process_creation rules (docs/benchmarks.md):
+lower-casing the referenced columns; the Aho-Corasick pass over command lines and hashes,
+about 150-200 MB/s with hundreds or thousands of literals whatever their number, when the
+values do not repeat; verifying the rules whose only usable literals are common on Windows
+hosts (``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows; and, in a small
+batch, a fixed cost of some 20-30 microseconds per Polars expression node and per regex or
+automaton built, paid again on every batch. A handful of regex rules with no literal of
+two bytes still scan every row.
 """
 
 from __future__ import annotations
