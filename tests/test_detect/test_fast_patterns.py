@@ -1,5 +1,7 @@
 """Fast patterns only decide where a rule runs, never what it matches."""
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from detect import CompiledRuleSet
@@ -19,7 +21,7 @@ level: high
 """
 
 
-def frame(images: list[str], command_lines: list[str]) -> pl.DataFrame:
+def frame(images: Sequence[str | None], command_lines: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame({"Image": images, "CommandLine": command_lines})
 
 
