@@ -38,7 +38,6 @@ from datetime import timedelta
 from pathlib import Path
 from random import Random
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ingest.sources.changelog import changelog_topic
@@ -56,6 +55,7 @@ from testsupport.stream import (
     create_topics,
     documents,
     keyed_streams,
+    member_env,
     play,
     produce_interleaved,
     replay,
@@ -66,12 +66,7 @@ SCENARIOS = ("steady", "kill", "rebalance")
 STORES = ("sqlite", "kafka")
 KINDS = ("single", "correlation", "incidents")
 IDLE_S = 2.0
-ENV = {
-    "NEAKTA_KAFKA__SESSION_TIMEOUT_MS": "3000",
-    "NEAKTA_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
-    "NEAKTA_KAFKA__POLL_TIMEOUT_MS": "200",
-    "NEAKTA_CORRELATION__IDLE_S": str(IDLE_S),
-}
+SESSION_MS = 3000
 _CHANGELOG_READ = re.compile(r"changelog \S+ read: \d+ keys from (\d+) records")
 _ENDPOINT_PER_HOUR = 2800  # 20 ms to 2.5 s apart: 2,800 events stay inside their hour
 
@@ -147,15 +142,10 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path) -> list[tuple[obje
         streams = keyed_streams(logs, args.partitions)
         ends = asyncio.run(produce_interleaved(bootstrap, topics, streams, rng, args.partitions))
         total = sum(sum(c.values()) for c in ends.values())
-        families = orjson.dumps({t: f for f, t in topics.items()}).decode()
         for store in args.stores:
             for scenario in args.scenarios:
                 root = work / f"run-{seed}-{store}-{scenario}"
-                env = {
-                    **ENV,
-                    "NEAKTA_CORRELATION__STORE": store,
-                    "NEAKTA_KAFKA__FAMILIES": families,
-                }
+                env = member_env(store, topics, idle_s=IDLE_S, session_ms=SESSION_MS)
                 stream = Stream(
                     bootstrap, topics, f"g{suffix}-{store}-{scenario}", args.partitions,
                     total, env, args.rules, root,

@@ -43,6 +43,7 @@ __all__ = [
     "documents",
     "keyed_streams",
     "latest_incidents",
+    "member_env",
     "play",
     "produce_interleaved",
     "replay",
@@ -169,6 +170,24 @@ async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> 
         return found
     finally:
         await consumer.stop()
+
+
+def member_env(
+    store: str, topics: dict[str, str], *, idle_s: float, session_ms: int = 2000
+) -> dict[str, str]:
+    """Settings of a member: checkpoint store, topic families, a quick group, idle time.
+
+    ``session_ms``: the group's session timeout (a killed member's partitions move on
+    after it); heartbeats at a tenth of it.
+    """
+    return {
+        "NEAKTA_KAFKA__SESSION_TIMEOUT_MS": str(session_ms),
+        "NEAKTA_KAFKA__HEARTBEAT_INTERVAL_MS": str(session_ms // 10),
+        "NEAKTA_KAFKA__POLL_TIMEOUT_MS": "200",
+        "NEAKTA_KAFKA__FAMILIES": orjson.dumps({t: f for f, t in topics.items()}).decode(),
+        "NEAKTA_CORRELATION__STORE": store,
+        "NEAKTA_CORRELATION__IDLE_S": str(idle_s),
+    }
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import orjson
 import pytest
 
 from neakta.settings import DEFAULT_RULES
@@ -27,6 +26,7 @@ from testsupport.stream import (
     create_topics,
     documents,
     keyed_streams,
+    member_env,
     play,
     produce_interleaved,
     replay,
@@ -36,12 +36,6 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 2
 IDLE_S = 1.5
-ENV = {
-    "NEAKTA_KAFKA__SESSION_TIMEOUT_MS": "2000",
-    "NEAKTA_KAFKA__HEARTBEAT_INTERVAL_MS": "200",
-    "NEAKTA_KAFKA__POLL_TIMEOUT_MS": "200",
-    "NEAKTA_CORRELATION__IDLE_S": str(IDLE_S),
-}
 
 
 @pytest.mark.parametrize("store", ["sqlite", "kafka"])
@@ -54,18 +48,13 @@ def test_three_kills_among_two_processes_give_the_replay_alerts(
     run(create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS))
     streams = keyed_streams(SAMPLES, PARTITIONS)
     ends = run(produce_interleaved(broker.bootstrap, topics, streams, rng, PARTITIONS))
-    env = {
-        **ENV,
-        "NEAKTA_CORRELATION__STORE": store,
-        "NEAKTA_KAFKA__FAMILIES": orjson.dumps({t: f for f, t in topics.items()}).decode(),
-    }
     stream = Stream(
         bootstrap=broker.bootstrap,
         topics=topics,
         group=unique("g"),
         partitions=PARTITIONS,
         total=sum(sum(counts.values()) for counts in ends.values()),
-        env=env,
+        env=member_env(store, topics, idle_s=IDLE_S),
         rules=DEFAULT_RULES,
         root=tmp_path / "run",
     )
