@@ -61,9 +61,9 @@ def test_three_kills_among_two_processes_give_the_replay_alerts(
     steps = [
         (0.0, "start", "a"),
         (0.0, "start", "b"),
-        (0.2, "kill", "a"),
-        (0.45, "kill", "b"),
-        (0.7, "kill", "a"),
+        (0.1, "kill", "a"),
+        (0.3, "kill", "b"),
+        (0.5, "kill", "a"),
     ]
     play(stream, steps, rng, idle_s=IDLE_S, patience=120)
 
