@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from neakta.settings import ElasticSettings, RespondSettings, Settings
-from respond.elastic import ElasticSink, build_elastic_sink
 from respond.incidents import IncidentTracker
 from respond.ndjson import NdjsonAlertWriter, NdjsonSink
 from respond.notify import WebhookNotifier
 from respond.sinks import AlertSink
 from respond.store import SqliteStore
+
+if TYPE_CHECKING:
+    from respond.elastic import ElasticSink
 
 __all__ = [
     "alert_sinks",
@@ -76,6 +78,10 @@ def elastic_sink_from_settings(elastic: ElasticSettings) -> ElasticSink | None:
     """The Elasticsearch sink the settings describe, or ``None`` when no hosts are set."""
     if not elastic.hosts:
         return None
+    # The Elasticsearch client is imported only where it is used: commands that never
+    # write to Elasticsearch start faster without it.
+    from respond.elastic import build_elastic_sink
+
     return build_elastic_sink(
         hosts=elastic.hosts,
         **elastic.credentials(),

@@ -19,8 +19,6 @@ from typing import TextIO
 from enrich.errors import SourceFileError
 from neakta.options import add_option, add_store_option
 from neakta.settings import ElasticSettings, Settings
-from respond.elastic import build_client
-from respond.elastic.client import alerts_data_stream
 from respond.report import (
     LANGUAGES,
     ReportData,
@@ -52,6 +50,8 @@ def parse_since(text: str) -> timedelta:
 def _read_elastic(
     elastic: ElasticSettings, hosts: list[str], ministry: str | None, since: datetime | None
 ) -> ReportData:
+    from respond.elastic import alerts_data_stream, build_client
+
     async def read() -> ReportData:
         client = build_client(hosts=hosts, **elastic.credentials())
         try:

@@ -13,18 +13,15 @@ from typing import TextIO
 
 from neakta.options import add_option
 from neakta.settings import ElasticSettings, Settings
-from respond.elastic import (
-    ElasticSetupError,
-    build_client,
-    install_templates,
-    render_templates,
-)
-from respond.kibana import import_saved_objects, load_ndjson
 
 __all__ = ["register"]
 
 
 async def _setup(args: argparse.Namespace, elastic: ElasticSettings, out: TextIO) -> None:
+    # The Elasticsearch and HTTP clients load only for this command, not for every start.
+    from respond.elastic import build_client, install_templates, render_templates
+    from respond.kibana import import_saved_objects, load_ndjson
+
     templates = render_templates(
         incidents_alias=args.incidents_alias,
         retention_days=args.retention_days,
@@ -60,6 +57,8 @@ def cmd_setup_elastic(args: argparse.Namespace, settings: Settings, out: TextIO)
     if not args.hosts:
         print("neakta setup elastic: no hosts (--hosts or NEAKTA_ELASTIC__HOSTS)", file=sys.stderr)
         return 2
+    from respond.elastic import ElasticSetupError
+
     try:
         asyncio.run(_setup(args, settings.elastic, out))
     except (ElasticSetupError, ValueError) as error:

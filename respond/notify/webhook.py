@@ -23,15 +23,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 import polars as pl
 
 from respond.notify.templates import NotifyKind, render, render_summary
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "AiohttpTransport",
@@ -53,16 +55,23 @@ class WebhookTransport(Protocol):
 
 
 class AiohttpTransport:
-    """The default transport: one aiohttp session, opened on first use."""
+    """The default transport: one aiohttp session, opened on first use.
+
+    aiohttp is imported on first use too, so that commands which never notify do not pay
+    for it at start-up.
+    """
 
     def __init__(self, *, timeout_s: float = 10.0) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, url: str, json: Mapping[str, Any]) -> int:
         """POST the body; connection errors and timeouts give status 0."""
+        import aiohttp
+
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            timeout = aiohttp.ClientTimeout(total=self._timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
         try:
             async with self._session.post(
                 url, data=orjson.dumps(json), headers={"Content-Type": "application/json"}

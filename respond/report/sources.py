@@ -18,16 +18,16 @@ all time, as the current state needs every transition), folded by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
-
-from elasticsearch import ApiError as ElasticApiError
-from elasticsearch import AsyncElasticsearch, TransportError
+from typing import TYPE_CHECKING, Any, Final
 
 from respond.errors import RespondError
 from respond.report.build import ReportData
 from respond.report.frames import alerts_frame, incidents_frame
 from respond.report.silent import silent_from_alerts
 from respond.silence import RESUMED_RULE_ID, SILENT_RULE_ID
+
+if TYPE_CHECKING:
+    from elasticsearch import AsyncElasticsearch
 
 __all__ = ["ReportSourceError", "read_elastic"]
 
@@ -87,6 +87,8 @@ async def read_elastic(
     ReportSourceError
         The cluster cannot be reached or answers with an error.
     """
+    from elasticsearch import ApiError, TransportError
+
     try:
         alerts, alerts_cut = await _search(
             client, alerts_index, "@timestamp", _query("@timestamp", ministry, since), size
@@ -101,7 +103,7 @@ async def read_elastic(
         silence = _query("@timestamp", ministry, None)
         silence["bool"]["filter"].append({"terms": {"rule.id": [SILENT_RULE_ID, RESUMED_RULE_ID]}})
         transitions, silence_cut = await _search(client, alerts_index, "@timestamp", silence, size)
-    except (ElasticApiError, TransportError) as error:
+    except (ApiError, TransportError) as error:
         raise ReportSourceError(f"Elasticsearch: {error}") from error
     return ReportData(
         incidents=incidents_frame(incidents),
