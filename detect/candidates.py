@@ -22,10 +22,13 @@ import polars as pl
 
 from detect.patterns import Pattern, Slot
 
-__all__ = ["REPETITIVE_MIN_ROWS", "SLICE_ROWS", "CandidateIndex", "RuleGroup"]
+__all__ = ["ONE_STEP_ROWS", "REPETITIVE_MIN_ROWS", "SLICE_ROWS", "CandidateIndex", "RuleGroup"]
 
 # A column whose values rarely repeat is searched in slices of at least this many rows.
 SLICE_ROWS = 50_000
+# A frame shorter than this is searched in one step (:meth:`CandidateIndex.pairs`): the
+# per-column queries and the per-slot steps cost more than they save.
+ONE_STEP_ROWS = 20_000
 # In a shorter frame (a small batch, or a batch's distinct rows) a repetitive column is
 # searched row by row too: grouping its values costs more than it saves.
 REPETITIVE_MIN_ROWS = 10_000
@@ -73,7 +76,7 @@ class CandidateIndex:
         self._repeatable = {n for slot, n in numbers.items() if len(slot) > 1}
         entries: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for slot, number in numbers.items():
-            for column, literal in slot:
+            for column, literal in _needed(slot):
                 entries[column].add((literal, number))
         self.tables: dict[str, tuple[list[str], pl.DataFrame]] = {
             column: (
@@ -86,15 +89,43 @@ class CandidateIndex:
             )
             for column, pairs in entries.items()
         }
+        self._literals = (
+            pl.concat(
+                table.with_columns(pl.lit(column).alias("column"))
+                for column, (_, table) in self.tables.items()
+            )
+            if self.tables
+            else pl.DataFrame(schema={"literal": pl.String, "slot": pl.UInt32, "column": pl.String})
+        )
+        # Each slot of each group, and how many slots the group needs: (row, slot) pairs
+        # become (row, group) pairs by one join and one count, for :meth:`pairs`.
+        self._needs = pl.DataFrame(
+            [(s, g, len(group.slots)) for g, group in enumerate(self.groups) for s in group.slots],
+            schema={"slot": pl.UInt32, "group": pl.UInt32, "need": pl.UInt32},
+            orient="row",
+        )
 
     def search(
-        self, frame: pl.DataFrame, lowered: Callable[[str], str], repetitive: Set[str]
+        self,
+        frame: pl.DataFrame,
+        lowered: Callable[[str], str],
+        repetitive: Set[str],
+        one_step_rows: int = ONE_STEP_ROWS,
     ) -> list[tuple[RuleGroup, pl.Series]]:
         """Each group with candidates, and its candidate rows (``row``, u32, unique).
 
         ``lowered(column)`` names the lower-cased text of a column in ``frame``; columns
         in ``repetitive`` are searched once per distinct value.
         """
+        if frame.height < one_step_rows:
+            pairs = self.pairs(frame, lowered).sort("row")
+            by_group = pairs.partition_by("group", as_dict=True, include_key=False)
+            found_rows = {int(key[0]): part.to_series() for key, part in by_group.items()}
+            return [
+                (group, found_rows[number])
+                for number, group in enumerate(self.groups)
+                if number in found_rows
+            ]
         queries = []
         for column, (literals, table) in self.tables.items():
             if column in repetitive and frame.height >= REPETITIVE_MIN_ROWS:
@@ -126,6 +157,57 @@ class CandidateIndex:
             if len(rows):
                 found.append((group, rows.sort()))
         return found
+
+    def pairs(self, frame: pl.DataFrame, lowered: Callable[[str], str]) -> pl.DataFrame:
+        """Every (``row``, ``group``) where the group's pattern occurs, in one query.
+
+        ``group`` numbers :attr:`groups`. The same candidates as :meth:`search` gives,
+        with no per-column or per-slot step: for a short frame, where the fixed cost
+        of each query is most of the work.
+        """
+        if not self.tables:
+            return pl.DataFrame(schema={"row": pl.UInt32, "group": pl.UInt32})
+        # Eager steps: a short frame costs less than planning a lazy query does.
+        found = frame.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            *(
+                pl.col(lowered(column)).str.extract_many(literals, overlapping=True).alias(column)
+                for column, (literals, _) in self.tables.items()
+            ),
+        )
+        hits = (
+            found.unpivot(index="row", variable_name="column", value_name="literal")
+            .explode("literal")
+            .join(self._literals, on=["column", "literal"])
+            .select("row", "slot")
+        )
+        counted = (
+            hits.unique()
+            .join(self._needs, on="slot")
+            .group_by("row", "group")
+            .agg(pl.len().alias("hit"), pl.col("need").first())
+        )
+        return counted.filter(pl.col("hit") == pl.col("need")).select("row", "group")
+
+
+def _needed(slot: Slot) -> Slot:
+    """The literals of a slot that the search needs: not those holding another one.
+
+    Text holding ``-urlcache -f`` holds ``-urlcache``: a slot with both is hit exactly
+    where ``-urlcache`` occurs, and the longer literal only makes the automaton larger.
+
+    >>> sorted(_needed(frozenset({("c", "-urlcache"), ("c", "-urlcache -f"), ("d", "-f x")})))
+    [('c', '-urlcache'), ('d', '-f x')]
+    """
+    by_column: dict[str, list[str]] = defaultdict(list)
+    for column, literal in slot:
+        by_column[column].append(literal)
+    return frozenset(
+        (column, literal)
+        for column, literals in by_column.items()
+        for literal in literals
+        if not any(other != literal and other in literal for other in literals)
+    )
 
 
 def _column_hits(

@@ -13,12 +13,15 @@ string matches and from the required parts of regexes. Per batch:
    into a boolean column (:mod:`detect.plans`);
 2. one Aho-Corasick pass per column over all the fast-pattern literals of that column
    gives (row, slot) pairs, each distinct slot counted once however many rules share it
-   (:mod:`detect.candidates`); in a batch of 10,000 rows or more, a column whose values
-   repeat (executable paths, hashes, users) is searched once per distinct value, any
-   other one in slices, one per core;
+   (:mod:`detect.candidates`); a frame under 20,000 rows is searched in one eager step
+   (every column at once, the slots then counted per group); in a longer one, a column
+   whose values repeat (executable paths, hashes, users) is searched once per distinct
+   value, any other one in slices, one per core;
 3. rules that share a pattern share their candidate rows, gathered once per group; each
    rule runs there with its literal tests first and its regexes, wildcards and long
-   alternations only on the rows those tests kept;
+   alternations only on the rows those tests kept; groups on few rows (up to 2,000 in
+   all) run together in one eager select, where the fixed cost of a query would be most
+   of their cost;
 4. a rule whose columns repeat (few distinct combinations for the rows it runs on) is
    evaluated once per distinct combination and joined back to its rows;
 5. rules without a usable fast pattern (short literals, numbers, negations) run on every
@@ -27,17 +30,21 @@ string matches and from the required parts of regexes. Per batch:
 So the cost of most rules is one shared multi-pattern pass, not one scan each. On the first
 batch, :meth:`CompiledRuleSet.calibrate` counts how often every literal occurs and picks
 each rule's pattern by that count. Expressions are built to cost few Polars nodes: an OR
-of prefixes or suffixes on one column is one anchored regex, and a regex search loses its
-optional tail (:mod:`detect.regexes`). The ``naive`` strategy (every rule's expression
-over every row, in one lazy query) is kept as the baseline the benchmarks compare against.
+of prefixes or suffixes on one column is one anchored regex, of up to 64 contained
+literals one regex of the escaped literals (Polars builds an automaton on each call of
+``contains_any``), of wildcards and regexes one regex of alternatives, and a regex search
+loses its optional tail (:mod:`detect.regexes`). The ``naive`` strategy (every rule's
+expression over every row, in one lazy query) is kept as the baseline the benchmarks
+compare against.
 
-Where the time still goes on SigmaHQ's 1,183 process_creation rules (README, Benchmarks):
-lower-casing the referenced columns; the Aho-Corasick pass over command lines, whose
-thousands of literals make it a slow automaton when command lines do not repeat; and
-verifying the rules whose only usable literals are common on Windows hosts
-(``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows, where each Polars
-expression node costs tens of microseconds however few rows it sees. A handful of regex
-rules with no literal of two bytes still scan every row.
+Where the time still goes on SigmaHQ's 1,183 process_creation rules (docs/benchmarks.md):
+lower-casing the referenced columns; the Aho-Corasick pass over command lines and hashes,
+about 150-200 MB/s with hundreds or thousands of literals whatever their number, when the
+values do not repeat; verifying the rules whose only usable literals are common on Windows
+hosts (``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows; and, in a small
+batch, a fixed cost of some 20-30 microseconds per Polars expression node and per regex or
+automaton built, paid again on every batch. A handful of regex rules with no literal of
+two bytes still scan every row.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from sigma.rule import SigmaRule
 
 from detect import ir
 from detect.backend import PolarsBackend, UnsupportedFeatureError
-from detect.candidates import CandidateIndex
+from detect.candidates import ONE_STEP_ROWS, CandidateIndex
 from detect.compiled import CompiledRule, compiled_rule, rule_problem
 from detect.distinct import ROWS, fan_out, group_rows, holds_floats
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
@@ -91,6 +98,10 @@ DISTINCT_SHARE = 0.05
 # A batch whose rows take at most this share of distinct combinations of the columns the
 # rules read is evaluated once per combination, and the matches fanned out to its rows.
 DISTINCT_ROWS_SHARE = 0.5
+# Groups of rules on few candidate rows are verified together, in one eager select on the
+# rows any of them needs, up to this many rows in all: each query has a fixed cost
+# (planning, building its automata and regexes) that a few rows cannot amortise.
+TOGETHER_ROWS = 2_000
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 
@@ -160,6 +171,10 @@ class CompiledRuleSet:
         self.distinct_share = DISTINCT_ROWS_SHARE
         """Largest share of distinct rows (over the columns the rules read) at which a batch
         is evaluated once per distinct row: 0 never, 1 always. Results are the same."""
+        self.one_step_rows = ONE_STEP_ROWS
+        """A frame shorter than this is searched in one step (see ``with_thresholds``)."""
+        self.together_rows = TOGETHER_ROWS
+        """Most rows of groups verified together in one select (see ``with_thresholds``)."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
         self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
@@ -199,6 +214,23 @@ class CompiledRuleSet:
     def with_distinct_share(self, share: float) -> CompiledRuleSet:
         """The same rules, grouping a batch by distinct rows up to ``share`` (0: never)."""
         return self._replace(distinct_share=share)
+
+    def with_thresholds(
+        self, *, one_step_rows: int | None = None, together_rows: int | None = None
+    ) -> CompiledRuleSet:
+        """The same rules, with other sizes at which the work is split. Results are the same.
+
+        ``one_step_rows``: a frame shorter than this is searched in one step, a longer one
+        column by column (0: always column by column). ``together_rows``: groups of rules
+        on few candidate rows are verified in one select while their rows add up to no
+        more than this (0: each group in its own query).
+        """
+        changes: dict[str, object] = {}
+        if one_step_rows is not None:
+            changes["one_step_rows"] = one_step_rows
+        if together_rows is not None:
+            changes["together_rows"] = together_rows
+        return self._replace(**changes)
 
     def calibrate(
         self, events: pl.DataFrame, sample_rows: int = CALIBRATION_ROWS
@@ -424,6 +456,21 @@ class CompiledRuleSet:
         frame = self._prepare(events)
         return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
 
+    def _verify_together(
+        self, frame: pl.DataFrame, rules: list[int], rows: pl.Series
+    ) -> pl.DataFrame:
+        """``rules`` in one eager select on ``rows`` (sorted, unique): no plan to make.
+
+        A rule's expression is true only where its pattern occurs, so running it on more
+        rows than its own candidates gives the same matches.
+        """
+        if any(self._keywords[i] for i in rules):
+            subset = frame[rows]
+        else:
+            columns = set().union(*(self._plans[i].columns for i in rules))
+            subset = frame.select(sorted(columns))[rows]
+        return _true_pairs(subset.select(self._plans[i].expr.alias(str(i)) for i in rules), rows)
+
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
@@ -482,7 +529,15 @@ class CompiledRuleSet:
         """Each group of rules on its candidate rows, gathered once for the group."""
         queries = []
         dense: list[int] = []
-        for group, rows in self._index.search(frame, _lowered_name, self._repetitive):
+        # Groups on few rows run together (their fixed cost is most of their cost), the
+        # fewest rows first, while their rows add up to no more than TOGETHER_ROWS.
+        budget = self.together_rows
+        together: list[int] = []
+        together_rows: list[pl.Series] = []
+        found_groups = self._index.search(
+            frame, _lowered_name, self._repetitive, self.one_step_rows
+        )
+        for group, rows in sorted(found_groups, key=lambda found: len(found[1])):
             rest = []
             for index in group.rules:
                 if self._by_distinct(index, frame, len(rows)):
@@ -494,6 +549,11 @@ class CompiledRuleSet:
             if len(rows) > DENSE_SHARE * frame.height:
                 dense.extend(rest)
                 continue
+            if len(rows) <= budget:
+                budget -= len(rows)
+                together.extend(rest)
+                together_rows.append(rows)
+                continue
             if any(self._keywords[i] for i in rest):
                 subset = frame[rows]
             else:
@@ -501,6 +561,9 @@ class CompiledRuleSet:
                 subset = frame.select(sorted(columns))[rows]
             queries.extend(verify_query(subset, rows, self._plans[i], i) for i in rest)
         found = pl.collect_all(queries) if queries else []
+        if together:
+            rows = pl.concat(together_rows).unique().sort()
+            found.append(self._verify_together(frame, together, rows))
         if dense:
             full = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in dense).collect()
             found.append(_true_pairs(full, None))

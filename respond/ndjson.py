@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -37,6 +39,7 @@ import orjson
 import polars as pl
 
 from respond.documents import documents
+from respond.encoded import encoded_rows
 from respond.errors import SinkUnavailableError
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
 
@@ -54,6 +57,39 @@ DEFAULT_INCIDENT_INDEX: Final = "neakta-incidents"
 
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NAIVE_UTC)
+
+
+@dataclass
+class _Pairs:
+    """What one batch appends (``chunks``) and what it changes in the sink's memory."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    dead: list[tuple[str, str, str, str]] = field(default_factory=list)
+    fresh: set[str] = field(default_factory=set)
+    changed: dict[str, bytes] = field(default_factory=dict)
+    total: int = 0
+
+
+def _encoded(
+    frame: pl.DataFrame, *, strict: bool = False
+) -> Iterator[tuple[str, bytes | tuple[str, str]]]:
+    """Each row's ``_id`` and its document as ``_dumps`` writes it.
+
+    A document orjson refuses gives why and the start of its ``repr`` instead; with
+    ``strict``, orjson's error is raised.
+    """
+    texts = encoded_rows(frame, naive_utc=True)
+    if texts is not None:
+        ids = frame.get_column("_id").to_list()
+        yield from zip(ids, (text.encode() for text in texts.to_list()), strict=True)
+        return
+    for identifier, document in documents(frame):
+        try:
+            yield identifier, _dumps(document)
+        except orjson.JSONEncodeError as error:
+            if strict:
+                raise
+            yield identifier, (f"not JSON: {error}", repr(document)[:2000])
 
 
 class NdjsonSink:
@@ -124,43 +160,45 @@ class NdjsonSink:
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Append the alerts not yet in the file and the incidents that changed."""
-        chunks: list[bytes] = []
-        dead: list[tuple[str, str, str, str]] = []
-        fresh: set[str] = set()
-        total = 0
-        if batch.alerts.height:
-            for identifier, document in documents(batch.alerts):
-                total += 1
-                if identifier in self.alert_ids or identifier in fresh:
-                    continue
-                try:
-                    text = _dumps(document)
-                except orjson.JSONEncodeError as error:
-                    reason = f"not JSON: {error}"
-                    dead.append((identifier, self.alert_index, reason, repr(document)[:2000]))
-                    continue
-                fresh.add(identifier)
-                action = {"create": {"_index": self.alert_index, "_id": identifier}}
-                chunks += [_dumps(action), b"\n", text, b"\n"]
-        changed: dict[str, bytes] = {}
-        if batch.incidents.height and "incident.id" in batch.incidents.columns:
-            for identifier, document in documents(batch.incidents):
-                text = _dumps(document)
-                if self._incidents.get(identifier) == text:
-                    continue
-                changed[identifier] = text
-                action = {"index": {"_index": self.incident_index, "_id": identifier}}
-                chunks += [_dumps(action), b"\n", text, b"\n"]
-        if chunks:
+        # The pairs are built off the event loop (mostly in Polars' engine).
+        pairs = await asyncio.to_thread(self._pairs, batch)
+        if pairs.chunks:
             try:
-                await asyncio.to_thread(self._append, b"".join(chunks))
+                await asyncio.to_thread(self._append, b"".join(pairs.chunks))
             except OSError as error:
                 raise SinkUnavailableError(f"cannot append to {self.path}: {error}") from error
-        self.alert_ids |= fresh
-        self._incidents.update(changed)
-        dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
-        written = len(fresh)
-        return Delivery(written=written, duplicates=total - written - len(dead), dead=dead_frame)
+        self.alert_ids |= pairs.fresh
+        self._incidents.update(pairs.changed)
+        dead_frame = pl.DataFrame(pairs.dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
+        written = len(pairs.fresh)
+        return Delivery(
+            written=written, duplicates=pairs.total - written - len(pairs.dead), dead=dead_frame
+        )
+
+    def _pairs(self, batch: SinkBatch) -> _Pairs:
+        """The pairs to append for the alerts not yet in the file and the changed incidents."""
+        pairs = _Pairs()
+        if batch.alerts.height:
+            for identifier, text in _encoded(batch.alerts):
+                pairs.total += 1
+                if identifier in self.alert_ids or identifier in pairs.fresh:
+                    continue
+                if not isinstance(text, bytes):
+                    pairs.dead.append((identifier, self.alert_index, *text))
+                    continue
+                pairs.fresh.add(identifier)
+                action = {"create": {"_index": self.alert_index, "_id": identifier}}
+                pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
+        if batch.incidents.height and "incident.id" in batch.incidents.columns:
+            for identifier, text in _encoded(batch.incidents, strict=True):
+                if not isinstance(text, bytes):  # strict: orjson's error was raised
+                    continue
+                if self._incidents.get(identifier) == text:
+                    continue
+                pairs.changed[identifier] = text
+                action = {"index": {"_index": self.incident_index, "_id": identifier}}
+                pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
+        return pairs
 
     def _append(self, data: bytes) -> None:
         end = self._file.tell()
@@ -175,6 +213,58 @@ class NdjsonSink:
     async def close(self) -> None:
         """Close the file."""
         self._file.close()
+
+
+def _alert_lines(alerts: pl.DataFrame, seen: set[str]) -> tuple[str | pl.DataFrame, int, int]:
+    """The lines of the alerts not in ``seen`` (added to it), how many, and the others.
+
+    A line is ``{"_id": ..., **document}`` as orjson writes it, one per alert: as text
+    (each line ends with a newline), or a one-column frame of the lines (see :func:`_put`).
+    """
+    texts = encoded_rows(alerts, naive_utc=False) if alerts.height else None
+    if texts is None:
+        lines = []
+        duplicates = 0
+        for identifier, document in documents(alerts):
+            if identifier in seen:
+                duplicates += 1
+                continue
+            seen.add(identifier)
+            lines.append(orjson.dumps({"_id": identifier, **document}, default=str).decode())
+        return "".join(line + "\n" for line in lines), len(lines), duplicates
+    keep: list[bool] = []
+    for identifier in alerts.get_column("_id").to_list():
+        keep.append(identifier not in seen)
+        seen.add(identifier)
+    written = sum(keep)
+    if not written:
+        return "", 0, len(keep)
+    body = pl.col("document")
+    # '{"_id":"..."' then the document's members, or its end when it has none.
+    head = pl.struct(pl.col("_id")).struct.json_encode().str.head(-1)
+    members = pl.concat_str(pl.lit(","), body.str.slice(1))
+    line = pl.concat_str(head, pl.when(body == "{}").then(pl.lit("}")).otherwise(members))
+    frame = pl.DataFrame({"_id": alerts.get_column("_id"), "document": texts, "keep": keep})
+    return frame.filter("keep").select(line), written, len(keep) - written
+
+
+def _put(handle: TextIO, lines: str | pl.DataFrame) -> None:
+    """Write text, or a frame's lines each ended by a newline, to ``handle``.
+
+    A frame goes as UTF-8 bytes straight to the handle's binary buffer where that writes
+    the same bytes as the text would (UTF-8, no newline translation); JSON lines hold no
+    newline and need no quoting, so CSV without quotes writes them as they are.
+    """
+    if isinstance(lines, str):
+        handle.write(lines)
+        return
+    buffer = getattr(handle, "buffer", None)
+    encoding = str(getattr(handle, "encoding", "")).lower().replace("-", "")
+    if buffer is None or encoding != "utf8" or os.linesep != "\n":
+        handle.write(lines.write_csv(include_header=False, quote_style="never"))
+        return
+    handle.flush()
+    lines.write_csv(buffer, include_header=False, quote_style="never")
 
 
 def read_alert_ids(path: Path) -> set[str]:
@@ -237,22 +327,20 @@ class NdjsonAlertWriter:
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Append the batch's new alerts; report those already in the file as duplicates."""
+        # Off the event loop: opening reads the file's ids, and the lines are built and
+        # written here (mostly in Polars' engine, see :mod:`respond.encoded`).
+        return await asyncio.to_thread(self._write, batch.alerts)
+
+    def _write(self, alerts: pl.DataFrame) -> Delivery:
         handle = self._open()
         seen = self._seen if self._seen is not None else set()
-        lines = []
-        duplicates = 0
-        for identifier, document in documents(batch.alerts):
-            if identifier in seen:
-                duplicates += 1
-                continue
-            seen.add(identifier)
-            lines.append(orjson.dumps({"_id": identifier, **document}, default=str).decode())
-        if lines:
-            handle.write("\n".join(lines) + "\n")
+        lines, written, duplicates = _alert_lines(alerts, seen)
+        if written:
+            _put(handle, lines)
             handle.flush()
             if self.fsync and handle is not self._stdout:
                 os.fsync(handle.fileno())
-        return Delivery(written=len(lines), duplicates=duplicates)
+        return Delivery(written=written, duplicates=duplicates)
 
     async def close(self) -> None:
         """Close the file (standard output stays open)."""

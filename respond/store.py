@@ -32,6 +32,7 @@ import orjson
 import polars as pl
 
 from respond.documents import documents
+from respond.encoded import encoded_rows
 from respond.errors import RespondError, SinkUnavailableError
 from respond.incidents import IncidentTracker, TrackerChanges
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
@@ -89,6 +90,41 @@ def _json(document: dict[str, Any]) -> str:
     return orjson.dumps(document, option=orjson.OPT_NAIVE_UTC).decode()
 
 
+_ALERT_FIELDS: Final = ("@timestamp", "rule.id", "organization.id", "event.severity")
+_INCIDENT_FIELDS: Final = (
+    "incident.severity",
+    "organization.id",
+    "incident.title",
+    "incident.first_seen",
+    "incident.last_seen",
+    "incident.alert_count",
+)
+
+
+def _fast_rows(
+    frame: pl.DataFrame, fields: tuple[str, ...]
+) -> tuple[list[str], list[list[Any]]] | None:
+    """The documents' JSON (:func:`respond.encoded.encoded_rows`) and these fields' values.
+
+    A field's value is what its document holds there: the column's value, None where the
+    column is null or absent. None (the caller nests row by row) where the documents
+    cannot be built that way, or a field is not a plain value in them: a column under it
+    (``rule.id.x``), or one where its parent would be (``rule``).
+    """
+    names = set(frame.columns)
+    for field in fields:
+        parts = field.split(".")
+        parents = {".".join(parts[:end]) for end in range(1, len(parts))}
+        if names & parents or any(name.startswith(field + ".") for name in names):
+            return None
+    texts = encoded_rows(frame, naive_utc=True)
+    if texts is None:
+        return None
+    absent = [None] * frame.height
+    values = [frame.get_column(f).to_list() if f in names else absent for f in fields]
+    return texts.to_list(), values
+
+
 class SqliteStore:
     """An :class:`respond.sinks.AlertSink` over one SQLite file, and the CLI's queries.
 
@@ -133,17 +169,24 @@ class SqliteStore:
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
-        alerts, dead = self._alert_rows(batch.alerts)
-        incidents = self._incident_rows(batch.incidents)
         changes = None if self.tracker is None else self.tracker.changes()
         try:
-            written = await asyncio.to_thread(self._write, alerts, incidents, changes)
+            # Rows are built off the event loop too (mostly in Polars' engine).
+            written, total, dead = await asyncio.to_thread(self._write_batch, batch, changes)
         except sqlite3.Error as error:
             raise SinkUnavailableError(f"sqlite store {self.path}: {error}") from error
         if self.tracker is not None:
             self.tracker.saved()
         dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
-        return Delivery(written=written, duplicates=len(alerts) - written, dead=dead_frame)
+        return Delivery(written=written, duplicates=total - written, dead=dead_frame)
+
+    def _write_batch(
+        self, batch: SinkBatch, changes: TrackerChanges | None
+    ) -> tuple[int, int, list[tuple[str, str, str, str]]]:
+        """Build the rows and write them; alerts written, alerts offered, dead documents."""
+        alerts, dead = self._alert_rows(batch.alerts)
+        incidents = self._incident_rows(batch.incidents)
+        return self._write(alerts, incidents, changes), len(alerts), dead
 
     async def close(self) -> None:
         """Close the connection."""
@@ -281,6 +324,12 @@ class SqliteStore:
         dead: list[tuple[str, str, str, str]] = []
         if alerts.height == 0:
             return rows, dead
+        fast = _fast_rows(alerts, _ALERT_FIELDS)
+        if fast is not None:
+            texts, (stamps, rules, orgs, severities) = fast
+            stamped = [_iso(stamp) for stamp in stamps]
+            ids = alerts.get_column("_id").to_list()
+            return list(zip(ids, stamped, rules, orgs, severities, texts, strict=True)), dead
         for identifier, document in documents(alerts):
             try:
                 text = _json(document)
@@ -307,6 +356,22 @@ class SqliteStore:
         rows: list[tuple[Any, ...]] = []
         if incidents.height == 0 or "incident.severity" not in incidents.columns:
             return rows
+        fast = _fast_rows(incidents, _INCIDENT_FIELDS)
+        if fast is not None:
+            texts, (severities, orgs, titles, firsts, lasts, counts) = fast
+            return list(
+                zip(
+                    incidents.get_column("_id").to_list(),
+                    [0 if value is None else value for value in severities],
+                    orgs,
+                    titles,
+                    [_iso(value) for value in firsts],
+                    [_iso(value) for value in lasts],
+                    [0 if value is None else value for value in counts],
+                    texts,
+                    strict=True,
+                )
+            )
         for identifier, document in documents(incidents):
             incident = document.get("incident", {})
             rows.append(

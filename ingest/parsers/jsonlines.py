@@ -1,7 +1,9 @@
 """Decode JSON object lines with an explicit schema, isolating the lines that fail.
 
-The fast path is :meth:`polars.Expr.str.json_decode` over the whole batch (cut into
-slices decoded side by side, one per thread of the Polars pool, when it is large). Polars
+The fast path is Polars' NDJSON reader over the whole batch, where it reads exactly what
+:meth:`polars.Expr.str.json_decode` would (see :func:`_read_lines`), else
+:meth:`polars.Expr.str.json_decode` over the whole batch (cut into slices decoded side
+by side, one per thread of the Polars pool, when it is large). Polars
 fails the whole batch when any line is not valid JSON or does not fit the schema, so
 only then do the slower steps run: orjson reads each line once, which names the lines
 that are not JSON objects and the objects whose field types do not fit the schema (an
@@ -11,6 +13,7 @@ bad. Should Polars still refuse what the type check let through, the batch is ha
 around each refused line until it is isolated.
 """
 
+import io
 from typing import Any, Final
 
 import orjson
@@ -48,7 +51,48 @@ def json_reason(text: str | None) -> str | None:
 _SLICE_LINES: Final = 4_000
 
 
+def _strings(expr: pl.Expr, dtype: PolarsDataType) -> list[pl.Expr]:
+    """The String fields under ``expr`` (a column of ``dtype``), nested structs included."""
+    if isinstance(dtype, pl.Struct):
+        return [leaf for f in dtype.fields for leaf in _strings(expr.struct.field(f.name), f.dtype)]
+    return [expr] if dtype == pl.String else []
+
+
+def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
+    """``texts.str.json_decode(dtype)`` through Polars' NDJSON reader, or None.
+
+    The reader takes about a third of the time, and gives the same structs where both
+    succeed, with one exception: where a String field holds an object or a list, the
+    reader writes that value's JSON (``{"a": 1}``, ``[1, 2]``) where ``json_decode``
+    fails. None (decode the other way) when a line holds a newline (it would be read as
+    two), when the reader fails or reads another number of rows, or when a String field
+    starts as such a JSON object or list might.
+    """
+    if not texts.len() or texts.null_count():
+        return None
+    if texts.str.contains("\n", literal=True).any() or texts.str.contains("\r", literal=True).any():
+        return None
+    lines = io.BytesIO()
+    pl.DataFrame({"line": texts}).write_csv(lines, include_header=False, quote_style="never")
+    lines.seek(0)
+    try:
+        frame = pl.read_ndjson(lines, schema={f.name: f.dtype for f in dtype.fields})
+    except _DECODE_ERRORS:
+        return None
+    if frame.height != texts.len():
+        return None
+    fields = [leaf for name, kind in frame.schema.items() for leaf in _strings(pl.col(name), kind)]
+    rendered = [f.str.starts_with("[") | f.str.starts_with('{"') | (f == "{}") for f in fields]
+    if fields and frame.select(pl.any_horizontal(rendered).any()).item():
+        return None
+    # The reader gives a chunk per slice it read; later steps run faster on one.
+    return frame.select(pl.struct(pl.all()).alias(texts.name)).to_series().rechunk()
+
+
 def _decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series:
+    read = _read_lines(texts, dtype)
+    if read is not None:
+        return read
     slices = min(pl.thread_pool_size(), texts.len() // _SLICE_LINES)
     if slices < 2:
         return texts.str.json_decode(dtype)

@@ -115,14 +115,21 @@ def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
             "n": pl.Int64,
         },
     )
-    # Fast row by row, fast once per distinct row, and naive.
-    runs: tuple[tuple[Strategy, float], ...] = (("fast", 0.0), ("fast", 1.0), ("naive", 0.0))
-    for strategy, distinct_share in runs:
+    # Fast row by row (searched in one step or column by column; groups of rules verified
+    # together or one query each), fast once per distinct row, and naive.
+    runs: tuple[tuple[Strategy, float, int | None], ...] = (
+        ("fast", 0.0, None),
+        ("fast", 0.0, 0),
+        ("fast", 1.0, None),
+        ("naive", 0.0, None),
+    )
+    for strategy, distinct_share, thresholds in runs:
         ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none", strategy=strategy)
         ruleset = ruleset.with_distinct_share(distinct_share)
+        ruleset = ruleset.with_thresholds(one_step_rows=thresholds, together_rows=thresholds)
         assert not ruleset.rejected, [str(p) for p in ruleset.rejected]
         found = ruleset.evaluate(frame)["row"].to_list()
-        assert found == expected, (strategy, distinct_share)
+        assert found == expected, (strategy, distinct_share, thresholds)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,7 @@
 """Fast patterns only decide where a rule runs, never what it matches."""
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from detect import CompiledRuleSet
@@ -19,7 +21,7 @@ level: high
 """
 
 
-def frame(images: list[str], command_lines: list[str]) -> pl.DataFrame:
+def frame(images: Sequence[str | None], command_lines: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame({"Image": images, "CommandLine": command_lines})
 
 
@@ -37,6 +39,18 @@ def test_a_costly_and_is_searched_with_two_slots_and_still_matches_exactly() -> 
     assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0]
 
 
+def test_a_batch_matches_alike_however_its_work_is_split() -> None:
+    images = [r"C:\Windows\cmd.exe", r"C:\Windows\cmd.exe", r"C:\Tools\x.exe", None]
+    lines = ["cmd /c run -enc AAA", "cmd /c dir", "x -ENC y SEKURLSA", "cmd -enc z"]
+    ruleset = CompiledRuleSet.from_yaml(RULE, KEYWORD_RULE, pipeline="none")
+    ruleset = ruleset.calibrate(frame(images * 50, lines * 50)).with_distinct_share(0.0)
+    expected = [(0, "Encoded command via cmd"), (2, "Mimikatz anywhere")]
+    for one_step_rows, together_rows in ((None, None), (0, None), (None, 0), (0, 0)):
+        split = ruleset.with_thresholds(one_step_rows=one_step_rows, together_rows=together_rows)
+        found = split.evaluate(frame(images, lines)).select("row", "rule_title").rows()
+        assert found == expected, (one_step_rows, together_rows)
+
+
 def test_a_selective_literal_needs_no_second_slot() -> None:
     images = [r"C:\Windows\cmd.exe"] * 500
     lines = ["cmd /c run -enc AAA"] + ["cmd /c dir"] * 499
@@ -51,8 +65,8 @@ def test_repeated_values_are_searched_once_and_every_row_is_still_reported() -> 
     images = [r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * half
     lines = ["cmd /c run -enc AAA", "x"] * half
     ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
-    # Not once per distinct row: through the repetitive search.
-    ruleset = ruleset.with_distinct_share(0.0)
+    # Not once per distinct row, nor in one step: through the repetitive search.
+    ruleset = ruleset.with_distinct_share(0.0).with_thresholds(one_step_rows=0)
     matches = ruleset.evaluate(frame(images, lines))
     assert matches["row"].to_list() == list(range(0, 2 * half, 2))
 

@@ -4,8 +4,11 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sigma.rule import SigmaRule
 
 from detect import CompiledRuleSet
+from detect.expressions import _either, _groupable
+from detect.reference import reference_matches
 from detect.regexes import trim_search_regex
 
 ALPHABET = "abAB-_ x"
@@ -99,3 +102,87 @@ def test_a_rule_with_a_bounded_repetition_matches_as_written() -> None:
     naive = CompiledRuleSet.from_yaml(SVCHOST, pipeline="none", strategy="naive")
     assert fast.evaluate(events)["row"].to_list() == [1, 2, 3]
     assert naive.evaluate(events)["row"].to_list() == [1, 2, 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(regexes(), min_size=1, max_size=4),
+    st.lists(st.text(alphabet=ALPHABET, max_size=12), min_size=1, max_size=20),
+)
+def test_searches_joined_into_one_regex_find_the_values_any_of_them_finds(
+    patterns: list[str], texts: list[str]
+) -> None:
+    values = pl.Series(texts)
+    expected = [any(hits) for hits in zip(*(values.str.contains(p) for p in patterns), strict=True)]
+    groupable = [trim_search_regex(p) for p in patterns if _groupable(p)]
+    found = [values.str.contains(_either(groupable))] if groupable else []
+    found += [values.str.contains(p) for p in patterns if not _groupable(p)]
+    assert [any(hits) for hits in zip(*found, strict=True)] == expected, patterns
+
+
+WILDCARDS = r"""
+title: Encoded PowerShell or a user added
+id: 1d2c3b4a-5e6f-4a70-8b9c-0d1e2f3a4b5c
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    - CommandLine|contains:
+        - ' -e* JAB'
+        - ' -e* SUVYI'
+    - CommandLine|re:
+        - '(?i)net\s+user\s'
+        - '^whoami$'
+  condition: selection
+level: medium
+"""
+
+
+def test_wildcards_and_regexes_on_one_column_each_keep_their_own_flags() -> None:
+    lines = ["x -enc JAB", "x -E SUVYI", "NET  USER bob", "whoami", "WHOAMI", "a whoami", None]
+    events = pl.DataFrame({"CommandLine": lines})
+    fast = CompiledRuleSet.from_yaml(WILDCARDS, pipeline="none")
+    naive = CompiledRuleSet.from_yaml(WILDCARDS, pipeline="none", strategy="naive")
+    assert fast.evaluate(events)["row"].to_list() == [0, 1, 2, 3]
+    assert naive.evaluate(events)["row"].to_list() == [0, 1, 2, 3]
+
+
+METACHARACTERS = r"""
+title: Literals full of regex metacharacters
+id: 2e3d4c5b-6a7f-4b80-9cad-1e2f3a4b5c6d
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    CommandLine|contains:
+      - '.DownloadString('
+      - ' -e [x]+'
+      - '$env:Temp'
+      - 'a|b'
+      - '\\server\share'
+      - '^(caret)'
+  condition: selection
+level: medium
+"""
+
+
+def test_contained_literals_searched_as_one_regex_are_taken_literally() -> None:
+    lines = [
+        "iex (New-Object Net.WebClient).downloadstring('x')",
+        "x.DownloadStringY",
+        "p -E [X]+ q",
+        "p -e xx q",
+        "echo $ENV:temp",
+        "a|B",
+        "ab",
+        r"copy \\SERVER\share\x",
+        r"copy \server\share",
+        "^(CARET) here",
+        "caret",
+        None,
+    ]
+    events = [{"CommandLine": line} for line in lines]
+    expected = reference_matches(SigmaRule.from_yaml(METACHARACTERS), events)
+    assert expected == [0, 2, 4, 5, 7, 8, 9]  # Sigma reads a doubled backslash as one
+    fast = CompiledRuleSet.from_yaml(METACHARACTERS, pipeline="none")
+    frame = pl.DataFrame(events, schema={"CommandLine": pl.String})
+    assert fast.evaluate(frame)["row"].to_list() == expected
+    assert fast.with_thresholds(together_rows=0).evaluate(frame)["row"].to_list() == expected

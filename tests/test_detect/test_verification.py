@@ -33,6 +33,8 @@ def test_a_conjunct_shared_by_many_rules_is_computed_once_and_matches_alike() ->
     naive = CompiledRuleSet.from_yaml(*texts, pipeline="none", strategy="naive")
     expected = [(0, "Tool 3"), (3, "Tool 7")]
     assert fast.evaluate(events).select("row", "rule_title").rows() == expected
+    long = fast.with_thresholds(together_rows=0)  # one query per group of rules
+    assert long.evaluate(events).select("row", "rule_title").rows() == expected
     assert naive.evaluate(events).select("row", "rule_title").rows() == expected
 
 
@@ -85,6 +87,7 @@ def test_costly_parts_run_only_where_the_cheap_parts_passed_with_the_same_result
     fast = CompiledRuleSet.from_yaml(CMD_REGEX, pipeline="none")
     naive = CompiledRuleSet.from_yaml(CMD_REGEX, pipeline="none", strategy="naive")
     assert fast.evaluate(events)["row"].to_list() == [0]
+    assert fast.with_thresholds(together_rows=0).evaluate(events)["row"].to_list() == [0]
     assert naive.evaluate(events)["row"].to_list() == [0]
 
 
@@ -131,6 +134,7 @@ def test_alternative_prefixes_and_suffixes_match_like_separate_tests() -> None:
     fast = CompiledRuleSet.from_yaml(SUFFIXES, pipeline="none")
     naive = CompiledRuleSet.from_yaml(SUFFIXES, pipeline="none", strategy="naive")
     assert fast.evaluate(events)["row"].to_list() == [0, 3]
+    assert fast.with_thresholds(together_rows=0).evaluate(events)["row"].to_list() == [0, 3]
     assert naive.evaluate(events)["row"].to_list() == [0, 3]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from respond.encoded import encode_rows
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 from respond.store import IncidentNotFoundError, IncidentStateError, SqliteStore
@@ -218,3 +219,36 @@ def test_the_file_uses_write_ahead_logging(store: SqliteStore, db: Path) -> None
     mode = reader.execute("PRAGMA journal_mode").fetchone()[0]
     reader.close()
     assert mode == "wal"
+
+
+def rows_of(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        tables = ("alerts", "incidents", "incident_history")
+        return [
+            (table, *row)
+            for table in tables
+            for row in connection.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        ]
+
+
+async def test_rows_are_the_same_whether_documents_are_built_in_polars_or_row_by_row(
+    tmp_path: Path,
+) -> None:
+    alerts = alerts_frame(
+        [{"_id": "a1"}, {"_id": "a2", "minute": 1, "organization.id": None, "tags": ["x"]}]
+    )
+    # A Date column (null here, so in no document) sends the frame down the row-by-row path.
+    slow = alerts.with_columns(pl.lit(None, dtype=pl.Date).alias("d"))
+    written = []
+    for name, frame in (("polars", alerts), ("rows", slow)):
+        tracker = IncidentTracker()
+        store = SqliteStore(tmp_path / f"{name}.db", clock=Clock())
+        await store.write(batch_of(tracker, frame))
+        store.close_now()
+        written.append(rows_of(tmp_path / f"{name}.db"))
+
+    assert encode_rows(alerts, naive_utc=True) is not None
+    assert encode_rows(slow, naive_utc=True) is None
+    assert written[0] == written[1]
+    tables = [row[0] for row in written[0]]
+    assert tables == ["alerts"] * 2 + ["incidents"] * 2 + ["incident_history"] * 2
