@@ -8,7 +8,7 @@ partition's correlation state when it is assigned.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,20 @@ def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
     }
 
 
+async def _load_assigned(checkpoint: Checkpoint, committed: Mapping[Any, int | None]) -> None:
+    """Read back the checkpoints of the assigned partitions' slots (before restoring them).
+
+    A changelog is read for those slots only: its read is bounded by what was written since
+    their last checkpoints, not by everything the group ever wrote.
+    """
+    slots = checkpoint.slots
+    store = None if slots is None else slots.checkpoints
+    if slots is not None and isinstance(store, ChangelogCheckpointStore):
+        await store.load(slots.group_id, {str(partition) for _topic, partition in committed})
+    else:
+        await checkpoint.load()
+
+
 async def kafka_source(
     kafka: KafkaSettings,
     *,
@@ -54,7 +68,7 @@ async def kafka_source(
     from ingest.sources.kafka import KafkaSource
 
     async def on_assigned(committed: dict[TopicPartition, int | None]) -> dict[Any, int]:
-        await checkpoint.load()
+        await _load_assigned(checkpoint, committed)
         return checkpoint.assign(committed)
 
     async def on_revoked(partitions: list[TopicPartition]) -> None:

@@ -143,7 +143,7 @@ def attack_event(index: int, utc: str) -> dict[str, object]:
 
 
 def generate_endpoint_events_with_labels(
-    count: int, *, seed: int = 7, attacks: bool = True
+    count: int, *, seed: int = 7, attacks: bool = True, start: datetime = START
 ) -> tuple[list[dict[str, object]], dict[int, str]]:
     """Generate Sysmon events and say which rows are seeded attacks.
 
@@ -155,6 +155,8 @@ def generate_endpoint_events_with_labels(
         Seed of the benign activity. Attack rows and their content do not depend on it.
     attacks
         Seed the attack events, spread evenly over the list.
+    start
+        The events follow it, 20 ms to 2.5 s apart (default :data:`START`).
 
     Returns
     -------
@@ -181,7 +183,7 @@ def generate_endpoint_events_with_labels(
     # Centre each attack in an equal slice of the list: positions depend on count only.
     slots = {(2 * i + 1) * count // (2 * seeded): i for i in range(seeded)}
     rng = random.Random(seed)
-    moment = START
+    moment = start
     events: list[dict[str, object]] = []
     labels: dict[int, str] = {}
     for row in range(count):
@@ -201,7 +203,7 @@ def generate_endpoint_events_with_labels(
 
 
 def generate_endpoint_events(
-    count: int, *, seed: int = 7, attacks: bool = True
+    count: int, *, seed: int = 7, attacks: bool = True, start: datetime = START
 ) -> list[dict[str, object]]:
     """Generate ``count`` Sysmon events; the same arguments always give the same events.
 
@@ -217,4 +219,4 @@ def generate_endpoint_events(
     >>> events == generate_endpoint_events(20, seed=3, attacks=False)
     True
     """
-    return generate_endpoint_events_with_labels(count, seed=seed, attacks=attacks)[0]
+    return generate_endpoint_events_with_labels(count, seed=seed, attacks=attacks, start=start)[0]

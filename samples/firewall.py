@@ -20,7 +20,7 @@ The seeded attacks are listed in :data:`FIREWALL_ATTACK_KINDS`; line renderers l
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from samples.common import MPTC_PORTAL, START, client_address, host_named
@@ -83,9 +83,9 @@ def _port(rng: random.Random) -> int:
     return rng.randrange(32768, 61000)
 
 
-def _benign(rng: random.Random, moment: timedelta) -> Flow:
-    """One benign flow at ``START + moment``."""
-    when = START + moment
+def _benign(rng: random.Random, moment: timedelta, start: datetime = START) -> Flow:
+    """One benign flow at ``start + moment``."""
+    when = start + moment
     roll = rng.random()
     if roll < 0.12:
         return Flow(when, "ipt-moeys", client_address(rng), _port(rng), EXAM_SERVER, 443, "tcp",
@@ -120,33 +120,33 @@ def _benign(rng: random.Random, moment: timedelta) -> Flow:
                 allowed=False)  # fmt: skip
 
 
-def _attacks() -> list[tuple[str, Flow]]:
-    """The seeded attack flows, each with its kind; they do not depend on the seed."""
+def _attacks(start: datetime = START) -> list[tuple[str, Flow]]:
+    """The seeded attack flows from ``start``, each with its kind; not seed-dependent."""
     flows: list[tuple[str, Flow]] = []
-    scan_start = START + timedelta(minutes=20, seconds=11)
+    scan_start = start + timedelta(minutes=20, seconds=11)
     for index, port in enumerate(_SCANNED_PORTS):
         flows.append(("port_scan", Flow(
             scan_start + timedelta(milliseconds=150 * index), "fg-mptc", SCANNER, 40000 + index,
             _PORTAL, port, "tcp", allowed=port in {80, 443})))  # fmt: skip
-    brute_start = START + timedelta(minutes=35, seconds=2)
+    brute_start = start + timedelta(minutes=35, seconds=2)
     for attempt in range(31):
         kind = "ssh_brute_force" if attempt < 30 else "ssh_brute_force_success"
         flows.append((kind, Flow(
             brute_start + timedelta(seconds=2 * attempt), "ipt-moeys", BRUTE_FORCER,
             50110 + 7 * attempt, EXAM_SERVER, 22, "tcp", allowed=attempt == 30)))  # fmt: skip
     flows += [
-        ("c2_download", Flow(START + timedelta(minutes=12, seconds=40), "fg-mef", _MEF_WS, 51234,
+        ("c2_download", Flow(start + timedelta(minutes=12, seconds=40), "fg-mef", _MEF_WS, 51234,
                              C2_IP, 80, "tcp", allowed=True)),
-        ("tor_relay", Flow(START + timedelta(minutes=27, seconds=5), "fg-moh", _MOH_WS, 49877,
+        ("tor_relay", Flow(start + timedelta(minutes=27, seconds=5), "fg-moh", _MOH_WS, 49877,
                            TOR_RELAY, 9001, "tcp", allowed=True)),
-        ("reverse_shell", Flow(START + timedelta(minutes=48, seconds=30), "pf-moeys", _KANDAL_WS,
+        ("reverse_shell", Flow(start + timedelta(minutes=48, seconds=30), "pf-moeys", _KANDAL_WS,
                                50612, SHELL_LISTENER, 4444, "tcp", allowed=True)),
     ]  # fmt: skip
     return flows
 
 
 def generate_firewall_lines_with_labels(
-    count: int, *, seed: int = 7, attacks: bool = True
+    count: int, *, seed: int = 7, attacks: bool = True, start: datetime = START
 ) -> tuple[list[str], dict[int, str]]:
     """Generate raw firewall log lines and say which lines are seeded attacks.
 
@@ -158,11 +158,13 @@ def generate_firewall_lines_with_labels(
         Seed of the benign traffic. Attack flows do not depend on it; their line numbers do.
     attacks
         Seed the attack flows among the benign ones.
+    start
+        When the hour of traffic begins (default :data:`START`).
 
     Returns
     -------
     tuple[list[str], dict[int, str]]
-        The lines in time order over about an hour from :data:`START`, and a map from line
+        The lines in time order over about an hour from ``start``, and a map from line
         index to a name in :data:`FIREWALL_ATTACK_KINDS`.
 
     Raises
@@ -179,7 +181,7 @@ def generate_firewall_lines_with_labels(
     >>> "dstip=203.0.113.47 dstport=80" in lines[row]
     True
     """
-    seeded = _attacks() if attacks else []
+    seeded = _attacks(start) if attacks else []
     if count < len(seeded):
         raise ValueError(f"count must be at least {len(seeded)}, got {count}")
     rng = random.Random(seed)
@@ -187,7 +189,7 @@ def generate_firewall_lines_with_labels(
     step = 3_600_000 / max(benign, 1)
     offsets = sorted(rng.uniform(0, step * benign) for _ in range(benign))
     flows: list[tuple[str | None, Flow]] = [
-        (None, _benign(rng, timedelta(milliseconds=offset))) for offset in offsets
+        (None, _benign(rng, timedelta(milliseconds=offset), start)) for offset in offsets
     ]
     flows += seeded
     flows.sort(key=lambda pair: pair[1].moment)

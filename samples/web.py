@@ -57,9 +57,9 @@ IIS_FIELDS: Final = (
 _SPAN_MS: Final = 3_600_000
 
 
-def _times(rng: random.Random, count: int) -> list[datetime]:
-    """``count`` sorted moments over the hour after :data:`START`."""
-    return sorted(START + timedelta(milliseconds=rng.uniform(0, _SPAN_MS)) for _ in range(count))
+def _times(rng: random.Random, count: int, start: datetime = START) -> list[datetime]:
+    """``count`` sorted moments over the hour after ``start``."""
+    return sorted(start + timedelta(milliseconds=rng.uniform(0, _SPAN_MS)) for _ in range(count))
 
 
 def _fill(template: str, rng: random.Random) -> str:
@@ -95,7 +95,7 @@ def _check_count(count: int, seeded: int) -> None:
 
 
 def generate_nginx_lines_with_labels(
-    count: int, *, seed: int = 7, attacks: bool = True
+    count: int, *, seed: int = 7, attacks: bool = True, start: datetime = START
 ) -> tuple[list[str], dict[int, str]]:
     """Generate nginx ``combined`` access lines and say which lines are seeded attacks.
 
@@ -111,6 +111,8 @@ def generate_nginx_lines_with_labels(
         traversal, a login brute force (25 ``POST /login`` answered 401, then a 302), SQL
         injection into a number without a quote, and Log4Shell lookups; and, unlabelled,
         benign requests that resemble them.
+    start
+        When the hour of requests begins (default :data:`START`).
 
     Returns
     -------
@@ -129,7 +131,7 @@ def generate_nginx_lines_with_labels(
     rng = random.Random(seed)
     weights = [page[0] for page in NGINX_PAGES]
     benign = []
-    for moment in _times(rng, count - len(seeded_specs)):
+    for moment in _times(rng, count - len(seeded_specs), start):
         _, method, target, status = rng.choices(NGINX_PAGES, weights=weights)[0]
         request = (client_address(rng), method, _fill(target, rng), status,
                    rng.choice(BROWSERS), rng.choice(REFERRERS))  # fmt: skip
@@ -137,7 +139,7 @@ def generate_nginx_lines_with_labels(
         benign.append((moment, _nginx_line(moment, request, size)))
     seeded = []
     for offset, (kind, client, method, target, status, agent) in seeded_specs:
-        moment = START + timedelta(seconds=offset)
+        moment = start + timedelta(seconds=offset)
         request = (client, method, target, status, agent, "-")
         seeded.append((moment, kind, _nginx_line(moment, request, rng.randrange(150, 900))))
     return _merge(benign, seeded)
@@ -163,14 +165,14 @@ def _iis_header(moment: datetime) -> list[str]:
 
 
 def generate_iis_lines_with_labels(
-    count: int, *, seed: int = 7, attacks: bool = True
+    count: int, *, seed: int = 7, attacks: bool = True, start: datetime = START
 ) -> tuple[list[str], dict[int, str]]:
     """Generate an IIS W3C extended log and say which lines are seeded attacks.
 
     ``count`` counts request lines; the file also holds two blocks of four directive lines
     (at the top, and where the log restarts half-way), which are never labelled.
     The seeded attacks upload a web shell with ``PUT``, run commands through it and try
-    a path traversal.
+    a path traversal. ``start``: when the hour of requests begins (default :data:`START`).
 
     Examples
     --------
@@ -186,22 +188,22 @@ def generate_iis_lines_with_labels(
     rng = random.Random(seed)
     weights = [page[0] for page in IIS_PAGES]
     benign = []
-    for moment in _times(rng, count - len(seeded_specs)):
+    for moment in _times(rng, count - len(seeded_specs), start):
         _, method, stem, query, status = rng.choices(IIS_PAGES, weights=weights)[0]
         user = f"MPTC\\staff{rng.randrange(1, 40):02d}" if "Apply" in stem else "-"
         fields = (method, stem, _fill(query, rng), user, client_address(rng), status,
                   rng.choice(BROWSERS), rng.randrange(15, 900))  # fmt: skip
         benign.append((moment, _iis_line(moment, fields)))
     seeded = [
-        (START + timedelta(seconds=offset), kind,
-         _iis_line(START + timedelta(seconds=offset),
+        (start + timedelta(seconds=offset), kind,
+         _iis_line(start + timedelta(seconds=offset),
                    (method, stem, query, "-", client, status, agent, rng.randrange(15, 400))))
         for offset, (kind, client, method, stem, query, status, agent) in seeded_specs
     ]  # fmt: skip
     body, labels = _merge(benign, seeded)
     half = len(body) // 2
-    restart = START + timedelta(minutes=30) if not body else _iis_time(body[half])
-    lines = [*_iis_header(START), *body[:half], *_iis_header(restart), *body[half:]]
+    restart = start + timedelta(minutes=30) if not body else _iis_time(body[half])
+    lines = [*_iis_header(start), *body[:half], *_iis_header(restart), *body[half:]]
     shifted = {row + (4 if row < half else 8): kind for row, kind in labels.items()}
     return lines, shifted
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -188,8 +188,8 @@ class Changelog(Protocol):
         """Write the values and wait for the broker's acknowledgement."""
         ...
 
-    async def read(self) -> dict[str, bytes]:
-        """Every key's last value."""
+    async def read(self, keys: Collection[str] | None = None) -> dict[str, bytes]:
+        """The last value of each of ``keys`` that has one (None: of every key)."""
         ...
 
 
@@ -225,7 +225,7 @@ class ChangelogCheckpointStore:
     >>> class Memory:
     ...     def __init__(self): self.kept = {}
     ...     async def write(self, values): self.kept.update(values)
-    ...     async def read(self): return dict(self.kept)
+    ...     async def read(self, keys=None): return dict(self.kept)
     >>> log = Memory()
     >>> store = ChangelogCheckpointStore(log)
     >>> store.save("g", "0", {("logs.web", 0): 120}, b"state-a")
@@ -269,10 +269,23 @@ class ChangelogCheckpointStore:
             self._pending = {**pending, **self._pending}
             raise
 
-    async def load(self) -> None:
-        """Read every slot's last checkpoint back from the changelog."""
-        values = await self.changelog.read()
-        self._latest = {key: _decode(value) for key, value in values.items()}
+    async def load(self, group_id: str | None = None, slots: Iterable[str] = ()) -> None:
+        """Read slots' last checkpoints back from the changelog.
+
+        With ``group_id``, only those of ``slots`` (the assigned ones: the read stays short
+        however long the changelog grew); without, every slot's.
+        """
+        if group_id is None:
+            values = await self.changelog.read()
+            self._latest = {key: _decode(value) for key, value in values.items()}
+            return
+        keys = sorted({self._key(group_id, slot) for slot in slots})
+        values = await self.changelog.read(keys)
+        for key in keys:
+            if key in values:
+                self._latest[key] = _decode(values[key])
+            else:
+                self._latest.pop(key, None)
 
     def restore_point(
         self, group_id: str, slot: str, committed: Mapping[TopicPartition, int | None]

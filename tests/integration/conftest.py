@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from testsupport.stream import committed, create_topics
 from testsupport.tansu import tansu_binary, tansu_broker
+
+__all__ = ["Broker", "committed", "create_topics", "produce", "read_all", "run", "unique"]
 
 
 @dataclass(frozen=True)
@@ -32,17 +34,6 @@ def broker() -> Iterator[Broker]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
-        )
-    finally:
-        await admin.close()
 
 
 async def produce(
@@ -65,20 +56,6 @@ async def produce(
     finally:
         await producer.stop()
     return [(meta.partition, meta.offset) for meta in sent]
-
-
-async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
-    """The group's committed offset per partition (0 when none)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-    await consumer.start()
-    try:
-        found = {}
-        for partition in range(partitions):
-            offset = await consumer.committed(TopicPartition(topic, partition))
-            found[partition] = offset or 0
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 10.0) -> list[Any]:

@@ -6,6 +6,7 @@ import doctest
 import importlib
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -18,11 +19,13 @@ from samples import (
     FIREWALL_ATTACK_KINDS,
     WEB_ATTACK_KINDS,
     bundled_labels,
+    generate_endpoint_events,
     generate_firewall_lines_with_labels,
     generate_iis_lines_with_labels,
     generate_nginx_lines_with_labels,
     main,
 )
+from samples.common import START
 
 Generator = Callable[..., tuple[list[str], dict[int, str]]]
 GENERATORS: dict[str, Generator] = {
@@ -142,6 +145,29 @@ def test_every_line_parses_in_time_order(family: str) -> None:
     # FortiGate stamps have whole seconds, the other devices microseconds.
     assert events["@timestamp"].dt.truncate("1s").is_sorted()
     assert events["@timestamp"].min().isoformat().startswith("2026-11-20T08:0")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("family", GENERATORS)
+def test_a_later_start_moves_every_line_by_as_much(family: str) -> None:
+    later = START + timedelta(hours=5)
+    events, _ = _parse(family, GENERATORS[family](300, seed=5)[0])
+    moved, _ = _parse(family, GENERATORS[family](300, seed=5, start=later)[0])
+
+    assert (moved["@timestamp"] - events["@timestamp"]).unique().to_list() == [timedelta(hours=5)]
+
+
+def test_a_later_start_moves_every_endpoint_event_by_as_much() -> None:
+    later = START + timedelta(hours=5)
+    events = generate_endpoint_events(50, seed=5)
+    moved = generate_endpoint_events(50, seed=5, start=later)
+
+    def utc(event: dict[str, object]) -> datetime:
+        return datetime.strptime(str(event["UtcTime"]), "%Y-%m-%d %H:%M:%S.%f")
+
+    assert {utc(m) - utc(e) for m, e in zip(moved, events, strict=True)} == {timedelta(hours=5)}
+    assert [e["CommandLine"] for e in moved if "CommandLine" in e] == [
+        e["CommandLine"] for e in events if "CommandLine" in e
+    ]
 
 
 def test_firewall_sample_mixes_vendors_and_verdicts() -> None:
