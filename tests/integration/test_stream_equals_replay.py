@@ -22,28 +22,27 @@ bundled logs), ``NEAKTA_STREAM_IDLE_S`` the idle release (1.5 s; more for heavy 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import re
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
-import zlib
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from neakta.settings import DEFAULT_RULES
 from tests.integration.conftest import Broker, committed, create_topics, run, unique
 from tests.integration.test_kafka_run import SAMPLES as BUNDLED
+from testsupport.stream import (
+    alert_ids,
+    documents,
+    keyed_streams,
+    latest_incidents,
+    produce_interleaved,
+    start,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,147 +62,10 @@ ENV = {
     # as idle, and its next events come late (NEAKTA_STREAM_IDLE_S gives it more).
     "NEAKTA_CORRELATION__IDLE_S": os.environ.get("NEAKTA_STREAM_IDLE_S", "1.5"),
 }
-_IIS_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ")
-_CLF_TIME = re.compile(r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
-_SOURCE_IP = re.compile(r"(?:srcip=|SRC=)([0-9.]+)")
-
-
-def _web_time(line: str) -> float:
-    if found := _IIS_TIME.match(line):
-        return datetime.fromisoformat(found.group(1) + "+00:00").timestamp()
-    found = _CLF_TIME.search(line)
-    assert found, line
-    return datetime.strptime(found.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
-
-
-def _partition(key: str) -> int:
-    return zlib.crc32(key.encode()) % PARTITIONS
-
-
-def keyed_streams() -> dict[str, list[tuple[int | None, str]]]:
-    """Per family, (partition, line) in the order a forwarder sends them.
-
-    Firewall lines are keyed by source address and web lines by client address (the
-    correlations group by them), endpoint events by host; IIS directives go to every
-    partition (None), where they precede the lines they describe. The two web files are
-    merged in time order, as one forwarder would send them.
-    """
-    firewall: list[tuple[int | None, str]] = [
-        (_partition(m.group(1) if (m := _SOURCE_IP.search(line)) else line), line)
-        for line in (SAMPLES / "sample_firewall.log").read_text().splitlines()
-        if line
-    ]
-    endpoint: list[tuple[int | None, str]] = [
-        (_partition(str(orjson.loads(line).get("Computer"))), line)
-        for line in (SAMPLES / "sample_endpoint.ndjson").read_text().splitlines()
-        if line
-    ]
-    iis = (SAMPLES / "sample_web_iis.log").read_text().splitlines()
-    nginx = (SAMPLES / "sample_web_nginx.log").read_text().splitlines()
-    timed: list[tuple[float, int, str]] = []
-    last = 0.0
-    for number, line in enumerate(iis):
-        # A directive keeps its place just before the next line of its file.
-        last = last if line.startswith("#") else _web_time(line)
-        timed.append((last, number, line))
-    timed += [(_web_time(line), len(iis) + n, line) for n, line in enumerate(nginx) if line]
-    # Directives sort before the lines of the same second of their file.
-    timed.sort(key=lambda t: (t[0], t[1]))
-    web: list[tuple[int | None, str]] = []
-    for _, _, line in timed:
-        if line.startswith("#"):
-            web.append((None, line))
-        else:
-            client = line.split(" ")[8] if _IIS_TIME.match(line) else line.split(" ")[0]
-            web.append((_partition(client), line))
-    return {"firewall": firewall, "endpoint": endpoint, "web": web}
-
-
-async def produce_interleaved(
-    bootstrap: str,
-    topics: dict[str, str],
-    streams: dict[str, list[tuple[int | None, str]]],
-    rng: random.Random,
-) -> dict[str, dict[int, int]]:
-    """Send the families' streams in a random interleaving of random chunks; end offsets."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    counts = {topic: dict.fromkeys(range(PARTITIONS), 0) for topic in topics.values()}
-    positions = dict.fromkeys(streams, 0)
-    try:
-        futures = []
-        while any(positions[f] < len(streams[f]) for f in streams):
-            family = rng.choice([f for f in streams if positions[f] < len(streams[f])])
-            chunk = rng.randint(1, 300)
-            start = positions[family]
-            positions[family] = min(start + chunk, len(streams[family]))
-            topic = topics[family]
-            for partition, line in streams[family][start : positions[family]]:
-                targets = range(PARTITIONS) if partition is None else [partition]
-                for target in targets:
-                    futures.append(await producer.send(topic, line.encode(), partition=target))
-                    counts[topic][target] += 1
-        for future in futures:
-            await future
-    finally:
-        await producer.stop()
-    return counts
-
-
-def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    cwd.mkdir(parents=True, exist_ok=True)
-    with (cwd / "neakta.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "neakta.cli", *args],
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def documents(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    found = []
-    for line in path.read_bytes().splitlines():
-        try:
-            found.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue  # the line a SIGKILL cut short
-    return found
-
-
-def alert_ids(alerts: list[dict[str, object]], *, correlation: bool = False) -> set[str]:
-    """The alerts' ids; with ``correlation``, only those raised by correlation rules."""
-    return {
-        str(alert["_id"])
-        for alert in alerts
-        if not correlation or "correlation" in alert.get("neakta", {})  # type: ignore[operator]
-    }
 
 
 def incidents(*stores: Path) -> set[tuple[object, ...]]:
-    """Incidents of the stores with their ids, each in its latest version: an incident
-    handed over with a partition is in two stores, the newer version has more alerts."""
-    latest: dict[str, dict[str, Any]] = {}
-    for store in stores:
-        with contextlib.closing(sqlite3.connect(store)) as db:
-            for (text,) in db.execute("SELECT document FROM incidents"):
-                incident = orjson.loads(text)["incident"]
-                held = latest.get(incident["id"])
-                if held is None or (held["alert_count"], held["last_seen"]) < (
-                    incident["alert_count"],
-                    incident["last_seen"],
-                ):
-                    latest[incident["id"]] = incident
+    """Incidents of the stores with their ids, each in its latest version."""
     return {
         (
             i["id"],
@@ -215,11 +77,12 @@ def incidents(*stores: Path) -> set[tuple[object, ...]]:
             tuple(i["alert_ids"]),
             i["severity"],
         )
-        for i in latest.values()
+        for i in latest_incidents(*stores).values()
     }
 
 
 def replayed(tmp_path: Path) -> list[dict[str, object]]:
+    """``neakta replay`` of the same files with the same rules; its alerts."""
     alerts = tmp_path / "replay" / "alerts.ndjson"
     process = start(
         [
@@ -249,7 +112,11 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
     topics = {family: f"{family}-{suffix}" for family in ("firewall", "endpoint", "web")}
     group = unique("g")
     run(create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS))
-    ends = run(produce_interleaved(broker.bootstrap, topics, keyed_streams(), rng))
+    ends = run(
+        produce_interleaved(
+            broker.bootstrap, topics, keyed_streams(SAMPLES, PARTITIONS), rng, PARTITIONS
+        )
+    )
     total = sum(sum(c.values()) for c in ends.values())
     env = {
         **ENV,
