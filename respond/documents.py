@@ -7,7 +7,34 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["documents", "iter_documents", "nest"]
+__all__ = ["ColumnTree", "column_tree", "documents", "iter_documents", "nest"]
+
+ColumnTree = dict[str, "ColumnTree | str"]
+"""Dotted column names as nested objects: a leaf is the column's full name."""
+
+
+def column_tree(columns: list[str]) -> ColumnTree | None:
+    """The nesting of dotted names; None where a name is both a field and a parent.
+
+    >>> column_tree(["a.b", "a.c", "d"])
+    {'a': {'b': 'a.b', 'c': 'a.c'}, 'd': 'd'}
+    >>> column_tree(["a", "a.b"]) is None
+    True
+    """
+    root: ColumnTree = {}
+    for column in columns:
+        *parents, leaf = column.split(".")
+        node = root
+        for part in parents:
+            child = node.setdefault(part, {})
+            if isinstance(child, str):
+                return None
+            node = child
+        if leaf in node:
+            return None
+        node[leaf] = column
+    return root
+
 
 Document = tuple[str, dict[str, Any]]
 

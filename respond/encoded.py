@@ -35,9 +35,10 @@ from typing import Final
 import orjson
 import polars as pl
 
+from respond.documents import ColumnTree, column_tree
+
 __all__ = ["encode_rows", "encoded_rows"]
 
-_Tree = dict[str, "_Tree | str"]
 _PLAIN: Final = (
     pl.String,
     pl.Boolean,
@@ -60,30 +61,13 @@ def _supported(dtype: pl.DataType) -> bool:
     return dtype == pl.Float64 or isinstance(dtype, _PLAIN)
 
 
-def _tree(columns: list[str]) -> _Tree | None:
-    """The nesting of dotted names; None where a name is both a field and a parent."""
-    root: _Tree = {}
-    for column in columns:
-        *parents, leaf = column.split(".")
-        node = root
-        for part in parents:
-            child = node.setdefault(part, {})
-            if isinstance(child, str):
-                return None
-            node = child
-        if leaf in node:
-            return None
-        node[leaf] = column
-    return root
-
-
-def _leaves(node: _Tree | str) -> list[str]:
+def _leaves(node: ColumnTree | str) -> list[str]:
     if isinstance(node, str):
         return [node]
     return [leaf for child in node.values() for leaf in _leaves(child)]
 
 
-def _stable(tree: _Tree, at: dict[str, int], full: set[str]) -> bool:
+def _stable(tree: ColumnTree, at: dict[str, int], full: set[str]) -> bool:
     """Whether each object's members come in the same order in every row.
 
     A member sits where its first non-null field is. Members ordered by their first
@@ -132,24 +116,24 @@ def _float_texts(series: pl.Series) -> pl.Series:
     return pl.Series(series.name, texts, dtype=pl.String)
 
 
-def _struct(key: str, node: _Tree | str) -> pl.Expr:
+def _struct(key: str, node: ColumnTree | str) -> pl.Expr:
     if isinstance(node, str):
         return pl.col(node).alias(key)
     return pl.struct([_struct(name, child) for name, child in node.items()]).alias(key)
 
 
-def _solid(node: _Tree | str, full: set[str]) -> bool:
+def _solid(node: ColumnTree | str, full: set[str]) -> bool:
     """Whether every field under ``node`` has a value in every row (none is raw text)."""
     return all(leaf in full for leaf in _leaves(node))
 
 
-def _run(members: list[tuple[str, _Tree | str]]) -> pl.Expr:
+def _run(members: list[tuple[str, ColumnTree | str]]) -> pl.Expr:
     """``"a":...,"b":...`` of members filled in every row, in one JSON encoding."""
     encoded = pl.struct([_struct(key, node) for key, node in members]).struct.json_encode()
     return encoded.str.slice(1).str.head(-1)
 
 
-def _member(key: str, node: _Tree | str, raw: set[str], full: set[str]) -> pl.Expr:
+def _member(key: str, node: ColumnTree | str, raw: set[str], full: set[str]) -> pl.Expr:
     """``"key":value`` for one row, or null when the row has nothing to write there."""
     if isinstance(node, str):
         if node in raw:  # already JSON text
@@ -162,10 +146,10 @@ def _member(key: str, node: _Tree | str, raw: set[str], full: set[str]) -> pl.Ex
     return pl.when(body != "").then(pl.concat_str(pl.lit(prefix), body, pl.lit("}")))
 
 
-def _members(tree: _Tree, raw: set[str], full: set[str]) -> pl.Expr:
+def _members(tree: ColumnTree, raw: set[str], full: set[str]) -> pl.Expr:
     """The members of one object; consecutive members filled in every row encoded at once."""
     parts: list[pl.Expr] = []
-    run: list[tuple[str, _Tree | str]] = []
+    run: list[tuple[str, ColumnTree | str]] = []
     for key, node in tree.items():
         if _solid(node, full - raw):
             run.append((key, node))
@@ -212,7 +196,7 @@ def encode_rows(frame: pl.DataFrame, *, naive_utc: bool) -> pl.Series | None:
         return None
     counts = dict(zip(data.columns, data.null_count().row(0), strict=True)) if data.width else {}
     data = data.select(name for name, count in counts.items() if count < frame.height)
-    tree = _tree(data.columns)
+    tree = column_tree(data.columns)
     if tree is None:
         return None
     if not tree:

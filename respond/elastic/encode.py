@@ -18,30 +18,12 @@ from typing import Any
 import orjson
 import polars as pl
 
-from respond.documents import iter_documents
+from respond.documents import ColumnTree, column_tree, iter_documents
 
 __all__ = ["encode_documents"]
 
-_Tree = dict[str, "_Tree | str"]
 
-
-def _tree(columns: list[str]) -> _Tree | None:
-    root: _Tree = {}
-    for column in columns:
-        *parents, leaf = column.split(".")
-        node = root
-        for part in parents:
-            child = node.setdefault(part, {})
-            if isinstance(child, str):
-                return None
-            node = child
-        if leaf in node:
-            return None
-        node[leaf] = column
-    return root
-
-
-def _member(key: str, node: _Tree | str) -> pl.Expr:
+def _member(key: str, node: ColumnTree | str) -> pl.Expr:
     """``"key":value`` for one row, or null when there is nothing to write."""
     if isinstance(node, str):
         pair = pl.struct(pl.col(node).alias(key)).struct.json_encode().str.slice(1).str.head(-1)
@@ -51,7 +33,7 @@ def _member(key: str, node: _Tree | str) -> pl.Expr:
     return pl.when(body != "").then(pl.concat_str(pl.lit(prefix), body, pl.lit("}")))
 
 
-def _members(tree: _Tree) -> pl.Expr:
+def _members(tree: ColumnTree) -> pl.Expr:
     members = [_member(key, node) for key, node in tree.items()]
     return pl.concat_str(members, separator=",", ignore_nulls=True)
 
@@ -73,7 +55,7 @@ def encode_documents(frame: pl.DataFrame) -> pl.Series:
     ['{"event":{"kind":"alert","severity":73},"host":{"name":"pc1"}}', '{"event":{"kind":"alert"}}']
     """
     data = frame.drop("_id", strict=False)
-    tree = _tree(data.columns)
+    tree = column_tree(data.columns)
     if tree is None or not tree:
         return _row_by_row(data)
     floats = [name for name, dtype in data.schema.items() if dtype.is_float()]
