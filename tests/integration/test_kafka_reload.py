@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import polars as pl
 import pytest
 
@@ -28,6 +27,7 @@ from neakta.settings import DEFAULT_RULES
 from respond.alerts import simple_alerts
 from tests.integration.conftest import Broker, committed, create_topics, produce, run, unique
 from tests.integration.test_kafka_run import ENDPOINT_LINES, FAST_GROUP, _start, cli_args
+from testsupport.stream import documents
 
 pytestmark = pytest.mark.integration
 
@@ -59,18 +59,6 @@ def expected(rules: Path, topic: str, lines: list[str], placed: list[tuple[int, 
     return set(simple_alerts(events, matches, ruleset).alerts["_id"].to_list())
 
 
-def written(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    documents = []
-    for line in path.read_bytes().splitlines():
-        try:
-            documents.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue
-    return documents
-
-
 def wait_for(check: object, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not check() and time.monotonic() < deadline:  # type: ignore[operator]
@@ -98,7 +86,7 @@ def test_rules_reloaded_mid_stream_lose_and_double_nothing(broker: Broker, tmp_p
         first = ENDPOINT_LINES[:1500]
         placed = run(produce(broker.bootstrap, topic, [x.encode() for x in first], partitions=1))
         before = expected(rules, topic, first, placed)
-        wait_for(lambda: {d["_id"] for d in written(alerts)} >= before)
+        wait_for(lambda: {d["_id"] for d in documents(alerts)} >= before)
 
         office.write_text(office_text)
         # What the new rules would have raised on the first part: the Word macro's alert.
@@ -108,14 +96,14 @@ def test_rules_reloaded_mid_stream_lose_and_double_nothing(broker: Broker, tmp_p
         second = [*ENDPOINT_LINES[1500:], AGAIN]
         placed_2 = run(produce(broker.bootstrap, topic, [x.encode() for x in second], partitions=1))
         after = expected(rules, topic, second, placed_2)
-        wait_for(lambda: {d["_id"] for d in written(alerts)} >= before | after)
+        wait_for(lambda: {d["_id"] for d in documents(alerts)} >= before | after)
 
         (rules / "broken.yml").write_text(BROKEN)
         process.send_signal(signal.SIGHUP)
         wait_for(lambda: log.read_text().count("rule reload on SIGHUP") == 2)
         placed_3 = run(produce(broker.bootstrap, topic, [THIRD.encode()], partitions=1))
         third = expected(rules, topic, [THIRD], placed_3)
-        wait_for(lambda: {d["_id"] for d in written(alerts)} >= before | after | third)
+        wait_for(lambda: {d["_id"] for d in documents(alerts)} >= before | after | third)
         assert "refused" in log.read_text()
         ends = len(first) + len(second) + 1
         wait_for(lambda: run(committed(broker.bootstrap, group, topic, 1)) == {0: ends})
@@ -123,14 +111,14 @@ def test_rules_reloaded_mid_stream_lose_and_double_nothing(broker: Broker, tmp_p
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0, log.read_text()
 
-    documents = [d for d in written(alerts) if "correlation" not in str(d.get("neakta", {}))]
-    ids = Counter(str(d["_id"]) for d in documents)
+    alerted = [d for d in documents(alerts) if "correlation" not in str(d.get("neakta", {}))]
+    ids = Counter(str(d["_id"]) for d in alerted)
     assert [i for i, n in ids.items() if n > 1] == []
     assert set(ids) == before | after | third
     # The Office rule alerted on the macro after the swap (twice), never on the one before.
     assert len(not_before) == 1 and not (not_before & set(ids))
     office_rule = "Office Application Starting A Shell Or Script Host"
-    assert sum(str(d.get("rule")).count(office_rule) for d in documents) == 2
+    assert sum(str(d.get("rule")).count(office_rule) for d in alerted) == 2
     err = log.read_text()
     assert "rules reloaded: 30 rules" in err
     assert f"{rules / 'broken.yml'}:1: " in err
