@@ -13,7 +13,9 @@ correlation windows are final) passes them, then grouped in ``(@timestamp, alert
 order, so the incidents and their ids do not depend on how the stream arrived
 (:meth:`respond.incidents.IncidentTracker.release`). At the end of a replay everything held
 is grouped; a Kafka run keeps what it holds in the slot checkpoints, as it keeps its open
-correlation windows.
+correlation windows. With a ``route`` (a Kafka run), alerts are not grouped here: their
+facts go to the owner of their incident key (:mod:`respond.routing`), which groups the
+alerts of every partition.
 """
 
 from __future__ import annotations

@@ -64,6 +64,7 @@ class IncidentFeed:
     _books: dict[int, MarkBook] = field(default_factory=dict, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _generation: int = field(default=0, init=False)
+    _counts: tuple[int, int] = field(default=(0, 0), init=False)
 
     async def start(self) -> None:
         """Join the group."""
@@ -150,6 +151,14 @@ class IncidentFeed:
             self.tracker.saved()
         count = sum(len(records) for records in mine.values())
         self.records += count
+        counts = (self.tracker.late, self.tracker.ahead)
+        if counts != self._counts:
+            _log.warning(
+                "incidents: alerts grouped at once, out of event-time order: %d behind the "
+                "event time already grouped, %d stamped beyond every input's (clock skew)",
+                *counts,
+            )
+            self._counts = counts
         return count
 
     def _take(self, partition: int, records: Iterable[Any]) -> pl.DataFrame:

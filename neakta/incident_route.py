@@ -84,8 +84,11 @@ class IncidentRoute:
         """Send each held slot's mark that changed since it was last sent (after a commit)."""
         given = slots.marks()
         idle = slots.idle()
+        held = sorted(s for s in slots.slots if s != FILE_SLOT)
+        # A topic given more partitions since the start: its new slots report too.
+        self.sources = max([self.sources, *(slot + 1 for slot in held)])
         current: dict[int, SourceMark] = {}
-        for slot in sorted(s for s in slots.slots if s != FILE_SLOT):
+        for slot in held:
             final, latest = given.get(slot, (None, None))
             current[slot] = SourceMark(slot, self.sources, final, latest, slot in idle)
         changed = [report for slot, report in current.items() if self._sent.get(slot) != report]
