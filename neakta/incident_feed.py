@@ -65,6 +65,7 @@ class IncidentFeed:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _generation: int = field(default=0, init=False)
     _counts: tuple[int, int] = field(default=(0, 0), init=False)
+    _joining: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
         """Join the group."""
@@ -80,7 +81,8 @@ class IncidentFeed:
                 await feed._assigned(sorted(assigned))
 
         self.consumer.subscribe([self.topic], listener=Listener())
-        await self.consumer.start()
+        # Joining takes seconds: the pipeline starts meanwhile, steps wait for it.
+        self._joining = asyncio.create_task(self.consumer.start())
 
     async def _revoked(self, partitions: list[int]) -> None:
         async with self._lock:
@@ -129,6 +131,12 @@ class IncidentFeed:
 
     async def step(self, deliver: Deliver, *, timeout_ms: int = 0) -> int:
         """Take what the partitions brought, group, deliver, checkpoint, commit; how many."""
+        joining = self._joining
+        if joining is not None:
+            if not joining.done():
+                return 0
+            self._joining = None
+            joining.result()  # a failed start is raised here
         generation = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
         if not fetched:
@@ -203,4 +211,6 @@ class IncidentFeed:
 
     async def close(self) -> None:
         """Leave the group."""
+        if self._joining is not None and not self._joining.done():
+            self._joining.cancel()
         await self.consumer.stop()
