@@ -65,7 +65,9 @@ def _broken(lines: list[str], rng: random.Random) -> list[str | None]:
         if kind == 0:
             out.append(line.replace('"EventID":1', '"EventID":{"a":1}', 1))
         elif kind == 1:
-            out.append(line.replace('"Image":"', '"Image":["x","', 1).replace('","Orig', '"],"Orig', 1))
+            out.append(
+                line.replace('"Image":"', '"Image":["x","', 1).replace('","Orig', '"],"Orig', 1)
+            )
         elif kind == 2:
             out.append(line[: rng.randrange(1, len(line))])
         elif kind == 3:
@@ -96,12 +98,16 @@ def _broken(lines: list[str], rng: random.Random) -> list[str | None]:
             out.append(
                 'type=EXECVE msg=audit(1700000000.123:42): argc=2 a0="ls" a1="-la"'
                 if rng.randrange(2)
-                else "type=SYSCALL msg=audit(1700000000.123:42): syscall=59 exe=\"/bin/ls\""
+                else 'type=SYSCALL msg=audit(1700000000.123:42): syscall=59 exe="/bin/ls"'
             )
         elif kind == 13:
             out.append(line.replace('"UtcTime":"2', '"UtcTime":"x2', 1))
         elif kind == 14:
-            out.append(line.replace('"ProcessId":', '"ProcessId":"abc', 1).replace(',"Image"', '","Image"', 1))
+            out.append(
+                line.replace('"ProcessId":', '"ProcessId":"abc', 1).replace(
+                    ',"Image"', '","Image"', 1
+                )
+            )
         elif kind == 15:
             out.append(line.replace('"Hashes":"', '"Hashes":"{}', 1))
         elif kind == 16:
@@ -207,7 +213,9 @@ def main() -> None:
             dead += left.height if ".dead." in name else 0
         failures += not same
         print(f"{'same' if same else 'DIFFERENT'}  {name}")
-    print(f"{len(after)} files, {rows} rows ({events} events, {dead} dead letters), {failures} differing")
+    print(
+        f"{len(after)} files, {rows} rows ({events} events, {dead} dead letters), {failures} differing"
+    )
     sys.exit(1 if failures else 0)
 
 
