@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -57,69 +58,46 @@ def _records(
     )
 
 
+_WINLOGBEAT = (
+    '{"winlog": {"event_id": "1", "channel": "Microsoft-Windows-Sysmon/Operational",'
+    ' "event_data": {"Hashes": "MD5=AB,SHA1=CD"}}, "process": {"pid": 4,'
+    ' "executable": "C:\\\\a\\\\b.exe"}, "@timestamp": "2026-11-20T08:00:00Z",'
+    ' "host": {"name": "h3"}}'
+)
+_AUDITD = 'type=EXECVE msg=audit(1700000000.123:42): argc=2 a0="ls" a1="-la"'
+# Ways a line goes wrong: each takes the line and a random source.
+_WRONG: tuple[Callable[[str, random.Random], str | None], ...] = (
+    lambda line, _: line.replace('"EventID":1', '"EventID":{"a":1}', 1),
+    lambda line, _: line.replace('"Image":"', '"Image":["x","', 1).replace('","Orig', '"],"Orig'),
+    lambda line, rng: line[: rng.randrange(1, len(line))],
+    lambda line, _: line.replace(',"Computer"', ',\n"Computer"', 1),
+    lambda line, _: line.replace('"CommandLine":"', '"CommandLine":"[', 1),
+    lambda line, _: line.replace('"User":"', '"User":"{\\"a\\": 1}', 1),
+    lambda line, _: "",
+    lambda line, _: "   ",
+    lambda line, _: "[1, 2]",
+    lambda line, _: line.replace('"Image"', '"\\u0049mage"', 1),
+    lambda line, _: '{"Event": {"EventData": {' + line[1:-1] + '}, "System": {"EventID": 3}}}',
+    lambda line, _: _WINLOGBEAT,
+    lambda line, _: _AUDITD,
+    lambda line, _: line.replace('"UtcTime":"2', '"UtcTime":"x2', 1),
+    lambda line, _: line.replace('"ProcessId":', '"ProcessId":"abc', 1).replace(
+        ',"Image"', '","Image"', 1
+    ),
+    lambda line, _: line.replace('"Hashes":"', '"Hashes":"{}', 1),
+    lambda line, _: '{"winlog": "x", "EventID": 1, "Image": "C:\\\\w\\\\winlog.exe"}',
+    lambda line, _: line.replace('"EventID":1', '"EventID":null', 1),
+    lambda line, _: line.replace("\\r\\n", "\\u000d\\u000a"),
+    lambda line, _: line.replace('"Image":"', '"Image":"\\u017f\u017f ', 1),
+)
+
+
 def _broken(lines: list[str], rng: random.Random) -> list[str | None]:
-    """Sysmon lines with about one in ten gone wrong in one of many ways."""
+    """Sysmon lines with about one in two gone wrong in one of many ways."""
     out: list[str | None] = []
     for line in lines:
-        kind = rng.randrange(40)
-        if kind == 0:
-            out.append(line.replace('"EventID":1', '"EventID":{"a":1}', 1))
-        elif kind == 1:
-            out.append(
-                line.replace('"Image":"', '"Image":["x","', 1).replace('","Orig', '"],"Orig', 1)
-            )
-        elif kind == 2:
-            out.append(line[: rng.randrange(1, len(line))])
-        elif kind == 3:
-            out.append(line.replace(',"Computer"', ',\n"Computer"', 1))
-        elif kind == 4:
-            out.append(line.replace('"CommandLine":"', '"CommandLine":"[', 1))
-        elif kind == 5:
-            out.append(line.replace('"User":"', '"User":"{\\"a\\": 1}', 1))
-        elif kind == 6:
-            out.append("")
-        elif kind == 7:
-            out.append("   ")
-        elif kind == 8:
-            out.append("[1, 2]")
-        elif kind == 9:
-            out.append(line.replace('"Image"', '"\\u0049mage"', 1))
-        elif kind == 10:
-            body = line[1:-1]
-            out.append('{"Event": {"EventData": {' + body + '}, "System": {"EventID": 3}}}')
-        elif kind == 11:
-            out.append(
-                '{"winlog": {"event_id": "1", "channel": "Microsoft-Windows-Sysmon/Operational",'
-                ' "event_data": {"Hashes": "MD5=AB,SHA1=CD"}}, "process": {"pid": 4,'
-                ' "executable": "C:\\\\a\\\\b.exe"}, "@timestamp": "2026-11-20T08:00:00Z",'
-                f' "host": {{"name": "h{rng.randrange(9)}"}}}}'
-            )
-        elif kind == 12:
-            out.append(
-                'type=EXECVE msg=audit(1700000000.123:42): argc=2 a0="ls" a1="-la"'
-                if rng.randrange(2)
-                else 'type=SYSCALL msg=audit(1700000000.123:42): syscall=59 exe="/bin/ls"'
-            )
-        elif kind == 13:
-            out.append(line.replace('"UtcTime":"2', '"UtcTime":"x2', 1))
-        elif kind == 14:
-            out.append(
-                line.replace('"ProcessId":', '"ProcessId":"abc', 1).replace(
-                    ',"Image"', '","Image"', 1
-                )
-            )
-        elif kind == 15:
-            out.append(line.replace('"Hashes":"', '"Hashes":"{}', 1))
-        elif kind == 16:
-            out.append('{"winlog": "x", "EventID": 1, "Image": "C:\\\\w\\\\winlog.exe"}')
-        elif kind == 17:
-            out.append(line.replace('"EventID":1', '"EventID":null', 1))
-        elif kind == 18:
-            out.append(line.replace("\\r\\n", "\\u000d\\u000a"))
-        elif kind == 19:
-            out.append(line.replace('"Image":"', '"Image":"\\u017fſ ', 1))
-        else:
-            out.append(line)
+        kind = rng.randrange(2 * len(_WRONG))
+        out.append(_WRONG[kind](line, rng) if kind < len(_WRONG) else line)
     return out
 
 
@@ -213,9 +191,8 @@ def main() -> None:
             dead += left.height if ".dead." in name else 0
         failures += not same
         print(f"{'same' if same else 'DIFFERENT'}  {name}")
-    print(
-        f"{len(after)} files, {rows} rows ({events} events, {dead} dead letters), {failures} differing"
-    )
+    counts = f"{rows} rows ({events} events, {dead} dead letters)"
+    print(f"{len(after)} files, {counts}, {failures} differing")
     sys.exit(1 if failures else 0)
 
 
