@@ -135,8 +135,6 @@ BEATS_DTYPE: Final = _struct_of([path for group in BEATS_PATHS.values() for path
 # The nested objects of raw event JSON. Most batches have none of them (flat Sysmon JSON)
 # and decoding into a struct that names them costs about a third of the decoding time.
 _NESTED_ROOTS: Final = ("EventData", "Event", "System")
-_ANY_NESTED_OR_ESCAPE: Final = r'\\u|"(?:' + "|".join(_NESTED_ROOTS) + ')"'
-_FLAT_DTYPE: Final = pl.Struct([f for f in RAW_DTYPE.fields if f.name not in _NESTED_ROOTS])
 # A JSON ``\uXXXX`` escape (an odd run of backslashes before ``u``) can spell any key.
 _UNICODE_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u"
 
@@ -155,9 +153,6 @@ def raw_dtype(texts: pl.Series) -> pl.Struct:
     >>> len(raw_dtype(pl.Series(['{"System": {"EventID": 1}}'])).fields)
     55
     """
-    if not texts.str.contains(_ANY_NESTED_OR_ESCAPE).any():
-        # One pass for the usual batch: no nested object, no escape.
-        return _FLAT_DTYPE
     escaped = texts.filter(texts.str.contains("\\u", literal=True))
     if escaped.str.contains(_UNICODE_ESCAPE).any():
         return RAW_DTYPE
