@@ -73,7 +73,7 @@ def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     """
     if not texts.len() or texts.null_count():
         return None
-    if texts.str.contains("\n", literal=True).any() or texts.str.contains("\r", literal=True).any():
+    if texts.str.contains("[\n\r]").any():
         return None
     lines = io.BytesIO()
     pl.DataFrame({"line": texts}).write_csv(lines, include_header=False, quote_style="never")
