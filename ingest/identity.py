@@ -113,20 +113,25 @@ def event_ids(organizations: pl.Series, datasets: pl.Series, originals: pl.Serie
     >>> ids.name, len(ids[0])
     ('event.id', 32)
     """
-    keys = (
-        (
-            organizations.cast(pl.String).fill_null("")
-            + "\x00"
-            + datasets.cast(pl.String).fill_null("")
-            + "\x00"
-            + originals.cast(pl.String).fill_null("")
-        )
-        .cast(pl.Binary)
-        .to_list()
-    )
-    return pl.Series(
-        "event.id", [blake2b(key, digest_size=16).hexdigest() for key in keys], dtype=pl.String
-    )
+    prefixes = (
+        organizations.cast(pl.String).fill_null("")
+        + "\x00"
+        + datasets.cast(pl.String).fill_null("")
+        + "\x00"
+    ).to_list()
+    lines = originals.cast(pl.String).fill_null("").cast(pl.Binary).to_list()
+    # Few distinct ministry and dataset prefixes: each is hashed once, and each line's
+    # digest continues from a copy of its prefix's state (the digest of the joined bytes).
+    states: dict[str, blake2b] = {}
+    ids = []
+    for prefix, line in zip(prefixes, lines, strict=True):
+        state = states.get(prefix)
+        if state is None:
+            state = states[prefix] = blake2b(prefix.encode(), digest_size=16)
+        digest = state.copy()
+        digest.update(line)
+        ids.append(digest.hexdigest())
+    return pl.Series("event.id", ids, dtype=pl.String)
 
 
 def parsed_positions(lines: pl.Series, originals: pl.Series, dead: pl.Series) -> pl.Series:

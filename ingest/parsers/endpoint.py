@@ -169,7 +169,12 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
     pending = pl.col(REASON).is_null()
     raw = pl.col(ORIGINAL)
     objects = frame.select(pending & raw.str.contains(_OBJECT)).to_series()
-    records = frame.select(pending & ~objects & raw.str.contains(_AUDIT)).to_series()
+    # Where every line starts like an object, no line is an auditd record: no second scan.
+    records = (
+        frame.select(pending & ~objects & raw.str.contains(_AUDIT)).to_series()
+        if not objects.all()
+        else objects.not_()
+    )
     others = frame.filter(~objects & ~records)
     # Lines that do not even start like an object are rare: name why they fail one by one.
     others = others.with_columns(

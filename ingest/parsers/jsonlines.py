@@ -58,6 +58,9 @@ def _strings(expr: pl.Expr, dtype: PolarsDataType) -> list[pl.Expr]:
     return [expr] if dtype == pl.String else []
 
 
+_RENDERED: Final = r'^(?:\[|\{"|\{\}$)'
+
+
 def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     """``texts.str.json_decode(dtype)`` through Polars' NDJSON reader, or None.
 
@@ -70,7 +73,7 @@ def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     """
     if not texts.len() or texts.null_count():
         return None
-    if texts.str.contains("\n", literal=True).any() or texts.str.contains("\r", literal=True).any():
+    if texts.str.contains("[\n\r]").any():
         return None
     lines = io.BytesIO()
     pl.DataFrame({"line": texts}).write_csv(lines, include_header=False, quote_style="never")
@@ -81,12 +84,14 @@ def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
         return None
     if frame.height != texts.len():
         return None
-    fields = [leaf for name, kind in frame.schema.items() for leaf in _strings(pl.col(name), kind)]
-    rendered = [f.str.starts_with("[") | f.str.starts_with('{"') | (f == "{}") for f in fields]
-    if fields and frame.select(pl.any_horizontal(rendered).any()).item():
-        return None
     # The reader gives a chunk per slice it read; later steps run faster on one.
-    return frame.select(pl.struct(pl.all()).alias(texts.name)).to_series().rechunk()
+    frame = frame.rechunk()
+    fields = [leaf for name, kind in frame.schema.items() for leaf in _strings(pl.col(name), kind)]
+    # Starts with "[" or '{"', or is "{}": one regular expression per field.
+    rendered = [f.str.contains(_RENDERED).any() for f in fields]
+    if fields and frame.select(pl.any_horizontal(rendered)).item():
+        return None
+    return frame.select(pl.struct(pl.all()).alias(texts.name)).to_series()
 
 
 def _decode(texts: pl.Series, dtype: pl.Struct) -> pl.Series:

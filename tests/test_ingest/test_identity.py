@@ -11,6 +11,8 @@ from hashlib import blake2b
 from pathlib import Path
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.identity import event_ids, parsed_positions, stamp_events, stamp_with_conflicts
 from ingest.sources import FileSource
@@ -81,6 +83,21 @@ def test_another_ministry_family_or_text_is_another_event() -> None:
         pl.Series(["GET /", "GET /", "GET /", "GET /a", "GET /"]),
     )
     assert ids.n_unique() == 5
+
+
+texts = st.one_of(st.none(), st.text(max_size=40))
+
+
+@given(st.lists(st.tuples(texts, texts, texts), max_size=12))
+def test_each_id_is_the_digest_of_ministry_dataset_and_line_joined_by_nul(
+    rows: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    columns = [pl.Series([row[n] for row in rows], dtype=pl.String) for n in range(3)]
+    expected = [
+        blake2b("\x00".join(part or "" for part in row).encode(), digest_size=16).hexdigest()
+        for row in rows
+    ]
+    assert event_ids(*columns).to_list() == expected
 
 
 def test_organization_from_topic_then_header_then_forwarder_map() -> None:

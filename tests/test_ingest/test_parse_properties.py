@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.parsers import ParseResult, parse_endpoint, parse_firewall, parse_web, split_syslog
+from ingest.parsers.result import number_lines
 from ingest.schema import ENDPOINT_SCHEMA, FIREWALL_SCHEMA, WEB_SCHEMA
 from tests.test_ingest import ingest_samples as samples
 
@@ -131,3 +132,13 @@ def test_unmutated_samples_all_parse() -> None:
     for family, (parse, _, lines) in PARSERS.items():
         result = parse(pl.Series(lines))
         assert result.dead.height == 0, (family, result.dead.to_dicts())
+
+
+def test_a_line_is_blank_exactly_where_stripping_its_start_leaves_nothing() -> None:
+    # Every code point alone, before text and repeated.
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    lines = pl.Series([*points, *(p + "x" for p in points), *(p * 3 for p in points)])
+    blank = number_lines(lines).get_column("_reason").eq_missing("empty line")
+    stripped = lines.str.strip_chars_start().str.len_bytes() == 0
+    assert blank.to_list() == stripped.to_list()
+    assert blank.sum() == 2 * 25  # the 25 White_Space characters, alone and repeated
