@@ -85,3 +85,32 @@ def test_detect_on_a_warm_rule_cache_does_not_import_pysigma(tmp_path: Path) -> 
     assert warm_err[:-1] == cold_err[:-1]
     assert warm_err[:-1] != []
     assert all("rules/broken.yml:1: Sigma" in line for line in warm_err[:-1])
+
+
+def test_a_command_is_parsed_alone_as_among_all() -> None:
+    from neakta.cli import build_parser
+    from neakta.settings import load_settings
+
+    settings = load_settings()
+    argv = ["detect", "--rules", "r", "--events", "e.ndjson", "--pipeline", "none"]
+    alone = build_parser(settings, "detect").parse_args(argv)
+    among_all = build_parser(settings).parse_args(argv)
+    assert vars(alone) == vars(among_all)
+    replay = ["replay", "logs"]
+    assert vars(build_parser(settings, "replay").parse_args(replay)) == vars(
+        build_parser(settings).parse_args(replay)
+    )
+
+
+def test_detect_imports_no_other_command() -> None:
+    probe = (
+        "import sys\n"
+        "from neakta.cli import build_parser\n"
+        "from neakta.settings import load_settings\n"
+        "build_parser(load_settings(), 'detect')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('neakta.commands.', 'respond'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
