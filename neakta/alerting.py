@@ -13,7 +13,9 @@ correlation windows are final) passes them, then grouped in ``(@timestamp, alert
 order, so the incidents and their ids do not depend on how the stream arrived
 (:meth:`respond.incidents.IncidentTracker.release`). At the end of a replay everything held
 is grouped; a Kafka run keeps what it holds in the slot checkpoints, as it keeps its open
-correlation windows.
+correlation windows. With a ``route`` (a Kafka run), alerts are not grouped here: their
+facts go to the owner of their incident key (:mod:`respond.routing`), which groups the
+alerts of every partition.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -37,6 +40,7 @@ from respond.assembly import (
     indicator_rule,
     with_incidents,
 )
+from respond.incident import alert_facts
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 
@@ -62,12 +66,17 @@ class AlertStage:
         only.
     clock
         Gives the processing time (``event.ingested``).
+    route
+        Takes the facts of alerts raised in partition slots (:mod:`respond.routing`):
+        they are grouped into incidents by the owner of their incident key, not here;
+        None: grouped here.
     """
 
     lookups: Lookups
     tracker: IncidentTracker | None = None
     slots: CorrelationSlots | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    route: Callable[[list[dict[str, Any]]], None] | None = None
     _indicator_meta: pl.DataFrame = field(default_factory=indicator_rule, init=False)
     _counts: tuple[int, int] = field(default=(0, 0), init=False)
 
@@ -150,12 +159,22 @@ class AlertStage:
         if self.tracker is None or self.slots is None:
             return with_incidents(alerts, self.tracker)
         noted, self.slots.alert_slots = self.slots.alert_slots, {}
-        self.tracker.watch(self.slots.marks())
-        if not noted:
-            return with_incidents(alerts, self.tracker)
+        if self.route is None:
+            self.tracker.watch(self.slots.marks())
+            if not noted:
+                return with_incidents(alerts, self.tracker)
         slot = pl.col("_id").replace_strict(noted, default=None, return_dtype=pl.Int32)
         if _PARTITION in alerts.columns:
             slot = pl.coalesce(pl.col(_PARTITION).cast(pl.Int32), slot)
+        if self.route is not None:
+            tracker = self.tracker
+            slotted = alerts.with_columns(slot.alias(_PARTITION)) if noted else alerts
+            facts = alert_facts(
+                slotted, group_by=tracker.group_by, entity_fields=tracker.entity_fields
+            )
+            latest = {slot: _time(newest) for slot, (_, newest) in self.slots.marks().items()}
+            self.route([_ahead(fact, latest.get(fact["slot"])) for fact in facts])
+            return SinkBatch(alerts=alerts)
         batch = with_incidents(alerts.with_columns(slot.alias(_PARTITION)), self.tracker)
         linked = batch.alerts.drop(_PARTITION)
         if _PARTITION in alerts.columns:
@@ -164,7 +183,7 @@ class AlertStage:
 
     def _release(self, batch: SinkBatch) -> SinkBatch:
         """``batch``, and the incidents of the held alerts the event time has passed."""
-        if self.tracker is None or self.slots is None:
+        if self.tracker is None or self.slots is None or self.route is not None:
             return batch
         given = self.slots.marks()
         marks = {slot: _time(mark) for slot, (mark, _) in given.items()}
@@ -183,6 +202,12 @@ class AlertStage:
 
 def _time(microseconds: int | None) -> datetime | None:
     return None if microseconds is None else _EPOCH + timedelta(microseconds=microseconds)
+
+
+def _ahead(fact: dict[str, Any], latest: datetime | None) -> dict[str, Any]:
+    """The fact, marked ``ahead`` when stamped beyond every event time its slot accepted."""
+    fact["ahead"] = latest is not None and fact["time"] > latest
+    return fact
 
 
 def _joined(batch: SinkBatch, incidents: pl.DataFrame) -> SinkBatch:

@@ -8,18 +8,31 @@ partition's correlation state when it is assigned.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detect.correlation import ChangelogCheckpointStore, CheckpointStore, SQLiteCheckpointStore
 from ingest.deadletter import DeadLetterSink, KafkaDeadLetters, start_producer
 from ingest.sources import Source
+from neakta.alerting import AlertStage
 from neakta.checkpoint import Checkpoint
+from neakta.incident_feed import IncidentFeed
+from neakta.incident_route import IncidentRoute
+from neakta.outputs import tracker_from_settings
 from neakta.settings import KafkaSettings, Settings, reveal
+from respond.routing import incident_topic
 
-__all__ = ["checkpoint_store", "kafka_source"]
+if TYPE_CHECKING:
+    from neakta.pipeline import Pipeline
+
+_log = logging.getLogger("neakta.run")
+
+__all__ = ["IncidentRouting", "checkpoint_store", "incident_routing", "kafka_source"]
 
 
 def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
@@ -124,3 +137,108 @@ def checkpoint_store(
         **_kafka_options(settings.kafka),
     )
     return partial(ChangelogCheckpointStore, changelog), changelog.close
+
+
+@dataclass
+class IncidentRouting:
+    """Both halves of incident routing (:mod:`respond.routing`) and what closes them."""
+
+    route: IncidentRoute
+    feed: IncidentFeed
+    close_store: Callable[[], Awaitable[None]]
+
+    def attach(self, pipeline: Pipeline, stage: AlertStage) -> None:
+        """Route the stage's alerts; after each committed batch, send marks and group.
+
+        The facts go out as one more sink of the pipeline (before the commit); the
+        incidents grouped here go to the pipeline's sinks.
+        """
+        slots = stage.slots
+        assert slots is not None
+        stage.route = self.route.add
+        pipeline.sinks.append(self.route)
+
+        async def after_batch(pipeline: Pipeline) -> None:
+            await self.route.publish(slots)
+            if await self.feed.step(pipeline.write_sinks):
+                pipeline.last_batch = time.monotonic()
+
+        pipeline.after_batch = after_batch
+        _log.info(
+            "incidents grouped by key: topic %s, %d partitions, %d source slots",
+            self.route.topic,
+            self.route.partitions,
+            self.route.sources,
+        )
+
+    async def close(self) -> None:
+        """Leave the incident group, stop the producer, close the checkpoint store."""
+        await self.feed.close()
+        await self.route.close()
+        self.feed.store.close()
+        await self.close_store()
+
+
+async def _partition_count(producer: Any, topic: str) -> int:
+    from aiokafka.errors import KafkaError
+
+    try:
+        return len(await asyncio.wait_for(producer.partitions_for(topic), 10) or ())
+    except (KafkaError, TimeoutError):
+        return 0
+
+
+async def incident_routing(
+    settings: Settings,
+    *,
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    group_id: str,
+    path: Path,
+) -> IncidentRouting:
+    """The incident topic (created if needed), its sender and its consumer-group member.
+
+    The topic has ``kafka.incident_partitions`` partitions (0: as many as the input topic
+    with the most); its group is ``<group_id>.incidents``, checkpointed where the run's
+    correlation state is (``path`` for SQLite).
+    """
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    kafka = settings.kafka
+    options = _kafka_options(kafka)
+    producer, _ = await start_producer(
+        bootstrap_servers=bootstrap_servers, idempotence=kafka.dlq_idempotence, **options
+    )
+    sources = max([await _partition_count(producer, topic) for topic in topics] + [1])
+    topic = incident_topic(group_id)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **options)
+    await admin.start()
+    try:
+        wanted = kafka.incident_partitions or sources
+        await admin.create_topics([NewTopic(topic, wanted, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+    partitions = await _partition_count(producer, topic) or 1
+    feed_group = f"{group_id}.incidents"
+    store, close_store = checkpoint_store(
+        settings, bootstrap_servers=bootstrap_servers, group_id=feed_group, path=path
+    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=feed_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        **options,
+    )
+    feed = IncidentFeed(
+        consumer, topic, feed_group, tracker_from_settings(settings.respond), store()
+    )
+    await feed.start()
+    route = IncidentRoute(producer, topic, partitions, sources)
+    return IncidentRouting(route, feed, close_store)

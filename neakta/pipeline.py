@@ -55,7 +55,7 @@ from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
-from respond.sinks import AlertSink
+from respond.sinks import AlertSink, SinkBatch
 from respond.source_watch import SourceWatch
 
 __all__ = ["Pipeline", "PipelineStoppedError"]
@@ -105,6 +105,8 @@ class Pipeline:
         Keeps each batch's parsed events (see :mod:`ingest.archive`); None: not kept.
     before_batch
         Awaited before each batch (a rule reload swaps rule sets there).
+    after_batch
+        Awaited after each batch is committed (incident routing goes on there).
     ahead
         Batches fetched and parsed ahead of the one in hand by :meth:`run`, parse and
         detection then each in a worker thread; 0: one batch at a time, on the event loop.
@@ -126,6 +128,7 @@ class Pipeline:
         stop: asyncio.Event | None = None,
         archive: EventArchive | None = None,
         before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
+        after_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
         ahead: int = 0,
     ) -> None:
         self.rulesets = dict(rulesets)
@@ -141,6 +144,7 @@ class Pipeline:
         self.stop = stop or asyncio.Event()
         self.archive = archive
         self.before_batch = before_batch
+        self.after_batch = after_batch
         self.ahead = ahead
         self.stats = RunStats()
         self.last_batch = time.monotonic()
@@ -185,10 +189,7 @@ class Pipeline:
             await self._deliver("dead letters", partial(self.dead_letters.write, dead))
         written = duplicates = 0
         if output.alerts.height or output.incidents.height:
-            for sink in self.sinks:
-                delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
-                written = max(written, delivery.written)
-                duplicates = max(duplicates, delivery.duplicates)
+            written, duplicates = await self.write_sinks(output)
         reasons = Counter(reason_key(r) for r in dead.get_column("reason").to_list())
         return BatchResult(
             records=batch.size,
@@ -202,6 +203,18 @@ class Pipeline:
             sources=detected.counts,
             conflicts=report_conflicts(parsed.conflicts, _log),
         )
+
+    async def write_sinks(self, output: SinkBatch) -> tuple[int, int]:
+        """Write ``output`` to every sink, each retried until it acknowledges.
+
+        Returns the most documents written, and duplicates, any sink counted.
+        """
+        written = duplicates = 0
+        for sink in self.sinks:
+            delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
+            written = max(written, delivery.written)
+            duplicates = max(duplicates, delivery.duplicates)
+        return written, duplicates
 
     def _detect(self, batch: SourceBatch, parsed: ParsedBatch) -> Detected:
         return detect_batch(
@@ -242,23 +255,7 @@ class Pipeline:
         try:
             async with contextlib.aclosing(pairs):
                 async for batch, (parsed, parsers) in pairs:
-                    if self.before_batch is not None:
-                        await self.before_batch(self)
-                    self._in_hand = bool(batch.size)
-                    try:
-                        result = await self.checkpoint.complete(
-                            batch,
-                            source,
-                            flush=partial(self.process, batch, parsed),
-                            retry=self._deliver,
-                            parsers=parsers,
-                        )
-                    finally:
-                        self._in_hand = False
-                    self.stats.add(result)
-                    if batch.size or batch.position:
-                        # An empty tick batch (no record came) is no activity.
-                        self.last_batch = time.monotonic()
+                    await self._complete(source, batch, parsed, parsers)
                     if status is not None:
                         status.update(self.stats, lag())
                     if self.stop.is_set():
@@ -277,16 +274,36 @@ class Pipeline:
             status.finish()
         return self.stats
 
+    async def _complete(
+        self, source: Source, batch: SourceBatch, parsed: ParsedBatch, parsers: ParserState
+    ) -> None:
+        """Process, deliver, save and commit one batch (the hooks around it included)."""
+        if self.before_batch is not None:
+            await self.before_batch(self)
+        self._in_hand = bool(batch.size)
+        try:
+            result = await self.checkpoint.complete(
+                batch,
+                source,
+                flush=partial(self.process, batch, parsed),
+                retry=self._deliver,
+                parsers=parsers,
+            )
+        finally:
+            self._in_hand = False
+        if self.after_batch is not None:
+            await self.after_batch(self)
+        self.stats.add(result)
+        if batch.size or batch.position:
+            # An empty tick batch (no record came) is no activity.
+            self.last_batch = time.monotonic()
+
     async def _finish(self) -> None:
         """The source ended: deliver what stateful stages held back (open windows)."""
         output = self.make_alerts.finish()
         if not (output.alerts.height or output.incidents.height):
             return
-        written = duplicates = 0
-        for sink in self.sinks:
-            delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
-            written = max(written, delivery.written)
-            duplicates = max(duplicates, delivery.duplicates)
+        written, duplicates = await self.write_sinks(output)
         self.stats.alerts += output.alerts.height
         self.stats.written += written
         self.stats.duplicates += duplicates

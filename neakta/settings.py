@@ -45,7 +45,11 @@ class KafkaSettings(BaseModel):
     ``logs.<family>[.<ministry>]``. Dead letters go to ``<topic>.dlq`` with ``acks=all``,
     through an idempotent producer where the broker gives one: ``dlq_idempotence="auto"``
     (the default) falls back to a plain producer on brokers without (Tansu), ``True``
-    insists, ``False`` never asks.
+    insists, ``False`` never asks. ``route_incidents`` (default on): with correlation
+    rules and a store, alerts are grouped into incidents by the owner of their incident
+    key in the group's incident topic, not where they were raised (see
+    :mod:`respond.routing`); ``incident_partitions`` sizes that topic when it is created
+    (0: as many as the input topics have).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -66,6 +70,8 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     dlq_idempotence: bool | Literal["auto"] = "auto"
+    route_incidents: bool = True
+    incident_partitions: Annotated[int, Field(ge=0)] = 0
 
 
 class RunSettings(BaseModel):

@@ -30,15 +30,24 @@ event time seen) are dropped from memory (they stay in the store).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import polars as pl
 
-from ingest.schema import TIMESTAMP
+from respond.incident import (
+    FILE_SLOT,
+    INCIDENT_SCHEMA,
+    Incident,
+    alert_facts,
+    fact_from_state,
+    fact_state,
+    incident_id,
+    severity_label,
+    stepped_severity,
+)
 
 __all__ = [
     "FILE_SLOT",
@@ -50,193 +59,10 @@ __all__ = [
     "severity_label",
 ]
 
-_STEPS: Final = (1, 21, 47, 73, 99)
-_LABELS: Final = ("informational", "low", "medium", "high", "critical")
-_CRITICAL_ASSETS: Final = frozenset({"high", "critical"})
-_CRITICALITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-_NAMES: Final = pl.List(pl.String())
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-FILE_SLOT: Final = -1
-"""The slot of alerts that name no Kafka partition (``neakta.partition``): files, silence."""
-
-INCIDENT_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "_id": pl.String(),
-    "@timestamp": TIMESTAMP,
-    "message": pl.String(),
-    "incident.id": pl.String(),
-    "incident.title": pl.String(),
-    "incident.state": pl.String(),
-    "incident.change": pl.String(),
-    "incident.severity": pl.Int64(),
-    "incident.severity_label": pl.String(),
-    "incident.first_seen": TIMESTAMP,
-    "incident.last_seen": TIMESTAMP,
-    "incident.alert_count": pl.Int64(),
-    "incident.alert_ids": _NAMES,
-    "incident.rules": _NAMES,
-    "incident.tactics": _NAMES,
-    "incident.group_by": pl.String(),
-    "incident.group": pl.String(),
-    "incident.entity": pl.String(),
-    "organization.id": pl.String(),
-    "neakta.asset.criticality": pl.String(),
-}
-"""One row per incident a batch opened or changed; ``incident.change`` says which:
-``opened``, ``escalated`` (severity went up) or ``updated``. ``@timestamp`` is the time of
-the incident's last alert and ``message`` its title."""
-
-
-def severity_label(severity: int) -> str:
-    """The name of an ECS severity step.
-
-    Examples
-    --------
-    >>> severity_label(73), severity_label(99), severity_label(1)
-    ('high', 'critical', 'informational')
-    """
-    return _LABELS[max(i for i, value in enumerate(_STEPS) if value <= max(severity, 1))]
-
-
-@dataclass
-class Incident:
-    """One incident as the tracker holds it."""
-
-    id: str
-    key: tuple[str, str, str]
-    title: str
-    group_by: str
-    first_seen: datetime
-    last_seen: datetime
-    state: str = "open"
-    alert_count: int = 0
-    alert_ids: list[str] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    rules: list[str] = field(default_factory=list)
-    tactics: list[str] = field(default_factory=list)
-    alert_severity: int = 0
-    criticality: str | None = None
-    severity: int = 0
-    slot: int = FILE_SLOT
-
-    def raise_criticality(self, criticality: str | None) -> None:
-        """Keep the highest asset criticality seen among the incident's alerts."""
-        rank = _CRITICALITY_RANK.get(criticality or "", -1)
-        if rank > _CRITICALITY_RANK.get(self.criticality or "", -1):
-            self.criticality = criticality
-
-    def to_row(self, change: str) -> tuple[Any, ...]:
-        """The incident as a row of :data:`INCIDENT_SCHEMA`."""
-        org, group, entity = self.key
-        return (
-            self.id,
-            self.last_seen,
-            self.title,
-            self.id,
-            self.title,
-            self.state,
-            change,
-            self.severity,
-            severity_label(self.severity),
-            self.first_seen,
-            self.last_seen,
-            self.alert_count,
-            list(self.alert_ids),
-            list(self.rules),
-            list(self.tactics),
-            self.group_by,
-            group,
-            entity,
-            org or None,
-            self.criticality,
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        """Everything needed to resume the incident, JSON-ready."""
-        return {
-            "id": self.id,
-            "key": list(self.key),
-            "title": self.title,
-            "group_by": self.group_by,
-            "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "state": self.state,
-            "alert_count": self.alert_count,
-            "alert_ids": self.alert_ids,
-            "seen": sorted(self.seen),
-            "rules": self.rules,
-            "tactics": self.tactics,
-            "alert_severity": self.alert_severity,
-            "criticality": self.criticality,
-            "severity": self.severity,
-            "slot": self.slot,
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Incident:
-        """The inverse of :meth:`to_state`."""
-        org, group, entity = state["key"]
-        return cls(
-            id=state["id"],
-            key=(org, group, entity),
-            title=state["title"],
-            group_by=state["group_by"],
-            first_seen=datetime.fromisoformat(state["first_seen"]),
-            last_seen=datetime.fromisoformat(state["last_seen"]),
-            state=state["state"],
-            alert_count=state["alert_count"],
-            alert_ids=list(state["alert_ids"]),
-            seen=set(state["seen"]),
-            rules=list(state["rules"]),
-            tactics=list(state["tactics"]),
-            alert_severity=state["alert_severity"],
-            criticality=state["criticality"],
-            severity=state["severity"],
-            slot=int(state.get("slot", FILE_SLOT)),
-        )
-
-
-def incident_id(key: tuple[str, str, str], first_seen: datetime, first_alert: str) -> str:
-    """The stable id of the incident a key's first alert opened.
-
-    Examples
-    --------
-    >>> from datetime import UTC, datetime
-    >>> incident_id(("mef", "r1", "pc1"), datetime(2026, 1, 1, tzinfo=UTC), "a1")[:12]
-    'inc-42ccf909'
-    """
-    text = "\x00".join((*key, first_seen.isoformat(), first_alert))
-    return "inc-" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
 
 def _due(time: datetime, mark: datetime | None, latest: datetime | None) -> bool:
     """A held alert is grouped once the mark passed it, or if it is beyond every input."""
     return (mark is not None and time < mark) or (latest is not None and time > latest)
-
-
-def _severity(incident: Incident, escalate_count: int) -> int:
-    step = max(i for i, value in enumerate(_STEPS) if value <= max(incident.alert_severity, 1))
-    step += incident.alert_count >= escalate_count
-    step += incident.criticality in _CRITICAL_ASSETS
-    step += len(incident.tactics) >= 2
-    return _STEPS[min(step, len(_STEPS) - 1)]
-
-
-def _text(frame: pl.DataFrame, name: str) -> list[str | None]:
-    if name not in frame.columns:
-        return [None] * frame.height
-    return frame[name].cast(pl.String, strict=False).to_list()
-
-
-def _texts(frame: pl.DataFrame, name: str) -> list[list[str]]:
-    """A column that may hold a string or a list of strings, as lists."""
-    if name not in frame.columns:
-        return [[] for _ in range(frame.height)]
-    column = frame[name]
-    if isinstance(column.dtype, pl.List):
-        column = column.cast(pl.List(pl.String), strict=False)
-        return [[v for v in (row or []) if v is not None] for row in column.to_list()]
-    return [[v] if v is not None else [] for v in column.cast(pl.String, strict=False)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +165,24 @@ class IncidentTracker:
         self.assigned = {}
         if alerts.height == 0:
             return pl.DataFrame(schema=INCIDENT_SCHEMA)
+        return self.take(list(self._rows(alerts)))
+
+    def take(self, facts: Iterable[dict[str, Any]]) -> pl.DataFrame:
+        """:meth:`update` for alerts already taken apart (:func:`respond.incident.alert_facts`).
+
+        Each fact goes to its ``slot``: held there when the slot is watched, unless it is
+        late, or marked ``ahead``: stamped beyond every event time its source accepted when
+        it was raised (a clock that ran ahead: no mark would ever pass it), grouped at
+        once and counted in :attr:`ahead`.
+        """
+        self.assigned = {}
         now: list[dict[str, Any]] = []
-        for alert in self._rows(alerts):
+        for alert in facts:
             slot = alert["slot"]
+            if alert.get("ahead"):
+                self.ahead += 1
+                now.append(alert)
+                continue
             if slot in self._marks:
                 mark = self._marks[slot]
                 if mark is None or alert["time"] >= mark:
@@ -349,7 +190,7 @@ class IncidentTracker:
                     continue
                 self.late += 1
             now.append(alert)
-        return self._group(now)
+        return self._group(sorted(now, key=lambda a: (a["time"], a["id"])))
 
     def watch(self, slots: Iterable[int]) -> None:
         """Hold the alerts of these slots until :meth:`release` passes their event time."""
@@ -397,13 +238,17 @@ class IncidentTracker:
             mark = before if before is not None and (given is None or given < before) else given
             self._marks[slot] = mark
             held = self._held.get(slot)
+            if not held:
+                continue
+            due = []
             newest = None if latest is None else latest.get(slot)
-            if held and (mark is not None or newest is not None):
-                due = [alert for alert in held.values() if _due(alert["time"], mark, newest)]
-                self.ahead += sum(newest is not None and a["time"] > newest for a in due)
-                for alert in due:
-                    del held[alert["id"]]
-                ready.extend(due)
+            for alert in held.values():
+                if _due(alert["time"], mark, newest):
+                    due.append(alert)
+                    self.ahead += newest is not None and alert["time"] > newest
+            for alert in due:
+                del held[alert["id"]]
+            ready.extend(due)
         return self._group(sorted(ready, key=lambda a: (a["time"], a["id"])), evict=marks)
 
     def flush(self, slots: Iterable[int] | None = None) -> pl.DataFrame:
@@ -419,7 +264,7 @@ class IncidentTracker:
         held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
         return {
             "incidents": [i.to_state() for i in self.incidents if i.slot == slot],
-            "held": [{**a, "time": a["time"].isoformat(), "key": list(a["key"])} for a in held],
+            "held": [fact_state(alert) for alert in held],
             "mark": None if mark is None else mark.isoformat(),
             "watched": slot in self._marks,
         }
@@ -440,10 +285,9 @@ class IncidentTracker:
             self._changed[incident.id] = incident  # the store saves it with the next batch
             self._dropped.discard(incident.id)
         held = {}
-        for alert in state["held"]:
-            org, group, entity = alert["key"]
-            time = datetime.fromisoformat(alert["time"])
-            held[alert["id"]] = {**alert, "time": time, "key": (org, group, entity), "slot": slot}
+        for saved_alert in state["held"]:
+            alert = fact_from_state(saved_alert)
+            held[alert["id"]] = {**alert, "slot": slot}
         if held:
             self._held[slot] = held
         if state.get("watched", True):
@@ -602,62 +446,7 @@ class IncidentTracker:
         return added
 
     def _rows(self, alerts: pl.DataFrame) -> Iterable[dict[str, Any]]:
-        times = [pl.col(c) for c in ("@timestamp", "event.ingested") if c in alerts.columns]
-        ordered = alerts.with_columns(
-            pl.coalesce(*(t.cast(TIMESTAMP, strict=False) for t in times), pl.lit(None))
-            .cast(TIMESTAMP)
-            .fill_null(_EPOCH)
-            .alias("_time")
-        ).sort("_time", "_id")
-        entity_columns = [c for c in self.entity_fields if c in ordered.columns]
-        entity = (
-            ordered.select(
-                pl.coalesce(*(pl.col(c).cast(pl.String) for c in entity_columns), pl.lit("unknown"))
-            ).to_series()
-            if entity_columns
-            else pl.Series([None] * ordered.height, dtype=pl.String)
-        ).to_list()
-        severity = (
-            ordered["event.severity"].cast(pl.Int64, strict=False).to_list()
-            if "event.severity" in ordered.columns
-            else [None] * ordered.height
-        )
-        slots = (
-            ordered["neakta.partition"].cast(pl.Int64, strict=False).fill_null(FILE_SLOT).to_list()
-            if "neakta.partition" in ordered.columns
-            else [FILE_SLOT] * ordered.height
-        )
-        columns = zip(
-            slots,
-            ordered["_id"].cast(pl.String).to_list(),
-            ordered["_time"].to_list(),
-            _text(ordered, "organization.id"),
-            _text(ordered, "rule.id"),
-            _text(ordered, "rule.name"),
-            _texts(ordered, "threat.tactic.id"),
-            _texts(ordered, "threat.tactic.name"),
-            entity,
-            severity,
-            _text(ordered, "neakta.asset.criticality"),
-            strict=True,
-        )
-        for slot, alert_id, time, org, rule, name, tactics, tactic_names, who, sev, crit in columns:
-            group = tactics[0] if self.group_by == "tactic" and tactics else rule or "unknown"
-            if self.group_by == "tactic" and tactics:
-                label = tactic_names[0] if tactic_names else tactics[0]
-            else:
-                label = name or rule or "unknown rule"
-            yield {
-                "slot": slot,
-                "id": alert_id,
-                "time": time,
-                "key": (org or "", group, who or "unknown"),
-                "title": f"{label} on {who or 'unknown'}",
-                "rule": rule or "unknown",
-                "tactics": tactics,
-                "severity": sev or 0,
-                "criticality": crit.lower() if crit else None,
-            }
+        return alert_facts(alerts, group_by=self.group_by, entity_fields=self.entity_fields)
 
     def _place(self, alert: Mapping[str, Any]) -> Incident:
         time: datetime = alert["time"]
@@ -692,7 +481,7 @@ class IncidentTracker:
         incident.tactics.extend(t for t in alert["tactics"] if t not in incident.tactics)
         incident.alert_severity = max(incident.alert_severity, alert["severity"])
         incident.raise_criticality(alert["criticality"])
-        incident.severity = _severity(incident, self.escalate_count)
+        incident.severity = stepped_severity(incident, self.escalate_count)
         if self.watermark is None or time > self.watermark:
             self.watermark = time
         return True

@@ -70,13 +70,16 @@ def _web_time(line: str) -> float:
     return datetime.strptime(found.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
 
 
-def keyed_streams(folder: Path, partitions: int) -> dict[str, Keyed]:
+def keyed_streams(
+    folder: Path, partitions: int, *, scatter: frozenset[str] = frozenset()
+) -> dict[str, Keyed]:
     """Per family, (partition, line) in the order a forwarder sends them.
 
     Firewall lines are keyed by source address and web lines by client address (the
     correlations group by them), endpoint events by host; IIS directives go to every
     partition (None), where they precede the lines they describe. The two web files are
-    merged in time order, as one forwarder would send them.
+    merged in time order, as one forwarder would send them. The families in ``scatter``
+    are keyed by the line itself instead, as a forwarder without keys spreads them.
     """
 
     def partition(key: str) -> int:
@@ -88,7 +91,10 @@ def keyed_streams(folder: Path, partitions: int) -> dict[str, Keyed]:
         if line
     ]
     endpoint: Keyed = [
-        (partition(str(orjson.loads(line).get("Computer"))), line)
+        (
+            partition(line if "endpoint" in scatter else str(orjson.loads(line).get("Computer"))),
+            line,
+        )
         for line in (folder / "sample_endpoint.ndjson").read_text().splitlines()
         if line
     ]
@@ -170,6 +176,46 @@ async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> 
         return found
     finally:
         await consumer.stop()
+
+
+async def _caught_up(bootstrap: str, group: str) -> bool:
+    """Every alert routed to the incident topic of ``group`` is grouped, or no topic.
+
+    The topic (``neakta.<group>.incidents``) is read whole: in each partition the last
+    mark of every source slot must say idle (nothing held back any more), and the group
+    ``<group>.incidents`` must have committed the partition to its end.
+    """
+    topic = f"neakta.{group}.incidents"
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{group}.incidents")
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return True
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        ends = await consumer.end_offsets(tps)
+        done = [(await consumer.committed(tp)) or 0 for tp in tps]
+        if any(offset < ends[tp] for offset, tp in zip(done, tps, strict=True)):
+            return False
+    finally:
+        await consumer.stop()
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        reader.assign(tps)
+        idle: dict[int, dict[int, bool]] = {tp.partition: {} for tp in tps}
+        sources = 0
+        for tp in tps:
+            while (await reader.position(tp)) < ends[tp]:
+                for record in (await reader.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    value = orjson.loads(record.value)
+                    if "mark" in value:
+                        idle[tp.partition][value["source"]] = value["idle"]
+                        sources = max(sources, value["sources"])
+        return all(
+            all(marks.get(source, False) for source in range(sources)) for marks in idle.values()
+        )
+    finally:
+        await reader.stop()
 
 
 def member_env(
@@ -264,6 +310,17 @@ def replay(logs: Path, rules: Path, out: Path, timeout: float = 1800) -> list[di
     return documents(alerts)
 
 
+def _content(incident: dict[str, Any]) -> bytes:
+    """An incident's content, but ``change``.
+
+    What its last update did depends on how the alerts were released (all at once:
+    ``opened``; over several batches: ``updated``).
+    """
+    return orjson.dumps(
+        {k: v for k, v in incident.items() if k != "change"}, option=orjson.OPT_SORT_KEYS
+    )
+
+
 def compare(
     streamed: list[dict[str, Any]],
     stores: list[Path],
@@ -282,13 +339,8 @@ def compare(
             alert_ids(replayed, correlation=correlation),
         )
         found[kind] = (len(theirs - ours), len(ours - theirs))
-    ours_i = {
-        orjson.dumps(i, option=orjson.OPT_SORT_KEYS) for i in latest_incidents(*stores).values()
-    }
-    theirs_i = {
-        orjson.dumps(i, option=orjson.OPT_SORT_KEYS)
-        for i in latest_incidents(replay_store).values()
-    }
+    ours_i = {_content(i) for i in latest_incidents(*stores).values()}
+    theirs_i = {_content(i) for i in latest_incidents(replay_store).values()}
     found["incidents"] = (len(theirs_i - ours_i), len(ours_i - theirs_i))
     return found
 
@@ -350,6 +402,13 @@ class Stream:
             sum(asyncio.run(committed(self.bootstrap, self.group, t, self.partitions)).values())
             for t in self.topics.values()
         )
+
+    def grouped(self) -> bool:
+        """Whether the group's incident consumers committed all of the incident topic.
+
+        True when the topic does not exist (incidents not routed).
+        """
+        return asyncio.run(_caught_up(self.bootstrap, self.group))
 
     def launch(self, name: str, env: dict[str, str] | None = None) -> None:
         """Start member ``name`` (again, after a kill: same folder)."""
@@ -413,6 +472,8 @@ def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patie
                 stream.stop(name)
         wait_for(lambda: stream.done() == stream.total, patience, "every record committed")
         time.sleep(idle_s + 2.0)
+        # Incidents routed by key are grouped once the last marks reached their partitions.
+        wait_for(stream.grouped, patience, "every routed alert grouped")
         for name, member in sorted(stream.members.items()):
             if member.poll() is None:
                 stream.stop(name)

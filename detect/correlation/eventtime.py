@@ -161,6 +161,10 @@ class EventTime:
             return True
         return now_s - state.seen_at < self.idle_s
 
+    def idle(self, now_s: float | None = None) -> bool:
+        """Every input is idle or finished: none holds the combined watermark back."""
+        return not any(self._active(state, now_s) for state in self.inputs.values())
+
     def combined(self, now_s: float | None = None) -> int | None:
         """Event time before which every window is final; None: not yet known.
 

@@ -166,6 +166,11 @@ class CorrelationSlots:
             if correlator.clock.inputs
         }
 
+    def idle(self) -> set[int]:
+        """The slots whose inputs are all idle (or finished): they hold no event time back."""
+        now = self._now()
+        return {slot for slot, correlator in self.slots.items() if correlator.clock.idle(now)}
+
     def _slot(self, slot: int) -> Correlator:
         correlator = self.slots.get(slot)
         if correlator is None:

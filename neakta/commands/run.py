@@ -133,6 +133,7 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
         loop.add_signal_handler(signum, stop.set)
     source: Source | None = None
     pipeline = None
+    routing: kafka_wiring.IncidentRouting | None = None
     reload = RuleReload.of(
         args.rules, rulesets, stages.correlations, placeholders=settings.placeholders
     )
@@ -148,6 +149,15 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
             stop=stop,
             archive=args.archive,
         )
+        if _routes_incidents(args, settings, stages):
+            routing = await kafka_wiring.incident_routing(
+                settings,
+                bootstrap_servers=args.bootstrap_servers,
+                topics=args.topics,
+                group_id=args.group_id,
+                path=args.checkpoints,
+            )
+            routing.attach(pipeline, stages.stage)
         reload.attach(pipeline, interval_s=settings.run.reload_interval_s)
         _log.info("started: %s, %d rules", mode, len(first.rules))
         code = await _consume(pipeline, source, args, settings)
@@ -157,6 +167,8 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
             loop.remove_signal_handler(signum)
         if source is not None:
             await source.close()
+        if routing is not None:
+            await routing.close()
         if pipeline is not None:
             await pipeline.close()
         stages.close()
@@ -166,6 +178,18 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
     print(format_summary(pipeline.stats, time.monotonic() - started), file=sys.stderr)
     _print_skipped(stages.stage)
     return code
+
+
+def _routes_incidents(args: argparse.Namespace, settings: Settings, stages: wiring.Stages) -> bool:
+    """Kafka, a store and correlation rules: incidents are grouped by key, across partitions."""
+    stage = stages.stage
+    return bool(
+        args.bootstrap_servers
+        and settings.kafka.route_incidents
+        and stage.tracker is not None
+        and stage.slots is not None
+        and stage.slots.checkpoints is not None
+    )
 
 
 async def _source(

@@ -1,0 +1,206 @@
+"""The grouping half of incident routing: the incident topic's partitions, grouped in order.
+
+See :mod:`respond.routing`. Every ``neakta run`` process of a group is also a member of a
+second consumer group, ``<group>.incidents``, over the incident topic; the partitions it
+is given are its incident slots. :meth:`IncidentFeed.step` runs after each pipeline batch,
+on the pipeline's task (so it never writes a sink while the pipeline does): it takes what
+the partitions brought, holds the facts, notes the marks, groups the facts the marks let
+go in event-time order, and finishes in the pipeline's order: the incidents to every sink,
+then each slot's state (open incidents, held facts, marks) to the checkpoint store, then
+the offsets. An assigned partition resumes from the checkpoint that matches its committed
+offset; a fact read twice (a sender that crashed before its commit sends again) is kept
+once, by alert id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import polars as pl
+
+from detect.correlation import ChangelogCheckpointStore, CheckpointStore
+from respond.incidents import IncidentTracker
+from respond.routing import MarkBook, SourceMark, read_record
+from respond.sinks import SinkBatch
+
+__all__ = ["IncidentFeed"]
+
+_log = logging.getLogger("neakta.incidents")
+
+Deliver = Callable[[SinkBatch], Awaitable[object]]
+"""Writes a batch of incidents to every sink (retrying as the pipeline does)."""
+
+
+@dataclass
+class IncidentFeed:
+    """A member of the incident topic's consumer group, grouping its partitions' facts.
+
+    Parameters
+    ----------
+    consumer
+        An aiokafka consumer of the group, not started (auto commit off).
+    topic
+        The incident topic.
+    group_id
+        The consumer group (checkpoints are saved under it).
+    tracker
+        Groups the facts; its slots are the partitions of the incident topic.
+    store
+        Where each partition's state is checkpointed.
+    """
+
+    consumer: Any
+    topic: str
+    group_id: str
+    tracker: IncidentTracker
+    store: CheckpointStore
+    records: int = 0
+    refused: int = 0
+    _books: dict[int, MarkBook] = field(default_factory=dict, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _generation: int = field(default=0, init=False)
+    _counts: tuple[int, int] = field(default=(0, 0), init=False)
+
+    async def start(self) -> None:
+        """Join the group."""
+        from aiokafka.abc import ConsumerRebalanceListener
+
+        feed = self
+
+        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                await feed._revoked(sorted(tp.partition for tp in revoked))
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                await feed._assigned(sorted(assigned))
+
+        self.consumer.subscribe([self.topic], listener=Listener())
+        await self.consumer.start()
+
+    async def _revoked(self, partitions: list[int]) -> None:
+        async with self._lock:
+            self._generation += 1
+            for partition in partitions:
+                self.tracker.forget_slot(partition, saved=False)
+                self._books.pop(partition, None)
+
+    async def _assigned(self, assigned: list[Any]) -> None:
+        async with self._lock:
+            self._generation += 1
+            held = set(self.tracker.slots()) | set(self._books)
+            for gone in held - {tp.partition for tp in assigned}:
+                self.tracker.forget_slot(gone, saved=False)
+                self._books.pop(gone, None)
+            committed = {tp: await self.consumer.committed(tp) for tp in assigned}
+            if isinstance(self.store, ChangelogCheckpointStore):
+                await self.store.load(self.group_id, (str(tp.partition) for tp in assigned))
+            for tp, offset in committed.items():
+                await self._restore(tp, offset)
+
+    async def _restore(self, tp: Any, committed: int | None) -> None:
+        """A partition resumes from its checkpoint at its committed offset (or starts empty)."""
+        partition = tp.partition
+        point = self.store.restore_point(
+            self.group_id, str(partition), {(self.topic, partition): committed}
+        )
+        self.tracker.load_slot(partition, None)
+        self._books[partition] = MarkBook()
+        offset = committed
+        if point is not None:
+            try:
+                state = orjson.loads(point.state)
+                self.tracker.load_slot(partition, state["tracker"])
+                self._books[partition] = MarkBook.from_state(state["marks"])
+                offset = point.offsets[(self.topic, partition)]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                _log.warning("incident slot %d starts empty: %s", partition, error)
+                self.tracker.load_slot(partition, None)
+                self._books[partition] = MarkBook()
+                offset = committed
+        self.tracker.watch([partition])
+        if offset is None:
+            offset = (await self.consumer.beginning_offsets([tp]))[tp]
+        self.consumer.seek(tp, offset)
+
+    async def step(self, deliver: Deliver, *, timeout_ms: int = 0) -> int:
+        """Take what the partitions brought, group, deliver, checkpoint, commit; how many."""
+        generation = self._generation
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
+        if not fetched:
+            return 0
+        async with self._lock:
+            if generation != self._generation:
+                # A rebalance positioned every partition again: these are read again.
+                return 0
+            assigned = self.consumer.assignment()
+            mine = {tp: records for tp, records in fetched.items() if tp in assigned and records}
+            changed = [self._take(tp.partition, records) for tp, records in sorted(mine.items())]
+            incidents = [frame for frame in changed if frame.height]
+            if incidents:
+                await deliver(SinkBatch(incidents=pl.concat(incidents, how="diagonal_relaxed")))
+            offsets = {tp: records[-1].offset + 1 for tp, records in mine.items()}
+            self._save(offsets)
+            if isinstance(self.store, ChangelogCheckpointStore):
+                await self.store.flush()
+            await self._commit(offsets)
+            self.tracker.saved()
+        count = sum(len(records) for records in mine.values())
+        self.records += count
+        counts = (self.tracker.late, self.tracker.ahead)
+        if counts != self._counts:
+            _log.warning(
+                "incidents: alerts grouped at once, out of event-time order: %d behind the "
+                "event time already grouped, %d stamped beyond every input's (clock skew)",
+                *counts,
+            )
+            self._counts = counts
+        return count
+
+    def _take(self, partition: int, records: Iterable[Any]) -> pl.DataFrame:
+        """One partition's records: facts held, marks noted; the incidents they changed."""
+        book = self._books.setdefault(partition, MarkBook())
+        facts = []
+        for record in records:
+            try:
+                read = read_record(record.value)
+            except ValueError as error:
+                self.refused += 1
+                _log.warning("%s/%d/%d: %s", self.topic, partition, record.offset, error)
+                continue
+            if isinstance(read, SourceMark):
+                book.note(read)
+            else:
+                facts.append({**read, "slot": partition})
+        taken = self.tracker.take(facts)
+        released = self.tracker.release({partition: book.release_mark()})
+        return pl.concat([taken, released]) if taken.height else released
+
+    def _save(self, offsets: dict[Any, int]) -> None:
+        for tp, offset in sorted(offsets.items()):
+            state = {
+                "tracker": self.tracker.slot_state(tp.partition),
+                "marks": self._books[tp.partition].state(),
+            }
+            self.store.save(
+                self.group_id,
+                str(tp.partition),
+                {(self.topic, tp.partition): offset},
+                orjson.dumps(state),
+            )
+
+    async def _commit(self, offsets: dict[Any, int]) -> None:
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as error:
+            _log.warning("incident offsets not committed, read again by the new owner: %s", error)
+
+    async def close(self) -> None:
+        """Leave the group."""
+        await self.consumer.stop()
