@@ -273,5 +273,5 @@ def test_the_names_the_command_line_offers_are_the_shipped_pipelines() -> None:
     from detect.pipeline_names import DEFAULT_PIPELINE, PIPELINE_NAMES
     from detect.pipelines import PIPELINES
 
-    assert PIPELINE_NAMES == tuple(sorted(PIPELINES))
+    assert tuple(sorted(PIPELINES)) == PIPELINE_NAMES
     assert DEFAULT_PIPELINE in PIPELINES
