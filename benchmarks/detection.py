@@ -20,7 +20,8 @@ and 2, default 200,000), ``NEAKTA_BENCH_ROUNDS`` (repeats, default 3; ranges are
 ``NEAKTA_BENCH_RSS_EVENTS`` (events of 5, default 1,000,000; 0 skips it),
 ``NEAKTA_BENCH_PEER_EVENTS`` (events of the run beside Tenzir, default 20,000: Tenzir
 takes minutes to load SigmaHQ's rule set), ``NEAKTA_BENCH_TABLES`` (which tables, in
-which order; default ``1,2,3,4,5``).
+which order; default ``1,2,3,4,5``), ``NEAKTA_BENCH_BASELINE`` (a checkout of another
+commit whose ``neakta detect`` tables 2 and 3 run beside this one, round by round).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ ROUNDS = int(os.environ.get("NEAKTA_BENCH_ROUNDS", "3"))
 RSS_EVENTS = int(os.environ.get("NEAKTA_BENCH_RSS_EVENTS", "1000000"))
 PEER_EVENTS = int(os.environ.get("NEAKTA_BENCH_PEER_EVENTS", "20000"))
 TABLES = os.environ.get("NEAKTA_BENCH_TABLES", "1,2,3,4,5")
+BASELINE = os.environ.get("NEAKTA_BENCH_BASELINE", "")
 SQLITE_EVENTS = 2000
 NEAKTA = str(Path(sys.executable).parent / "neakta")
 
@@ -118,9 +120,15 @@ def detection_table(folders: dict[int, Path], cache: Path) -> None:
 
 
 def whole_table(folders: dict[int, Path], work: Path, env: dict[str, str]) -> None:
-    """Table 2: ``neakta detect`` on a file, and beside Tenzir's ``sigma`` on a smaller one."""
+    """Table 2: ``neakta detect`` on a file, and beside Tenzir's ``sigma`` on a smaller one.
+
+    With ``NEAKTA_BENCH_BASELINE`` (a checkout of another commit), that commit's
+    ``neakta detect`` runs too, on its own warm cache; every round runs each engine once,
+    in turn, so that load on the machine falls on all of them alike.
+    """
     tenzir = shutil.which("tenzir", path=str(Path(sys.executable).parent))
     sizes = [("neakta alone", EVENTS, False), ("beside Tenzir", PEER_EVENTS, True)]
+    baseline_env = env | {"PYTHONPATH": BASELINE} if BASELINE else None
     for title, count, peer in sizes:
         path = write_sysmon_ndjson(count, work / f"events-{count}.ndjson")
         print(
@@ -130,28 +138,39 @@ def whole_table(folders: dict[int, Path], work: Path, env: dict[str, str]) -> No
         print(
             f"{'rules':>6} {'neakta detect ev/s':>23} {'Tenzir sigma ev/s':>23} {'ratio':>7} "
             f"{'neakta':>7} {'Tenzir':>7}"
+            + (f" {'baseline ev/s':>23} {'x base':>7}" if BASELINE else "")
         )
         for rules, folder in folders.items():
             neakta = [NEAKTA, "detect", "--rules", str(folder), "--pipeline", "raw", "--events"]
             neakta.append(str(path))
-            found = _lines(neakta, env)  # and warms the rule cache
-            ours = [count / s for s in timed(partial(_lines, neakta, env))]
-            if not peer:
-                print(f"{rules:>6} {span(ours)} {'':>23} {'':>7} {found:>7,}")
-                continue
-            if tenzir is None:
-                absent = "(tenzir absent: pip install -e .[peers])"
-                print(f"{rules:>6} {span(ours)} {absent:>23} {'':>7} {found:>7,}")
-                continue
+            runs = {"ours": partial(_lines, neakta, env)}
+            if baseline_env is not None:
+                runs["baseline"] = partial(_lines, neakta, baseline_env)
             query = f'from_file "{path}" {{ read_ndjson }} | sigma path="{folder}" '
             query += "| summarize n=count()"
-            peer_found = _tenzir_count([tenzir, query])
-            theirs = [count / s for s in timed(partial(_tenzir_count, [tenzir, query]))]
-            ratio = statistics.median(ours) / statistics.median(theirs)
-            print(
-                f"{rules:>6} {span(ours)} {span(theirs)} {ratio:>6.1f}x {found:>7,} "
-                f"{peer_found:>7,}"
-            )
+            if peer and tenzir is not None:
+                runs["tenzir"] = partial(_tenzir_count, [tenzir, query])
+            found = {name: run() for name, run in runs.items()}  # and warms the rule caches
+            rates: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(ROUNDS):
+                for name, run in runs.items():
+                    rates[name].append(count / timed(run, 1)[0])
+            ours = rates["ours"]
+            if "tenzir" in rates:
+                theirs = rates["tenzir"]
+                ratio = statistics.median(ours) / statistics.median(theirs)
+                line = f"{rules:>6} {span(ours)} {span(theirs)} {ratio:>6.1f}x "
+                line += f"{found['ours']:>7,} {found['tenzir']:>7,}"
+            else:
+                absent = (
+                    "(tenzir absent: pip install -e .[peers])" if peer and tenzir is None else ""
+                )
+                line = f"{rules:>6} {span(ours)} {absent:>23} {'':>7} {found['ours']:>7,} {'':>7}"
+            if "baseline" in rates:
+                base = rates["baseline"]
+                line += f" {span(base)} {statistics.median(ours) / statistics.median(base):>6.2f}x"
+                assert found["baseline"] == found["ours"], "baseline found other matches"
+            print(line)
 
 
 def _lines(command: list[str], env: dict[str, str]) -> int:
@@ -166,7 +185,10 @@ def _tenzir_count(command: list[str]) -> int:
 
 
 def startup_table(folder: Path, work: Path) -> None:
-    """Table 3: seconds to a ready rule set in a fresh process, cold and warm cache."""
+    """Table 3: seconds to a ready rule set in a fresh process, cold and warm cache.
+
+    With ``NEAKTA_BENCH_BASELINE``, that commit's too, round by round.
+    """
     script = (
         "import time, sys; t = time.perf_counter(); from pathlib import Path; "
         "from detect.cache import compile_rules; "
@@ -174,20 +196,32 @@ def startup_table(folder: Path, work: Path) -> None:
         "print(time.perf_counter() - t, len(r.rules))"
     )
     print(f"\n3. Start-up to a ready rule set, fresh process ({ROUNDS} rounds)")
-    cold: list[float] = []
-    warm: list[float] = []
+    variants = {"ours": dict(os.environ)}
+    if BASELINE:
+        variants["baseline"] = os.environ | {"PYTHONPATH": BASELINE}
+    cold: dict[str, list[float]] = {name: [] for name in variants}
+    warm: dict[str, list[float]] = {name: [] for name in variants}
     for round_ in range(ROUNDS):
-        cache = work / f"startup-{round_}"
-        for spent in (cold, warm):
-            out = subprocess.run(
-                [sys.executable, "-c", script, str(cache)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()
-            spent.append(float(out[0]))
-    print(f"{'rules':>6} {'cold cache s':>14} {'warm cache s':>14}")
-    print(f"{out[1]:>6} {min(cold):>6.2f}-{max(cold):<7.2f} {min(warm):>6.2f}-{max(warm):<7.2f}")
+        for name, env in variants.items():
+            cache = work / f"startup-{name}-{round_}"
+            for spent in (cold[name], warm[name]):
+                # Run from the work folder: the checkout's own folder would come first.
+                out = subprocess.run(
+                    [sys.executable, "-c", script, str(cache)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                    cwd=work,
+                ).stdout.split()
+                spent.append(float(out[0]))
+    print(f"{'':>9} {'rules':>6} {'cold cache s':>14} {'warm cache s':>14}")
+    for name in variants:
+        low, high = min(cold[name]), max(cold[name])
+        print(
+            f"{name:>9} {out[1]:>6} {low:>6.2f}-{high:<7.2f} "
+            f"{min(warm[name]):>6.2f}-{max(warm[name]):<7.2f}"
+        )
 
 
 def batch_table(folder: Path, cache: Path) -> None:

@@ -53,6 +53,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+# Registers utf16 and utf16le as the specification defines them, before any rule is read.
+import detect.modifiers  # noqa: F401
 from detect import ir
 from detect.expressions import to_expr
 

@@ -6,6 +6,10 @@ is a hash of: every rule file's path and bytes, the pipeline, the placeholders, 
 versions of Python, Polars, pySigma and neakta, and the source of the ``detect``
 package itself. Any change gives another key, so a stale entry is never read; an entry
 that cannot be read is compiled again and replaced.
+
+A hit imports nothing of pySigma: the entry holds compiled rules (:mod:`detect.compiled`)
+and rule problems (:mod:`detect.files`), whose modules are free of it; pySigma is imported
+only to compile on a miss.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from detect.engine import CompiledRuleSet, Strategy
-from detect.loader import find_rule_files, load_rules
+from detect.files import find_rule_files
 
 __all__ = ["compile_rules", "default_cache_dir", "ruleset_key"]
 
@@ -106,6 +110,8 @@ def _compile(
     placeholders: Mapping[str, list[str]] | None,
     strategy: Strategy,
 ) -> CompiledRuleSet:
+    from detect.loader import load_rules
+
     loaded = load_rules(paths)
     ruleset = CompiledRuleSet.compile(
         loaded.rules, pipeline=pipeline, placeholders=placeholders, strategy=strategy

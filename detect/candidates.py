@@ -202,12 +202,21 @@ def _needed(slot: Slot) -> Slot:
     by_column: dict[str, list[str]] = defaultdict(list)
     for column, literal in slot:
         by_column[column].append(literal)
-    return frozenset(
-        (column, literal)
-        for column, literals in by_column.items()
-        for literal in literals
-        if not any(other != literal and other in literal for other in literals)
-    )
+    needed: list[tuple[str, str]] = []
+    for column, literals in by_column.items():
+        # Shortest first: a literal holding another one holds a kept one (the shortest
+        # it holds), and only a shorter one, so testing against the kept shorter ones is
+        # enough (hashes, all of one length, test nothing).
+        shorter: list[str] = []
+        same_length: list[str] = []
+        for literal in sorted(literals, key=len):
+            if same_length and len(same_length[0]) < len(literal):
+                shorter.extend(same_length)
+                same_length = []
+            if not any(other in literal for other in shorter):
+                same_length.append(literal)
+                needed.append((column, literal))
+    return frozenset(needed)
 
 
 def _column_hits(

@@ -3,18 +3,23 @@
 :class:`CompiledRule` is the metadata of one rule (id, title, level, tags, where it was
 read) together with its detection node (:mod:`detect.ir`) and the literals its fast
 patterns may use (:mod:`detect.patterns`). :func:`rule_problem` describes a rule that
-cannot be evaluated.
+cannot be evaluated. Compiled rules are what the rule cache stores: this module and
+those it imports never import pySigma, so a cached rule set loads without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from sigma.rule import SigmaRule
+from typing import TYPE_CHECKING
 
 from detect import ir
-from detect.loader import RuleProblem, SourcedRule
+from detect.files import RuleProblem
 from detect.patterns import Pattern, choose_pattern, pattern_literals
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaRule
+
+    from detect.loader import SourcedRule
 
 __all__ = ["CompiledRule", "compiled_rule", "rule_problem"]
 

@@ -45,6 +45,10 @@ hosts (``\\svchost.exe``, ``\\powershell.exe``) on a large share of rows; and, i
 batch, a fixed cost of some 20-30 microseconds per Polars expression node and per regex or
 automaton built, paid again on every batch. A handful of regex rules with no literal of
 two bytes still scan every row.
+
+Compiling (pySigma: parsing, pipelines, conversion) lives in :mod:`detect.compiling`,
+imported on the first call of :meth:`CompiledRuleSet.compile`: a rule set read from the
+cache never imports pySigma.
 """
 
 from __future__ import annotations
@@ -53,24 +57,25 @@ import copy
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import polars as pl
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
 
 from detect import ir
-from detect.backend import PolarsBackend, UnsupportedFeatureError
 from detect.candidates import ONE_STEP_ROWS, CandidateIndex
-from detect.compiled import CompiledRule, compiled_rule, rule_problem
+from detect.compiled import CompiledRule
 from detect.distinct import ROWS, fan_out, group_rows, holds_floats
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
+from detect.files import RuleProblem
 from detect.folding import fold_expr
-from detect.loader import RuleProblem, SourcedRule, parse_rules
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
-from detect.pipelines import DEFAULT_PIPELINE, UNROUTED, resolve_pipeline
+from detect.pipeline_names import DEFAULT_PIPELINE
 from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaRule
+
+    from detect.loader import SourcedRule
 
 __all__ = ["MATCH_SCHEMA", "CompiledRuleSet", "Strategy"]
 
@@ -314,32 +319,9 @@ class CompiledRuleSet:
         strategy: Strategy = "fast",
     ) -> CompiledRuleSet:
         """Compile rules; each one that cannot be evaluated is rejected by name and reason."""
-        backend = PolarsBackend(resolve_pipeline(pipeline, placeholders))
-        backend.init_processing_pipeline()
-        compiled: list[CompiledRule] = []
-        rejected: list[RuleProblem] = []
-        for given in sources:
-            source = given if isinstance(given, SourcedRule) else SourcedRule(given, "<memory>", 1)
-            # pySigma's pipelines edit the rule they convert: work on a copy, so the same
-            # parsed rules can be compiled again (another pipeline, another rule set).
-            rule = copy.deepcopy(source.rule)
-            if isinstance(rule, SigmaCorrelationRule):
-                rejected.append(
-                    rule_problem(source, "correlation rule", "correlation rules run on the stream")
-                )
-                continue
-            try:
-                node = backend.rule_node(rule)
-            except UnsupportedFeatureError as error:
-                rejected.append(rule_problem(source, error.reason, error.detail))
-                continue
-            except SigmaError as error:
-                message = str(error).split(" (while ")[0]
-                reason = UNROUTED.split(":")[0] if UNROUTED in message else type(error).__name__
-                problem = rule_problem(source, reason, message)
-                rejected.append(problem)
-                continue
-            compiled.append(compiled_rule(rule, len(compiled), source.path, source.line, node))
+        from detect.compiling import compile_sources
+
+        compiled, rejected = compile_sources(sources, pipeline, placeholders)
         return cls(compiled, rejected, strategy=strategy, pipeline=pipeline)
 
     @classmethod
@@ -351,13 +333,9 @@ class CompiledRuleSet:
         strategy: Strategy = "fast",
     ) -> CompiledRuleSet:
         """Compile rules given as YAML text (tests, ``neakta rules test``)."""
-        sources: list[SourcedRule] = []
-        problems: list[RuleProblem] = []
-        for number, text in enumerate(documents):
-            loaded = parse_rules(text, f"<yaml {number}>")
-            sources.extend(loaded.rules)
-            sources.extend(loaded.correlations)
-            problems.extend(loaded.problems)
+        from detect.compiling import parse_documents
+
+        sources, problems = parse_documents(documents)
         ruleset = cls.compile(
             sources, pipeline=pipeline, placeholders=placeholders, strategy=strategy
         )

@@ -11,7 +11,7 @@ so their references are resolved there, across everything loaded, not per file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -23,6 +23,10 @@ from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
+# Registers utf16 and utf16le as the specification defines them, before any rule is read.
+import detect.modifiers  # noqa: F401
+from detect.files import RuleProblem, find_rule_files
+
 __all__ = [
     "LoadedRules",
     "RuleProblem",
@@ -31,8 +35,6 @@ __all__ = [
     "load_rules",
     "parse_rules",
 ]
-
-_RULE_SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,42 +47,12 @@ class SourcedRule:
 
 
 @dataclass(frozen=True, slots=True)
-class RuleProblem:
-    """Why a rule (or a whole file) cannot be used."""
-
-    path: str
-    line: int
-    reason: str
-    detail: str = ""
-    rule_id: str | None = None
-    title: str | None = None
-
-    def __str__(self) -> str:
-        who = " ".join(x for x in (self.title, self.rule_id) if x)
-        detail = f": {self.detail}" if self.detail else ""
-        rule = f" (rule {who})" if who else ""
-        return f"{self.path}:{self.line}: {self.reason}{detail}{rule}"
-
-
-@dataclass(frozen=True, slots=True)
 class LoadedRules:
     """Detection rules (``rules``), correlation rules and the problems met loading them."""
 
     rules: tuple[SourcedRule, ...]
     problems: tuple[RuleProblem, ...]
     correlations: tuple[SourcedRule, ...] = ()
-
-
-def find_rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Rule files under ``paths`` (files as given, directories searched recursively)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in _RULE_SUFFIXES))
-        else:
-            found.append(path)
-    return found
 
 
 def _document_lines(text: str) -> list[int]:

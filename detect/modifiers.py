@@ -7,7 +7,7 @@
 - ``utf16le`` is a synonym of ``wide``.
 
 Importing this module registers both with pySigma's modifier table, before any rule is
-parsed (:mod:`detect` imports it first).
+parsed (every module of :mod:`detect` that parses or converts rules imports it first).
 """
 
 from __future__ import annotations

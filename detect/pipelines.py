@@ -33,6 +33,9 @@ from sigma.processing.transformations import (
     ValueListPlaceholderTransformation,
 )
 
+# Registers utf16 and utf16le as the specification defines them, before any rule is read.
+import detect.modifiers  # noqa: F401
+from detect.pipeline_names import DEFAULT_PIPELINE
 from ingest.schema import ENDPOINT_SCHEMA
 
 __all__ = [
@@ -348,7 +351,6 @@ PIPELINES: dict[str, Callable[..., ProcessingPipeline]] = {
     "ecs": ecs_pipeline,
     "none": none_pipeline,
 }
-DEFAULT_PIPELINE = "raw"
 
 
 def resolve_pipeline(

@@ -61,6 +61,9 @@ from sigma.types import (
     SpecialChars,
 )
 
+# Registers utf16 and utf16le as the specification defines them, before any rule is read.
+import detect.modifiers  # noqa: F401
+
 __all__ = ["reference_match", "reference_matches"]
 
 _Node = ConditionItem | ConditionFieldEqualsValueExpression | ConditionValueExpression | None

@@ -6,25 +6,22 @@ Every option's help names the environment variable that sets its default.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 import orjson
 import polars as pl
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.cache import compile_rules
+from detect.engine import CompiledRuleSet
+from detect.pipeline_names import PIPELINE_NAMES
 from ingest.sources.events import iter_events_file
-from neakta.commands import assets as assets_command
-from neakta.commands import authoring, incidents, ministries, setup
-from neakta.commands import backtest as backtest_command
-from neakta.commands import report as report_command
-from neakta.commands import run as run_command
 from neakta.options import add_option, add_rules_option
 from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
 from neakta.settings import Settings, load_settings, rules_cache_dir
@@ -48,6 +45,7 @@ def _print_problems(ruleset: CompiledRuleSet, out: TextIO) -> None:
 
 def cmd_rules_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from detect.correlation import CorrelationSet
+    from detect.loader import load_rules
 
     loaded = load_rules(args.paths)
     ruleset = CompiledRuleSet.compile(
@@ -154,21 +152,25 @@ def _pipeline_option(parser: argparse.ArgumentParser, default: str) -> None:
         env="NEAKTA_PIPELINE",
         help="field mapping and logsource routing",
         default=default,
-        choices=sorted(PIPELINES),
+        choices=PIPELINE_NAMES,
     )
 
 
-def build_parser(settings: Settings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="neakta", description="SOC event processing: Sigma rules over ministry logs."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
+
+def _add_detect(commands: Commands, settings: Settings) -> None:
     detect = commands.add_parser("detect", help="evaluate rules on an events file")
     add_rules_option(detect, settings)
     detect.add_argument("--events", type=Path, required=True, help="NDJSON (.gz) or Parquet")
     _pipeline_option(detect, settings.pipeline)
     detect.set_defaults(handler=cmd_detect)
+
+
+def _add_rules(commands: Commands, settings: Settings) -> None:
+    from neakta.commands import authoring
+    from neakta.commands import backtest as backtest_command
 
     rules = commands.add_parser("rules", help="check, test and convert Sigma rules")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True)
@@ -191,6 +193,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     authoring.register(rule_commands, settings)
     backtest_command.register(rule_commands, settings)
 
+
+def _add_demo(commands: Commands, settings: Settings) -> None:
     demo = commands.add_parser(
         "demo", help="replay the bundled ministry logs into a fresh local store"
     )
@@ -201,12 +205,45 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         help="folder of the demo's store and exports, emptied first (default %(default)s)",
     )
     demo.set_defaults(handler=cmd_demo)
-    setup.register(commands, settings)
-    incidents.register(commands, settings)
-    run_command.register(commands, settings)
-    assets_command.register(commands, settings)
-    ministries.register(commands, settings)
-    report_command.register(commands, settings)
+
+
+_HERE: dict[str, Callable[[Commands, Settings], None]] = {
+    "detect": _add_detect,
+    "rules": _add_rules,
+    "demo": _add_demo,
+}
+# The modules whose ``register`` adds the other commands (``run`` adds ``replay`` too).
+_MODULES = {
+    "setup": "neakta.commands.setup",
+    "incidents": "neakta.commands.incidents",
+    "run": "neakta.commands.run",
+    "replay": "neakta.commands.run",
+    "assets": "neakta.commands.assets",
+    "ministries": "neakta.commands.ministries",
+    "report": "neakta.commands.report",
+}
+COMMANDS = (*_HERE, *_MODULES)
+"""Every command, in the order the help lists them."""
+
+
+def build_parser(settings: Settings, command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command, or only ``command`` when it names one.
+
+    Parsing a command's arguments needs only that command: ``main`` passes the first
+    argument, so ``neakta detect`` imports none of the other commands' modules (the
+    incident store, the report, the pipeline's). Any other first argument (``--help``, a
+    typo) gets every command, for the help and the error.
+    """
+    parser = argparse.ArgumentParser(
+        prog="neakta", description="SOC event processing: Sigma rules over ministry logs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    registered: list[Callable[[Commands, Settings], None]] = []
+    for name in (command,) if command in COMMANDS else COMMANDS:
+        register = _HERE.get(name) or importlib.import_module(_MODULES[name]).register
+        if register not in registered:
+            registered.append(register)
+            register(commands, settings)
     return parser
 
 
@@ -221,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, SettingsError) as error:
         print(f"neakta: {describe_settings_error(error)}", file=sys.stderr)
         return OPERATOR_EXIT
-    args = build_parser(settings).parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    first = arguments[0] if arguments else None
+    args = build_parser(settings, first).parse_args(arguments)
     try:
         code: int = args.handler(args, settings, sys.stdout)
     except Exception as error:

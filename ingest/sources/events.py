@@ -79,12 +79,17 @@ def flatten(frame: pl.DataFrame, separator: str = ".") -> pl.DataFrame:
 
 
 def decode_ndjson(
-    data: bytes, *, first_line: int = 0, schema: Mapping[str, pl.DataType] | None = None
+    data: bytes,
+    *,
+    first_line: int = 0,
+    schema: Mapping[str, pl.DataType] | None = None,
+    line_count: int | None = None,
 ) -> DecodedEvents:
     """Decode NDJSON bytes; blank lines are skipped, undecodable ones dead-lettered.
 
     ``schema`` decodes only those fields, so typed, where every line fits it; otherwise
-    every field is decoded.
+    every field is decoded. ``line_count``: the number of lines of ``data`` (blank ones and a
+    last one without its line end included), where the caller has counted them already.
 
     >>> decoded = decode_ndjson(b'{"a": 1}\\nnot json\\n\\n{"a": 2, "b": {"c": "x"}}\\n')
     >>> decoded.events.to_dicts()
@@ -94,7 +99,7 @@ def decode_ndjson(
     """
     # Polars' reader refuses every line orjson would refuse, and skips blank ones: when it
     # gives one row per line, no line needs decoding twice.
-    count = data.count(b"\n") + (not data.endswith(b"\n"))
+    count = _line_count(data) if line_count is None else line_count
     try:
         if schema is None:
             events = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
@@ -175,14 +180,20 @@ def iter_events_file(
     with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as stream:
         first = 0
         for block in _blocks(stream, chunk_bytes):
-            decoded = decode_ndjson(block, first_line=first, schema=schema)
+            count = _line_count(block)
+            decoded = decode_ndjson(block, first_line=first, schema=schema, line_count=count)
             yield decoded
-            first += block.count(b"\n") + (not block.endswith(b"\n"))
+            first += count
             if columns is not None and schema is None:
                 typed = decoded.events.schema
                 # A dotted name may be a flattened nested field, which a schema cannot name.
                 if all(c in typed and "." not in c for c in columns):
                     schema = {c: typed[c] for c in columns}
+
+
+def _line_count(data: bytes) -> int:
+    """Lines of ``data``: its line ends, and one more where the last line has none."""
+    return data.count(b"\n") + (not data.endswith(b"\n"))
 
 
 class _Readable(Protocol):

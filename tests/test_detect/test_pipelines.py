@@ -267,3 +267,11 @@ def test_the_ecs_pipeline_still_rejects_other_linux_log_sources() -> None:
 
     assert ruleset.rules == ()
     assert [p.reason for p in ruleset.rejected] == ["logsource not routed"]
+
+
+def test_the_names_the_command_line_offers_are_the_shipped_pipelines() -> None:
+    from detect.pipeline_names import DEFAULT_PIPELINE, PIPELINE_NAMES
+    from detect.pipelines import PIPELINES
+
+    assert tuple(sorted(PIPELINES)) == PIPELINE_NAMES
+    assert DEFAULT_PIPELINE in PIPELINES
