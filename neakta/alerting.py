@@ -44,7 +44,7 @@ from respond.incident import alert_facts
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 
-__all__ = ["AlertStage"]
+__all__ = ["AlertStage", "report_out_of_order"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PARTITION = "neakta.partition"
@@ -189,15 +189,20 @@ class AlertStage:
         marks = {slot: _time(mark) for slot, (mark, _) in given.items()}
         latest = {slot: _time(newest) for slot, (_, newest) in given.items()}
         released = self.tracker.release(marks, latest)
-        counts = (self.tracker.late, self.tracker.ahead)
-        if counts != self._counts:
-            _log.warning(
-                "incidents: alerts grouped at once, out of event-time order: %d behind the "
-                "event time already grouped, %d stamped beyond every input's (clock skew)",
-                *counts,
-            )
-            self._counts = counts
+        self._counts = report_out_of_order(self.tracker, self._counts)
         return _joined(batch, released)
+
+
+def report_out_of_order(tracker: IncidentTracker, before: tuple[int, int]) -> tuple[int, int]:
+    """Log the tracker's late and ahead counts when they changed since ``before``; them."""
+    counts = (tracker.late, tracker.ahead)
+    if counts != before:
+        _log.warning(
+            "incidents: alerts grouped at once, out of event-time order: %d behind the "
+            "event time already grouped, %d stamped beyond every input's (clock skew)",
+            *counts,
+        )
+    return counts
 
 
 def _time(microseconds: int | None) -> datetime | None:

@@ -24,6 +24,7 @@ import orjson
 import polars as pl
 
 from detect.correlation import ChangelogCheckpointStore, CheckpointStore
+from neakta.alerting import report_out_of_order
 from respond.incidents import IncidentTracker
 from respond.routing import MarkBook, SourceMark, read_record
 from respond.sinks import SinkBatch
@@ -159,14 +160,7 @@ class IncidentFeed:
             self.tracker.saved()
         count = sum(len(records) for records in mine.values())
         self.records += count
-        counts = (self.tracker.late, self.tracker.ahead)
-        if counts != self._counts:
-            _log.warning(
-                "incidents: alerts grouped at once, out of event-time order: %d behind the "
-                "event time already grouped, %d stamped beyond every input's (clock skew)",
-                *counts,
-            )
-            self._counts = counts
+        self._counts = report_out_of_order(self.tracker, self._counts)
         return count
 
     def _take(self, partition: int, records: Iterable[Any]) -> pl.DataFrame:

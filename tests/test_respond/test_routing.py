@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from respond.routing import (
     read_record,
 )
 from tests.test_respond.factories import alerts_frame, at
+from tests.test_respond.test_incidents_event_time import final
 
 EPOCH_US = 0
 
@@ -84,15 +84,6 @@ ALERT = st.fixed_dictionaries(
     }
 )
 SOURCES = 3
-
-
-def final(changes: list[pl.DataFrame]) -> dict[str, tuple[Any, ...]]:
-    """Each incident's last state (the change column left out)."""
-    latest: dict[str, tuple[Any, ...]] = {}
-    for changed in changes:
-        for row in changed.drop("incident.change").iter_rows():
-            latest[row[0]] = row
-    return latest
 
 
 def upstream(rows: list[dict[str, Any]], rng: random.Random, partitions: int) -> list[list[bytes]]:
