@@ -47,12 +47,10 @@ from testsupport.stream import (
     Step,
     Stream,
     compare,
-    create_topics,
     documents,
-    keyed_streams,
+    fill_topics,
     member_env,
     play,
-    produce_interleaved,
     replay,
 )
 from testsupport.tansu import tansu_broker
@@ -99,10 +97,7 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path) -> list[tuple[obje
         suffix = uuid.uuid4().hex[:8]
         topics = {family: f"{family}-{suffix}" for family in FAMILIES}
         rng = Random(seed)
-        asyncio.run(create_topics(bootstrap, list(topics.values()), args.partitions))
-        streams = keyed_streams(logs, args.partitions)
-        ends = asyncio.run(produce_interleaved(bootstrap, topics, streams, rng, args.partitions))
-        total = sum(sum(c.values()) for c in ends.values())
+        total = asyncio.run(fill_topics(bootstrap, topics, logs, rng, args.partitions))
         for store in args.stores:
             for scenario in args.scenarios:
                 root = work / f"run-{seed}-{store}-{scenario}"

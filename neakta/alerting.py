@@ -24,7 +24,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -42,11 +42,11 @@ from respond.assembly import (
 )
 from respond.incident import alert_facts
 from respond.incidents import IncidentTracker
+from respond.routing import event_time
 from respond.sinks import SinkBatch
 
 __all__ = ["AlertStage", "report_out_of_order"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PARTITION = "neakta.partition"
 _log = logging.getLogger("neakta.alerting")
 
@@ -172,7 +172,7 @@ class AlertStage:
             facts = alert_facts(
                 slotted, group_by=tracker.group_by, entity_fields=tracker.entity_fields
             )
-            latest = {slot: _time(newest) for slot, (_, newest) in self.slots.marks().items()}
+            latest = {slot: event_time(newest) for slot, (_, newest) in self.slots.marks().items()}
             self.route([_ahead(fact, latest.get(fact["slot"])) for fact in facts])
             return SinkBatch(alerts=alerts)
         batch = with_incidents(alerts.with_columns(slot.alias(_PARTITION)), self.tracker)
@@ -186,8 +186,8 @@ class AlertStage:
         if self.tracker is None or self.slots is None or self.route is not None:
             return batch
         given = self.slots.marks()
-        marks = {slot: _time(mark) for slot, (mark, _) in given.items()}
-        latest = {slot: _time(newest) for slot, (_, newest) in given.items()}
+        marks = {slot: event_time(mark) for slot, (mark, _) in given.items()}
+        latest = {slot: event_time(newest) for slot, (_, newest) in given.items()}
         released = self.tracker.release(marks, latest)
         self._counts = report_out_of_order(self.tracker, self._counts)
         return _joined(batch, released)
@@ -203,10 +203,6 @@ def report_out_of_order(tracker: IncidentTracker, before: tuple[int, int]) -> tu
             *counts,
         )
     return counts
-
-
-def _time(microseconds: int | None) -> datetime | None:
-    return None if microseconds is None else _EPOCH + timedelta(microseconds=microseconds)
 
 
 def _ahead(fact: dict[str, Any], latest: datetime | None) -> dict[str, Any]:

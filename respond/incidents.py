@@ -263,11 +263,16 @@ class IncidentTracker:
         mark = self._marks.get(slot)
         held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
         return {
-            "incidents": [i.to_state() for i in self.incidents if i.slot == slot],
+            "incidents": [i.to_state() for i in self._slot_incidents(slot)],
             "held": [fact_state(alert) for alert in held],
             "mark": None if mark is None else mark.isoformat(),
             "watched": slot in self._marks,
         }
+
+    def _slot_incidents(self, slot: int) -> list[Incident]:
+        """The slot's incidents in memory, oldest first (without sorting every slot's)."""
+        mine = [i for (where, _), group in self._active.items() if where == slot for i in group]
+        return sorted(mine, key=lambda i: (i.first_seen, i.id))
 
     def load_slot(self, slot: int, state: Mapping[str, Any] | None) -> None:
         """Replace a slot's state by one :meth:`slot_state` gave (None: an empty slot).

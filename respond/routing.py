@@ -40,6 +40,7 @@ from respond.incident import fact_from_state, fact_state
 __all__ = [
     "MarkBook",
     "SourceMark",
+    "event_time",
     "fact_record",
     "incident_partition",
     "incident_topic",
@@ -69,7 +70,12 @@ def incident_partition(key: tuple[str, str, str], partitions: int) -> int:
     return int.from_bytes(digest, "big") % partitions
 
 
-def _time(microseconds: int | None) -> datetime | None:
+def event_time(microseconds: int | None) -> datetime | None:
+    """An event time in µs since the epoch (as watermarks keep it) as a UTC datetime.
+
+    >>> event_time(86_400_000_000)
+    datetime.datetime(1970, 1, 2, 0, 0, tzinfo=datetime.timezone.utc)
+    """
     return None if microseconds is None else _EPOCH + timedelta(microseconds=microseconds)
 
 
@@ -171,10 +177,10 @@ class MarkBook:
     >>> book.release_mark() is None   # slot 1 has not reported
     True
     >>> book.note(SourceMark(1, 2, 80, 90, False))
-    >>> book.release_mark() == _time(80)
+    >>> book.release_mark() == event_time(80)
     True
     >>> book.note(SourceMark(1, 2, 91, 90, True))   # slot 1 idle: it holds nothing back
-    >>> book.release_mark() == _time(100)
+    >>> book.release_mark() == event_time(100)
     True
     """
 
@@ -199,11 +205,11 @@ class MarkBook:
         active = [r for r in reports if r is not None and not r.idle]
         if not active:
             latest = [r.latest for r in reports if r is not None and r.latest is not None]
-            return _time(max(latest) + 1) if latest else None
+            return event_time(max(latest) + 1) if latest else None
         marks = [r.mark for r in active]
         if any(mark is None for mark in marks):
             return None
-        return _time(min(m for m in marks if m is not None))
+        return event_time(min(m for m in marks if m is not None))
 
     def state(self) -> list[dict[str, Any]]:
         """JSON-ready (:meth:`from_state`)."""

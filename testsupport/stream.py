@@ -164,6 +164,27 @@ async def produce_interleaved(
     return counts
 
 
+async def fill_topics(
+    bootstrap: str,
+    topics: dict[str, str],
+    folder: Path,
+    rng: Random,
+    partitions: int,
+    *,
+    scatter: frozenset[str] = frozenset(),
+) -> int:
+    """Create ``topics`` and send ``folder``'s sample logs to them; how many records.
+
+    The topics (family -> name) get ``partitions`` partitions each; the lines are keyed as
+    forwarders key them (:func:`keyed_streams`) and sent in a random interleaving
+    (:func:`produce_interleaved`).
+    """
+    await create_topics(bootstrap, list(topics.values()), partitions)
+    streams = keyed_streams(folder, partitions, scatter=scatter)
+    ends = await produce_interleaved(bootstrap, topics, streams, rng, partitions)
+    return sum(sum(counts.values()) for counts in ends.values())
+
+
 async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The group's committed offset per partition (0 when none)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)

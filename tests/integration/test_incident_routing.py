@@ -29,13 +29,11 @@ from testsupport.stream import (
     FAMILIES,
     Stream,
     compare,
-    create_topics,
     documents,
-    keyed_streams,
+    fill_topics,
     latest_incidents,
     member_env,
     play,
-    produce_interleaved,
     replay,
 )
 
@@ -60,15 +58,14 @@ def test_incidents_across_partitions_equal_the_replay(broker: Broker, tmp_path: 
     write_day(logs, seed=5, lines=6_000, hours=3)
     suffix = unique("i")
     topics = {family: f"{family}-{suffix}" for family in FAMILIES}
-    run(create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS))
-    streams = keyed_streams(logs, PARTITIONS, scatter=frozenset({"endpoint"}))
-    ends = run(produce_interleaved(broker.bootstrap, topics, streams, rng, PARTITIONS))
+    scatter = frozenset({"endpoint"})
+    total = run(fill_topics(broker.bootstrap, topics, logs, rng, PARTITIONS, scatter=scatter))
     stream = Stream(
         bootstrap=broker.bootstrap,
         topics=topics,
         group=unique("g"),
         partitions=PARTITIONS,
-        total=sum(sum(counts.values()) for counts in ends.values()),
+        total=total,
         env=member_env("kafka", topics, idle_s=IDLE_S),
         rules=DEFAULT_RULES,
         root=tmp_path / "run",

@@ -23,12 +23,10 @@ from testsupport.stream import (
     FAMILIES,
     Stream,
     alert_ids,
-    create_topics,
     documents,
-    keyed_streams,
+    fill_topics,
     member_env,
     play,
-    produce_interleaved,
     replay,
 )
 
@@ -45,15 +43,13 @@ def test_three_kills_among_two_processes_give_the_replay_alerts(
     rng = random.Random(7)
     suffix = unique("r")
     topics = {family: f"{family}-{suffix}" for family in FAMILIES}
-    run(create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS))
-    streams = keyed_streams(SAMPLES, PARTITIONS)
-    ends = run(produce_interleaved(broker.bootstrap, topics, streams, rng, PARTITIONS))
+    total = run(fill_topics(broker.bootstrap, topics, SAMPLES, rng, PARTITIONS))
     stream = Stream(
         bootstrap=broker.bootstrap,
         topics=topics,
         group=unique("g"),
         partitions=PARTITIONS,
-        total=sum(sum(counts.values()) for counts in ends.values()),
+        total=total,
         env=member_env(store, topics, idle_s=IDLE_S),
         rules=DEFAULT_RULES,
         root=tmp_path / "run",

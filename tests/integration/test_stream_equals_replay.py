@@ -32,14 +32,13 @@ import orjson
 import pytest
 
 from neakta.settings import DEFAULT_RULES
-from tests.integration.conftest import Broker, committed, create_topics, run, unique
+from tests.integration.conftest import Broker, committed, run, unique
 from tests.integration.test_kafka_run import SAMPLES as BUNDLED
 from testsupport.stream import (
     alert_ids,
     documents,
-    keyed_streams,
+    fill_topics,
     latest_incidents,
-    produce_interleaved,
     start,
     wait_for,
 )
@@ -111,13 +110,7 @@ def test_kafka_with_a_kill_and_a_rebalance_gives_the_replay_alerts(
     suffix = unique("s")
     topics = {family: f"{family}-{suffix}" for family in ("firewall", "endpoint", "web")}
     group = unique("g")
-    run(create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS))
-    ends = run(
-        produce_interleaved(
-            broker.bootstrap, topics, keyed_streams(SAMPLES, PARTITIONS), rng, PARTITIONS
-        )
-    )
-    total = sum(sum(c.values()) for c in ends.values())
+    total = run(fill_topics(broker.bootstrap, topics, SAMPLES, rng, PARTITIONS))
     env = {
         **ENV,
         "NEAKTA_KAFKA__FAMILIES": orjson.dumps({t: f for f, t in topics.items()}).decode(),
