@@ -6,7 +6,8 @@ with P partitions, then for each number of processes K and of detection threads 
 (``POLARS_MAX_THREADS``) starts K ``neakta run`` processes in one fresh consumer group,
 each in its own working directory (its own alert file, store and checkpoints), and
 times them from launch until the group has committed every record. Start-up is included;
-the rule set is compiled once beforehand, so every process starts from a warm cache.
+the rule set and its correlation rules are compiled once beforehand, so every process
+starts from a warm cache.
 
 Options: ``--events N`` (default 1,000,000), ``--partitions P`` (16), ``--processes``
 (``1,2,4,8``), ``--threads`` (``1,2,4,8,16``), ``--rules`` (a folder; default SigmaHQ's
@@ -43,6 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.sysmon import generate_sysmon_frame, sysmon_lines
 from detect.cache import compile_rules
+from neakta.rulesets import compile_correlations
 from neakta.settings import DEFAULT_RULES
 from testsupport.tansu import tansu_broker
 
@@ -242,6 +244,7 @@ def main() -> None:
         work = Path(raw)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         ruleset = compile_rules([args.rules], pipeline="ecs", cache_dir=work / "cache" / "neakta")
+        compile_correlations([args.rules], ruleset, cache_dir=work / "cache" / "neakta")
         print(f"{len(ruleset.rules)} rules ({args.rules}), {args.events:,} events, "
               f"{args.partitions} partitions, {os.cpu_count()} cores")  # fmt: skip
         for name, env in variants:

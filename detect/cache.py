@@ -21,11 +21,12 @@ import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from detect.engine import CompiledRuleSet, Strategy
 from detect.files import find_rule_files
 
-__all__ = ["compile_rules", "default_cache_dir", "ruleset_key"]
+__all__ = ["compile_rules", "default_cache_dir", "read_entry", "ruleset_key", "write_entry"]
 
 _FORMAT = b"neakta-ruleset-1"
 _LIBRARIES = ("polars", "pysigma", "neakta")
@@ -88,20 +89,35 @@ def compile_rules(
     if cache_dir is None:
         return _compile(paths, pipeline, placeholders, strategy)
     entry = cache_dir / f"rules-{ruleset_key(paths, pipeline, placeholders)}.pickle"
-    try:
-        rules, rejected = pickle.loads(entry.read_bytes())
-        return CompiledRuleSet(rules, rejected, strategy=strategy, pipeline=pipeline)
-    except Exception:
-        pass
+    found = read_entry(entry)
+    if found is not None:
+        try:
+            rules, rejected = found
+            return CompiledRuleSet(rules, rejected, strategy=strategy, pipeline=pipeline)
+        except Exception:
+            pass
     ruleset = _compile(paths, pipeline, placeholders, strategy)
+    write_entry(entry, (ruleset.rules, ruleset.rejected))
+    return ruleset
+
+
+def read_entry(entry: Path) -> Any:
+    """What the cache entry at ``entry`` holds; None where it is absent or unreadable."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        return pickle.loads(entry.read_bytes())
+    except Exception:
+        return None
+
+
+def write_entry(entry: Path, value: object) -> None:
+    """Write a cache entry atomically; a cache that cannot be written is no error."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
         partial = entry.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(pickle.dumps((ruleset.rules, ruleset.rejected)))
+        partial.write_bytes(pickle.dumps(value))
         partial.replace(entry)
     except OSError:
-        pass  # a cache that cannot be written only costs the next start-up
-    return ruleset
+        pass  # it only costs the next start-up
 
 
 def _compile(

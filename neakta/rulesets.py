@@ -7,12 +7,13 @@ over them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from detect import CompiledRuleSet, load_rules
-from detect.cache import compile_rules
+from detect.cache import compile_rules, read_entry, ruleset_key, write_entry
 from detect.correlation import CorrelationSet
 from detect.loader import find_rule_files
 from ingest.sources import FAMILIES
@@ -20,14 +21,38 @@ from ingest.sources import FAMILIES
 __all__ = ["compile_correlations", "compile_rulesets"]
 
 
-def compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
+def compile_correlations(
+    paths: Sequence[str | Path],
+    base: CompiledRuleSet,
+    *,
+    placeholders: Mapping[str, list[str]] | None = None,
+    cache_dir: Path | None = None,
+) -> CorrelationSet:
     """The correlation rules among the rules at ``paths``, over the base rule set.
 
     Rule files without a top-level ``correlation:`` key hold no correlation rule, and are
-    not parsed again (SigmaHQ's thousand rules take seconds to parse).
+    not parsed again (SigmaHQ's thousand rules take seconds to parse). Correlations name
+    their rules, so where one is present every rule is parsed: ``cache_dir`` keeps the
+    result, keyed as the base rule set is (:func:`detect.cache.ruleset_key`) and by the
+    base rules' ids, so that a start-up on unchanged rules parses none of them.
     """
     if not any(_holds_correlation(path) for path in find_rule_files(paths)):
         return CorrelationSet.compile([], base, pipeline="ecs")
+    if cache_dir is None:
+        return _compile_correlations(paths, base)
+    digest = hashlib.sha256(ruleset_key(paths, "ecs", placeholders).encode())
+    for rule in base.rules:
+        digest.update(f"{rule.id}\0{rule.title}\0".encode())
+    entry = cache_dir / f"correlations-{digest.hexdigest()}.pickle"
+    found = read_entry(entry)
+    if isinstance(found, CorrelationSet):
+        return found
+    correlations = _compile_correlations(paths, base)
+    write_entry(entry, correlations)
+    return correlations
+
+
+def _compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
     loaded = load_rules(paths)
     return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
 

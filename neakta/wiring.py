@@ -86,6 +86,7 @@ def build_stages(
     checkpoints: Callable[[], CheckpointStore] | None = None,
     group_id: str = "",
     clock: Callable[[], float] | None = None,
+    cache_dir: Path | None = None,
 ) -> Stages:
     """The alert stage (enrichment, correlation, incidents), its sinks and checkpoint.
 
@@ -94,6 +95,7 @@ def build_stages(
     ``checkpoints`` (opened only when there are correlation rules), correlation state is
     saved there under ``group_id``. ``clock`` is the processing clock of a live run (idle
     inputs, clock skew); None in replay (see :mod:`detect.correlation.eventtime`).
+    ``cache_dir`` caches the compiled correlation rules beside the rule sets.
     """
     lookups = enrichment_from_settings(settings.enrich)
     sinks: list[AlertSink] = []
@@ -107,7 +109,9 @@ def build_stages(
     export = ndjson_sink_from_settings(settings.respond)
     notifier = notifier_from_settings(settings.respond)
     sinks.extend(sink for sink in (export, notifier) if sink is not None)
-    correlations = compile_correlations(rules, base)
+    correlations = compile_correlations(
+        rules, base, placeholders=settings.placeholders, cache_dir=cache_dir
+    )
     for problem in correlations.rejected:
         _log.warning("correlation rule rejected: %s", problem)
     slots = None

@@ -98,6 +98,7 @@ def _stages(
         rules=args.rules,
         base=rules,
         checkpoints=store,
+        cache_dir=rules_cache_dir(settings),
         group_id=args.group_id if args.bootstrap_servers else "",
         clock=time.time if live else None,
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from neakta import rulesets
 from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 
@@ -47,3 +50,27 @@ def test_a_correlation_rule_is_compiled(tmp_path: Path) -> None:
 def test_the_bundled_correlation_rules_are_found() -> None:
     base = compile_rulesets([DEFAULT_RULES], families=("firewall",))["firewall"]
     assert compile_correlations([DEFAULT_RULES], base).rules
+
+
+def test_a_cached_start_parses_no_rule_and_an_edit_compiles_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules, cache = tmp_path / "rules", tmp_path / "cache"
+    rules.mkdir()
+    (rules / "plain.yml").write_text(PLAIN)
+    (rules / "many.yml").write_text(CORRELATION)
+    base = compile_rulesets([rules], families=("endpoint",), cache_dir=cache)["endpoint"]
+    first = compile_correlations([rules], base, cache_dir=cache)
+    with monkeypatch.context() as patched:
+        patched.setattr(rulesets, "load_rules", _must_not_parse)
+        again = compile_correlations([rules], base, cache_dir=cache)
+    assert [r.title for r in again.rules] == [r.title for r in first.rules] == ["Many whoami"]
+    assert again.rules == first.rules
+
+    (rules / "many.yml").write_text(CORRELATION.replace("gte: 3", "gte: 5"))
+    edited = compile_correlations([rules], base, cache_dir=cache)
+    assert [r.condition.count for r in edited.rules] == [5]
+
+
+def _must_not_parse(*_: object) -> None:
+    raise AssertionError("the rules were parsed although the cache holds them")
