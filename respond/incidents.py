@@ -44,6 +44,7 @@ from respond.incident import (
     alert_facts,
     fact_from_state,
     fact_state,
+    incident_frame,
     incident_id,
     severity_label,
     stepped_severity,
@@ -343,7 +344,7 @@ class IncidentTracker:
                 else ("escalated" if incident.severity > previous else "updated")
             )
             rows.append(incident.to_row(change))
-        return pl.DataFrame(rows, schema=INCIDENT_SCHEMA, orient="row")
+        return incident_frame(rows)
 
     def track(self, alerts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """:meth:`update`, and the alerts with the id of their incident.
