@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator, Mapping, Sequence
+import json
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 import orjson
 import polars as pl
@@ -20,7 +22,9 @@ import polars as pl
 __all__ = [
     "CHUNK_BYTES",
     "DEAD_SCHEMA",
+    "SAMPLE_LINES",
     "DecodedEvents",
+    "decode_columns",
     "decode_ndjson",
     "flatten",
     "iter_events_file",
@@ -79,17 +83,12 @@ def flatten(frame: pl.DataFrame, separator: str = ".") -> pl.DataFrame:
 
 
 def decode_ndjson(
-    data: bytes,
-    *,
-    first_line: int = 0,
-    schema: Mapping[str, pl.DataType] | None = None,
-    line_count: int | None = None,
+    data: bytes, *, first_line: int = 0, line_count: int | None = None
 ) -> DecodedEvents:
     """Decode NDJSON bytes; blank lines are skipped, undecodable ones dead-lettered.
 
-    ``schema`` decodes only those fields, so typed, where every line fits it; otherwise
-    every field is decoded. ``line_count``: the number of lines of ``data`` (blank ones and a
-    last one without its line end included), where the caller has counted them already.
+    ``line_count``: the number of lines of ``data`` (blank ones and a last one without its
+    line end included), where the caller has counted them already.
 
     >>> decoded = decode_ndjson(b'{"a": 1}\\nnot json\\n\\n{"a": 2, "b": {"c": "x"}}\\n')
     >>> decoded.events.to_dicts()
@@ -101,10 +100,7 @@ def decode_ndjson(
     # gives one row per line, no line needs decoding twice.
     count = _line_count(data) if line_count is None else line_count
     try:
-        if schema is None:
-            events = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-        else:
-            events = pl.read_ndjson(io.BytesIO(data), schema=schema)
+        events = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError:
         events = pl.DataFrame()
     if data and events.height == count:
@@ -136,9 +132,7 @@ def decode_ndjson(
         try:
             events = pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None)
         except pl.exceptions.PolarsError:
-            # Shapes Polars cannot unify: decode again and let every value become text.
-            rows = [orjson.loads(line) for line in good]
-            events = pl.from_dicts(rows, infer_schema_length=None, strict=False)
+            events = _unified([orjson.loads(line) for line in good])
     else:
         events = pl.DataFrame()
     dead = pl.DataFrame(
@@ -147,6 +141,72 @@ def decode_ndjson(
     # One chunk per column: the reader leaves hundreds, which slows every later pass.
     flat = flatten(events).rechunk()
     return DecodedEvents(flat, pl.Series("line", numbers, dtype=pl.UInt64), dead)
+
+
+def _unified(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Objects whose shapes Polars' reader cannot unify, as one frame.
+
+    A field may be an object in one line and a list in another, say. Nested objects are
+    flattened to dotted names first; a name whose values still have no common type has
+    every one of them read as its text.
+
+    >>> frame = _unified([{"n": {"a": 1}, "k": 1, "t": ["x"]}, {"n": {"a": [1, 2]}, "k": 2}])
+    >>> frame.rows()
+    [('1', 1, ['x']), ('[1, 2]', 2, None)]
+    """
+    flat = [_flat_object(row) for row in rows]
+    return pl.DataFrame([_column(name, [row.get(name) for row in flat]) for name in _names(flat)])
+
+
+_KINDS: Final[dict[type, pl.DataType]] = {
+    str: pl.String(),
+    bool: pl.Boolean(),
+    int: pl.Int64(),
+    float: pl.Float64(),
+}
+
+
+def _names(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(name for row in rows for name in row))
+
+
+def _column(name: str, values: list[Any]) -> pl.Series:
+    """Values of one kind (numbers: integers and floats) typed, any others as text.
+
+    Lists stay lists (of text), so that a test on the field still holds where it holds for
+    an element.
+    """
+    kinds = {type(value) for value in values if value is not None}
+    if kinds == {list}:
+        texts = [None if value is None else [_text(item) for item in value] for value in values]
+        return pl.Series(name, texts, dtype=pl.List(pl.String()))
+    if kinds == {int, float}:
+        kinds = {float}
+    if len(kinds) == 1:
+        dtype = _KINDS.get(kinds.pop())
+        if dtype is not None:
+            try:
+                return pl.Series(name, values, dtype=dtype)
+            except (OverflowError, TypeError, pl.exceptions.PolarsError):
+                pass
+    return pl.Series(name, [_text(value) for value in values], dtype=pl.String)
+
+
+def _flat_object(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, item in value.items():
+        if isinstance(item, dict):
+            flat.update(_flat_object(item, f"{prefix}{name}."))
+        else:
+            flat[prefix + name] = item
+    return flat
+
+
+def _text(value: Any) -> str | None:
+    """A value as text, spaced as Polars' reader writes the JSON of a list or an object."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def read_events_file(path: str | Path) -> DecodedEvents:
@@ -169,26 +229,97 @@ def iter_events_file(
 
     Line numbers and dead letters count from the start of the file, as with
     :func:`read_events_file`; memory is bounded by the chunk, not the file. With
-    ``columns``, chunks after the first decode only those (typed as the first chunk typed
-    them), which is faster; a chunk that does not fit is decoded whole.
+    ``columns``, a chunk gives only those where :func:`decode_columns` can, which is faster;
+    otherwise it is decoded whole.
     """
     path = Path(path)
     if path.suffix == ".parquet":
         yield read_events_file(path)
         return
-    schema: dict[str, pl.DataType] | None = None
     with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as stream:
         first = 0
-        for block in _blocks(stream, chunk_bytes):
+        blocks = (
+            _blocks(stream, chunk_bytes)
+            if isinstance(stream, gzip.GzipFile)
+            else _file_blocks(stream, chunk_bytes)
+        )
+        for block in blocks:
             count = _line_count(block)
-            decoded = decode_ndjson(block, first_line=first, schema=schema, line_count=count)
+            decoded = None
+            if columns is not None:
+                decoded = decode_columns(block, columns, first_line=first, line_count=count)
+            if decoded is None:
+                decoded = decode_ndjson(block, first_line=first, line_count=count)
             yield decoded
             first += count
-            if columns is not None and schema is None:
-                typed = decoded.events.schema
-                # A dotted name may be a flattened nested field, which a schema cannot name.
-                if all(c in typed and "." not in c for c in columns):
-                    schema = {c: typed[c] for c in columns}
+
+
+# The types a column may take when every one of its values is a scalar of one kind; a
+# column of any other type (structs, lists, 128-bit integers) is decoded whole.
+_SCALARS: Final = (pl.String(), pl.Int64(), pl.Float64(), pl.Boolean())
+# Lines whose types stand for the whole of the data (see :func:`decode_columns`).
+SAMPLE_LINES: Final = 1_000
+# What a number, a boolean, a list or an object reads as where a column is read as text.
+_NOT_PLAIN_TEXT: Final = r"^(?:-?[0-9]|\[|\{|true$|false$)"
+
+
+def decode_columns(
+    data: bytes,
+    columns: Sequence[str],
+    *,
+    first_line: int = 0,
+    line_count: int | None = None,
+) -> DecodedEvents | None:
+    """Decode only ``columns`` of NDJSON bytes, each typed as decoding every field types it.
+
+    Decoding every field infers each one's type from all the lines, which costs more than
+    the decoding itself. Here the types come from the first :data:`SAMPLE_LINES` lines, and
+    the reader, told them, refuses any later value that does not fit an integer, float or
+    boolean column; a column that is text in the sample is text whatever else it holds.
+    A column no sampled line gives a value is read as text, which is what its values read
+    as anyway unless one is a number, a boolean, a list or an object: where any value of it
+    reads like one of those, the answer is None. None too (the caller decodes everything) where a
+    name is dotted (a nested field), where the sample holds a struct or a list for a
+    column, or where any line is blank or not a JSON object.
+
+    Examples
+    --------
+    >>> data = b'{"a": 1, "b": "x", "c": {"d": 1}}\\n{"a": 2, "b": "y"}\\n'
+    >>> decode_columns(data, ["a", "b", "e"]).events.rows()
+    [(1, 'x', None), (2, 'y', None)]
+    >>> decode_columns(data, ["c"]) is None
+    True
+    """
+    if any("." in name for name in columns):
+        return None
+    count = _line_count(data) if line_count is None else line_count
+    end = 0
+    for _ in range(min(count, SAMPLE_LINES)):
+        end = data.find(b"\n", end) + 1 or len(data)
+    try:
+        sample = pl.read_ndjson(io.BytesIO(data[:end]), infer_schema_length=None).schema
+    except pl.exceptions.PolarsError:
+        return None
+    schema: dict[str, pl.DataType] = {}
+    unseen = []
+    for name in columns:
+        dtype = sample.get(name, pl.Null())
+        if dtype == pl.Null():
+            unseen.append(name)
+            dtype = pl.String()
+        elif dtype not in _SCALARS:
+            return None
+        schema[name] = dtype
+    try:
+        events = pl.read_ndjson(io.BytesIO(data), schema=schema)
+    except pl.exceptions.PolarsError:
+        return None
+    if not data or events.height != count:
+        return None
+    if any(events.get_column(name).str.contains(_NOT_PLAIN_TEXT).any() for name in unseen):
+        return None
+    every = pl.int_range(first_line, first_line + count, dtype=pl.UInt64, eager=True)
+    return DecodedEvents(events.rechunk(), every.alias("line"), _NO_DEAD.clear())
 
 
 def _line_count(data: bytes) -> int:
@@ -212,3 +343,33 @@ def _blocks(stream: _Readable, size: int) -> Iterator[bytes]:
         rest = block[cut:]
     if rest:
         yield rest
+
+
+def _file_blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    """:func:`_blocks` of a file that can seek: each block read once, whole, into its bytes.
+
+    The end of a block is found first, from the last :data:`_LOOK_BACK` bytes before
+    ``size`` (or, where no line ends there, the end of the line that crosses it), so no
+    block is put together from pieces.
+    """
+    total = os.fstat(stream.fileno()).st_size
+    start = 0
+    while start < total:
+        end = min(start + size, total)
+        back = max(start, end - _LOOK_BACK)
+        stream.seek(back)
+        cut = stream.read(end - back).rfind(b"\n") + 1
+        if cut:
+            end = back + cut
+        else:
+            stream.seek(end)
+            end += len(stream.readline())
+        stream.seek(start)
+        block = stream.read(end - start)
+        if not block:
+            return
+        yield block
+        start += len(block)
+
+
+_LOOK_BACK: Final = 1 << 20
