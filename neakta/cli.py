@@ -21,7 +21,7 @@ from pydantic_settings import SettingsError
 from detect.cache import compile_rules
 from detect.engine import CompiledRuleSet
 from detect.pipeline_names import PIPELINE_NAMES
-from ingest.sources.events import iter_events_file
+from ingest.sources.events import UNREADABLE, iter_events_file
 from neakta.options import add_option, add_rules_option
 from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
 from neakta.settings import Settings, load_settings, rules_cache_dir
@@ -92,7 +92,8 @@ def _matches(
 ) -> Iterator[tuple[pl.DataFrame, int]]:
     """Each chunk's matches (with their ``line``) and its number of events, in file order.
 
-    Raises ``OSError`` or ``PolarsError`` where the events file cannot be read.
+    Raises one of :data:`ingest.sources.events.UNREADABLE` where the events file cannot
+    be read.
     """
     ruleset = _compile(args.rules, args.pipeline, settings)
     _print_problems(ruleset, err)
@@ -117,7 +118,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             columns = matches.select("rule_id", "rule_title", "level", "line")
             for row in columns.iter_rows(named=True):
                 out.write(orjson.dumps(row).decode() + "\n")
-    except (OSError, pl.exceptions.PolarsError) as error:
+    except UNREADABLE as error:
         return _unreadable(args.events, error)
     return 0
 
@@ -133,7 +134,7 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings, out: TextIO) ->
                 print(f"line {line}: {rule_title} [{level}]", file=out)
             found += matches.height
             count += events
-    except (OSError, pl.exceptions.PolarsError) as error:
+    except UNREADABLE as error:
         return _unreadable(args.events, error)
     print(f"{found} match(es) in {count} event(s)", file=out)
     return 0

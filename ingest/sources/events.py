@@ -11,7 +11,8 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
@@ -23,6 +24,7 @@ __all__ = [
     "CHUNK_BYTES",
     "DEAD_SCHEMA",
     "SAMPLE_LINES",
+    "UNREADABLE",
     "DecodedEvents",
     "decode_columns",
     "decode_ndjson",
@@ -30,6 +32,10 @@ __all__ = [
     "iter_events_file",
     "read_events_file",
 ]
+
+UNREADABLE: Final = (OSError, EOFError, pl.exceptions.PolarsError)
+"""What reading an events file raises where it cannot be read (a truncated gzip file raises
+``EOFError``)."""
 
 CHUNK_BYTES = 128 << 20
 """Bytes of an events file decoded at a time by :func:`iter_events_file`."""
@@ -228,14 +234,32 @@ def iter_events_file(
     """Read an events file about ``chunk_bytes`` at a time, cut at line ends (Parquet: whole).
 
     Line numbers and dead letters count from the start of the file, as with
-    :func:`read_events_file`; memory is bounded by the chunk, not the file. With
-    ``columns``, a chunk gives only those where :func:`decode_columns` can, which is faster;
-    otherwise it is decoded whole.
+    :func:`read_events_file`; memory is bounded by two chunks, not the file: the next one
+    is read and decoded in a thread while the caller works on this one. With ``columns``,
+    a chunk gives only those where :func:`decode_columns` can, which is faster; otherwise
+    it is decoded whole.
     """
     path = Path(path)
     if path.suffix == ".parquet":
         yield read_events_file(path)
         return
+    with ThreadPoolExecutor(1, thread_name_prefix="events-ahead") as pool:
+        chunks = _decoded_chunks(path, chunk_bytes, columns)
+        try:
+            pending = pool.submit(next, chunks, None)
+            while (chunk := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
+                yield chunk
+        finally:
+            # The caller stopped early or a chunk failed: let the thread finish its chunk.
+            pending.cancel()
+            wait([pending])
+            chunks.close()
+
+
+def _decoded_chunks(
+    path: Path, chunk_bytes: int, columns: Sequence[str] | None
+) -> Generator[DecodedEvents, None, None]:
     with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as stream:
         first = 0
         blocks = (

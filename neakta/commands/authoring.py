@@ -13,14 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import polars as pl
 from sigma.exceptions import SigmaError
 
 from detect import PIPELINES, CompiledRuleSet, load_rules
 from detect.explain import explain
 from detect.lint import Finding, lint_rule, noise_findings
 from detect.pipelines import resolve_pipeline
-from ingest.sources.events import DecodedEvents, read_events_file
+from ingest.sources.events import UNREADABLE, DecodedEvents, read_events_file
 from neakta.options import add_option
 from neakta.settings import Settings
 
@@ -30,7 +29,7 @@ __all__ = ["cmd_rules_explain", "cmd_rules_lint", "register"]
 def _read(path: Path, err: TextIO) -> DecodedEvents | None:
     try:
         return read_events_file(path)
-    except (OSError, pl.exceptions.PolarsError) as error:
+    except UNREADABLE as error:
         print(f"neakta: cannot read events from {path}: {error}", file=err)
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import tempfile
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -142,3 +143,20 @@ def test_a_file_is_cut_where_a_stream_is_cut(data: bytes, size: int) -> None:
         file.seek(0)
         from_file = list(events_module._file_blocks(file, size))
     assert from_file == list(events_module._blocks(io.BytesIO(data), size))
+
+
+def test_a_reader_that_stops_early_leaves_no_thread_behind(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b'{"a": 1}\n' * 100)
+    chunks = iter_events_file(path, chunk_bytes=9)
+    assert next(chunks).events["a"].to_list() == [1]
+    chunks.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("events-ahead")]
+
+
+def test_a_chunk_that_cannot_be_read_raises_where_it_is_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson.gz"
+    whole = gzip.compress(b'{"a": 1}\n' * 10_000)
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(EOFError):
+        list(iter_events_file(path, chunk_bytes=1_000))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 import textwrap
@@ -93,6 +94,18 @@ def test_detect_exits_zero_without_matches(
     quiet.write_bytes(orjson.dumps({"EventID": 1, "Image": "notepad.exe"}) + b"\n")
     assert main(["detect", "--rules", str(rules_dir), "--events", str(quiet)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_detect_on_a_truncated_gzip_file_says_so_in_one_line(
+    rules_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole = gzip.compress(b"\n".join(orjson.dumps(e) for e in EVENTS * 2_000))
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert main(["detect", "--rules", str(rules_dir), "--events", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neakta: cannot read events from {cut}: Compressed file ended")
+    assert "Traceback" not in err
 
 
 def test_rules_test_is_human_readable(
