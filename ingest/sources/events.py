@@ -230,7 +230,7 @@ def read_events_file(path: str | Path) -> DecodedEvents:
 
 def iter_events_file(
     path: str | Path, chunk_bytes: int = CHUNK_BYTES, columns: Sequence[str] | None = None
-) -> Iterator[DecodedEvents]:
+) -> Generator[DecodedEvents, None, None]:
     """Read an events file about ``chunk_bytes`` at a time, cut at line ends (Parquet: whole).
 
     Line numbers and dead letters count from the start of the file, as with
