@@ -20,8 +20,10 @@ string matches and from the required parts of regexes. Per batch:
 3. rules that share a pattern share their candidate rows, gathered once per group; each
    rule runs there with its literal tests first and its regexes, wildcards and long
    alternations only on the rows those tests kept; groups on few rows (up to 2,000 in
-   all) run together in one eager select, where the fixed cost of a query would be most
-   of their cost;
+   all), where the fixed cost of a query would be most of their cost, run row by row in
+   Python on their own rows (:mod:`detect.rowwise`: a rule compiled once to a function,
+   about a microsecond a row), and those holding a regex or another node Python does not
+   compute alike together in one eager select;
 4. a rule whose columns repeat (few distinct combinations for the rows it runs on) is
    evaluated once per distinct combination and joined back to its rows;
 5. rules without a usable fast pattern (short literals, numbers, negations) run on every
@@ -71,6 +73,7 @@ from detect.folding import fold_expr
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipeline_names import DEFAULT_PIPELINE
 from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
+from detect.rowwise import RowProgram, compile_program, run_programs
 
 if TYPE_CHECKING:
     from sigma.rule import SigmaRule
@@ -107,6 +110,10 @@ DISTINCT_ROWS_SHARE = 0.5
 # rows any of them needs, up to this many rows in all: each query has a fixed cost
 # (planning, building its automata and regexes) that a few rows cannot amortise.
 TOGETHER_ROWS = 2_000
+# Of those, the rules with a row-by-row program (:mod:`detect.rowwise`) run in Python on
+# their own candidate rows while their (rule, row) pairs add up to no more than this: a
+# microsecond or so a pair, where a Polars select costs tens of microseconds a node.
+ROWWISE_PAIRS = 20_000
 # Rows of the first batch the engine counts literals on.
 CALIBRATION_ROWS = 20_000
 
@@ -171,6 +178,9 @@ class CompiledRuleSet:
         nodes = [r.node for r in self.rules]
         self._exprs = _Memo(lambda i: to_expr(nodes[i], cols).alias(str(i)))
         self._plans = _Memo(lambda i: plan_rule(nodes[i], cols, shared))
+        self._programs: _Memo[RowProgram | None] = _Memo(
+            lambda i: compile_program(nodes[i], shared, _lowered_name)
+        )
         self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
         self.distinct_share = DISTINCT_ROWS_SHARE
@@ -180,6 +190,8 @@ class CompiledRuleSet:
         """A frame shorter than this is searched in one step (see ``with_thresholds``)."""
         self.together_rows = TOGETHER_ROWS
         """Most rows of groups verified together in one select (see ``with_thresholds``)."""
+        self.rowwise_pairs = ROWWISE_PAIRS
+        """Most (rule, row) pairs verified row by row in Python (see ``with_thresholds``)."""
         self._repetitive: frozenset[str] = frozenset()
         self._combinations: tuple[int | None, ...] = (None,) * len(self.rules)
         self._bases = [sorted(f | low) for f, low in zip(fields, lowers, strict=True)]
@@ -221,7 +233,11 @@ class CompiledRuleSet:
         return self._replace(distinct_share=share)
 
     def with_thresholds(
-        self, *, one_step_rows: int | None = None, together_rows: int | None = None
+        self,
+        *,
+        one_step_rows: int | None = None,
+        together_rows: int | None = None,
+        rowwise_pairs: int | None = None,
     ) -> CompiledRuleSet:
         """The same rules, with other sizes at which the work is split. Results are the same.
 
@@ -235,6 +251,8 @@ class CompiledRuleSet:
             changes["one_step_rows"] = one_step_rows
         if together_rows is not None:
             changes["together_rows"] = together_rows
+        if rowwise_pairs is not None:
+            changes["rowwise_pairs"] = rowwise_pairs
         return self._replace(**changes)
 
     def calibrate(
@@ -434,6 +452,36 @@ class CompiledRuleSet:
         frame = self._prepare(events)
         return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
 
+    def _verify_small(
+        self, frame: pl.DataFrame, groups: list[tuple[list[int], pl.Series]]
+    ) -> list[pl.DataFrame]:
+        """Groups of rules on few rows: row by row in Python where the rules allow it.
+
+        The rest run together in one Polars select on the rows any of them needs.
+        """
+        pairs = sum(len(rules) * len(rows) for rules, rows in groups)
+        rowwise: list[tuple[list[tuple[int, RowProgram]], pl.Series]] = []
+        rest: list[tuple[list[int], pl.Series]] = []
+        for rules, rows in groups:
+            compiled: list[tuple[int, RowProgram]] = []
+            left: list[int] = []
+            for index in rules:
+                program = self._programs[index] if pairs <= self.rowwise_pairs else None
+                if program is None:
+                    left.append(index)
+                else:
+                    compiled.append((index, program))
+            if compiled:
+                rowwise.append((compiled, rows))
+            if left:
+                rest.append((left, rows))
+        found = [run_programs(frame, rowwise, _lowered_name)] if rowwise else []
+        if rest:
+            together = [i for rules, _ in rest for i in rules]
+            rows = pl.concat([rows for _, rows in rest]).unique().sort()
+            found.append(self._verify_together(frame, together, rows))
+        return found
+
     def _verify_together(
         self, frame: pl.DataFrame, rules: list[int], rows: pl.Series
     ) -> pl.DataFrame:
@@ -510,8 +558,7 @@ class CompiledRuleSet:
         # Groups on few rows run together (their fixed cost is most of their cost), the
         # fewest rows first, while their rows add up to no more than TOGETHER_ROWS.
         budget = self.together_rows
-        together: list[int] = []
-        together_rows: list[pl.Series] = []
+        together: list[tuple[list[int], pl.Series]] = []
         found_groups = self._index.search(
             frame, _lowered_name, self._repetitive, self.one_step_rows
         )
@@ -529,8 +576,7 @@ class CompiledRuleSet:
                 continue
             if len(rows) <= budget:
                 budget -= len(rows)
-                together.extend(rest)
-                together_rows.append(rows)
+                together.append((rest, rows))
                 continue
             if any(self._keywords[i] for i in rest):
                 subset = frame[rows]
@@ -540,8 +586,7 @@ class CompiledRuleSet:
             queries.extend(verify_query(subset, rows, self._plans[i], i) for i in rest)
         found = pl.collect_all(queries) if queries else []
         if together:
-            rows = pl.concat(together_rows).unique().sort()
-            found.append(self._verify_together(frame, together, rows))
+            found.extend(self._verify_small(frame, together))
         if dense:
             full = frame.lazy().select(self._plans[i].expr.alias(str(i)) for i in dense).collect()
             found.append(_true_pairs(full, None))
@@ -556,10 +601,11 @@ class _Memo(Generic[_T]):
         self._built: dict[int, _T] = {}
 
     def __getitem__(self, index: int) -> _T:
-        found = self._built.get(index)
-        if found is None:
+        try:
+            return self._built[index]
+        except KeyError:
             found = self._built[index] = self._build(index)
-        return found
+            return found
 
 
 def _lowered_name(column: str) -> str:

@@ -116,20 +116,23 @@ def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
         },
     )
     # Fast row by row (searched in one step or column by column; groups of rules verified
-    # together or one query each), fast once per distinct row, and naive.
-    runs: tuple[tuple[Strategy, float, int | None], ...] = (
-        ("fast", 0.0, None),
-        ("fast", 0.0, 0),
-        ("fast", 1.0, None),
-        ("naive", 0.0, None),
+    # together in Python or in one select, or one query each), fast once per distinct
+    # row, and naive.
+    runs: tuple[tuple[Strategy, float, int | None, int | None], ...] = (
+        ("fast", 0.0, None, None),
+        ("fast", 0.0, None, 0),
+        ("fast", 0.0, 0, None),
+        ("fast", 1.0, None, None),
+        ("naive", 0.0, None, None),
     )
-    for strategy, distinct_share, thresholds in runs:
+    for strategy, distinct_share, thresholds, rowwise in runs:
         ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none", strategy=strategy)
-        ruleset = ruleset.with_distinct_share(distinct_share)
-        ruleset = ruleset.with_thresholds(one_step_rows=thresholds, together_rows=thresholds)
+        ruleset = ruleset.with_distinct_share(distinct_share).with_thresholds(
+            one_step_rows=thresholds, together_rows=thresholds, rowwise_pairs=rowwise
+        )
         assert not ruleset.rejected, [str(p) for p in ruleset.rejected]
         found = ruleset.evaluate(frame)["row"].to_list()
-        assert found == expected, (strategy, distinct_share, thresholds)
+        assert found == expected, (strategy, distinct_share, thresholds, rowwise)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
