@@ -184,20 +184,26 @@ def parse_endpoint(lines: pl.Series) -> ParseResult:
     )
     candidates = frame.filter(objects)
     is_beats = candidates.select(raw.str.contains('"winlog"', literal=True)).to_series()
-    parts = [others, *auditd.audit_parts(frame.filter(records))]
-    beats = _read(
-        candidates.filter(is_beats), sysmon.BEATS_DTYPE, sysmon.beats_columns(pl.col("_json"))
-    )
-    # A line that mentions "winlog" without being Winlogbeat may still be a raw event.
-    reason = pl.col(REASON)
-    retried = pl.col("event.code").is_null() & (reason.is_null() | (reason == TYPE_MISMATCH))
-    parts.append(_normalize(beats.filter(~retried), "endpoint.winlogbeat"))
-    retry = (
-        beats.filter(retried)
-        .select(candidates.columns)
-        .with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
-    )
-    rest = pl.concat([candidates.filter(~is_beats), retry])
+    parts = [others]
+    # Each step below has a fixed cost of milliseconds: a batch without auditd records or
+    # Winlogbeat documents (most batches hold one kind) skips it.
+    if records.any():
+        parts.extend(auditd.audit_parts(frame.filter(records)))
+    rest = candidates.filter(~is_beats)
+    if is_beats.any():
+        beats = _read(
+            candidates.filter(is_beats), sysmon.BEATS_DTYPE, sysmon.beats_columns(pl.col("_json"))
+        )
+        # A line that mentions "winlog" without being Winlogbeat may still be a raw event.
+        reason = pl.col(REASON)
+        retried = pl.col("event.code").is_null() & (reason.is_null() | (reason == TYPE_MISMATCH))
+        parts.append(_normalize(beats.filter(~retried), "endpoint.winlogbeat"))
+        retry = (
+            beats.filter(retried)
+            .select(candidates.columns)
+            .with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
+        )
+        rest = pl.concat([rest, retry])
     dtype = sysmon.raw_dtype(rest.get_column(ORIGINAL))
     plain = _read(rest, dtype, sysmon.raw_columns(pl.col("_json"), dtype))
     found = pl.col("event.code").is_not_null() | pl.col(REASON).is_not_null()
