@@ -55,7 +55,7 @@ from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
-from respond.sinks import AlertSink, SinkBatch
+from respond.sinks import AlertSink, Delivery, SinkBatch
 from respond.source_watch import SourceWatch
 
 __all__ = ["Pipeline", "PipelineStoppedError"]
@@ -207,13 +207,21 @@ class Pipeline:
     async def write_sinks(self, output: SinkBatch) -> tuple[int, int]:
         """Write ``output`` to every sink, each retried until it acknowledges.
 
-        Returns the most documents written, and duplicates, any sink counted.
+        The sinks are written at once (the store and the export file each in a thread of
+        its own): a sink's failure is raised once every other one has finished. Returns the
+        most documents written, and duplicates, any sink counted.
         """
-        written = duplicates = 0
-        for sink in self.sinks:
-            delivery = await self._deliver(type(sink).__name__, partial(sink.write, output))
-            written = max(written, delivery.written)
-            duplicates = max(duplicates, delivery.duplicates)
+        settled = await asyncio.gather(
+            *(self._deliver(type(s).__name__, partial(s.write, output)) for s in self.sinks),
+            return_exceptions=True,
+        )
+        deliveries: list[Delivery] = []
+        for delivery in settled:
+            if isinstance(delivery, BaseException):
+                raise delivery
+            deliveries.append(delivery)
+        written = max((d.written for d in deliveries), default=0)
+        duplicates = max((d.duplicates for d in deliveries), default=0)
         return written, duplicates
 
     def _detect(self, batch: SourceBatch, parsed: ParsedBatch) -> Detected:

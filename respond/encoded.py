@@ -226,7 +226,8 @@ def encoded_rows(frame: pl.DataFrame, *, naive_utc: bool) -> pl.Series | None:
     """:func:`encode_rows`, built once for the frame every sink is handed.
 
     The last two results are kept (a batch's alerts and incidents, which the store and the
-    alert file both write); ``naive_utc`` is part of the key only for frames with naive
+    alert file both write, at once: a second caller waits for the first one's encoding);
+    ``naive_utc`` is part of the key only for frames with naive
     datetimes.
 
     Examples
@@ -240,11 +241,11 @@ def encoded_rows(frame: pl.DataFrame, *, naive_utc: bool) -> pl.Series | None:
         for dtype in frame.schema.values()
     )
     key = naive_utc and naive
+    # Held while encoding: sinks written at once wait for the one encoding the frame.
     with _LOCK:
         for known, utc, texts in _RECENT:
             if known is frame and utc == key:
                 return texts
-    texts = encode_rows(frame, naive_utc=naive_utc)
-    with _LOCK:
+        texts = encode_rows(frame, naive_utc=naive_utc)
         _RECENT[:] = [*_RECENT[-1:], (frame, key, texts)]
-    return texts
+        return texts

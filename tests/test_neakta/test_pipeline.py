@@ -15,7 +15,7 @@ from ingest.testing import ListDeadLetters, MemorySource
 from neakta.pipeline import Pipeline
 from respond.alerts import alert_id, simple_alerts
 from respond.errors import SinkRejectedError
-from respond.sinks import Delivery, SinkBatch
+from respond.sinks import AlertSink, Delivery, SinkBatch
 from respond.testing import ListSink
 
 WHOAMI = """
@@ -126,6 +126,49 @@ async def test_a_sink_that_rejects_the_batch_stops_the_run_without_commit() -> N
     pipeline = Pipeline(rulesets(), sinks=[Rejecting()], dead_letters=ListDeadLetters())
     with pytest.raises(SinkRejectedError):
         await pipeline.run(source)
+    assert source.committed == []
+
+
+@dataclass
+class SlowSink:
+    """Takes ``delay`` seconds to write; notes when each write started and ended."""
+
+    delay: float
+    log: list[str]
+    name: str
+
+    async def write(self, batch: SinkBatch) -> Delivery:
+        self.log.append(f"{self.name} starts")
+        await asyncio.sleep(self.delay)
+        self.log.append(f"{self.name} ends")
+        return Delivery(written=batch.alerts.height)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_sinks_are_written_at_once_and_a_rejection_waits_for_the_others() -> None:
+    log: list[str] = []
+
+    class Rejecting(ListSink):
+        async def write(self, batch: SinkBatch) -> Delivery:
+            log.append("rejecting starts")
+            raise SinkRejectedError("mapping conflict")
+
+    source = MemorySource.of_lines("endpoint", [ATTACK])
+    sinks: list[AlertSink] = [SlowSink(0.05, log, "slow"), SlowSink(0.01, log, "quick")]
+    pipeline = Pipeline(rulesets(), sinks=sinks, dead_letters=ListDeadLetters())
+    await pipeline.run(source)
+    assert log == ["slow starts", "quick starts", "quick ends", "slow ends"]
+    assert len(source.committed) == 1
+
+    log.clear()
+    source = MemorySource.of_lines("endpoint", [ATTACK])
+    sinks = [Rejecting(), SlowSink(0.05, log, "slow")]
+    pipeline = Pipeline(rulesets(), sinks=sinks, dead_letters=ListDeadLetters())
+    with pytest.raises(SinkRejectedError):
+        await pipeline.run(source)
+    assert log == ["rejecting starts", "slow starts", "slow ends"]
     assert source.committed == []
 
 
