@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from detect.loader import find_rule_files
+from detect.files import find_rule_files
 
 __all__ = ["Fingerprint", "RuleWatcher", "fingerprint"]
 

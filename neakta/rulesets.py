@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from detect import CompiledRuleSet, load_rules
+from detect import CompiledRuleSet
 from detect.cache import compile_rules, read_entry, ruleset_key, write_entry
 from detect.correlation import CorrelationSet
-from detect.loader import find_rule_files
+from detect.files import find_rule_files
 from ingest.sources import FAMILIES
 
 __all__ = ["compile_correlations", "compile_rulesets"]
@@ -37,7 +37,7 @@ def compile_correlations(
     base rules' ids, so that a start-up on unchanged rules parses none of them.
     """
     if not any(_holds_correlation(path) for path in find_rule_files(paths)):
-        return CorrelationSet.compile([], base, pipeline="ecs")
+        return CorrelationSet([])
     if cache_dir is None:
         return _compile_correlations(paths, base)
     digest = hashlib.sha256(ruleset_key(paths, "ecs", placeholders).encode())
@@ -53,6 +53,8 @@ def compile_correlations(
 
 
 def _compile_correlations(paths: Sequence[str | Path], base: CompiledRuleSet) -> CorrelationSet:
+    from detect.loader import load_rules  # pySigma: only where the rules are parsed
+
     loaded = load_rules(paths)
     return CorrelationSet.compile([*loaded.rules, *loaded.correlations], base, pipeline="ecs")
 

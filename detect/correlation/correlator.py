@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from detect.correlation.compiler import compile_correlations
 from detect.correlation.errors import CorrelationStateError
 from detect.correlation.eventtime import DEFAULT_INPUT, EventTime
 from detect.correlation.hits import HIT_SCHEMA, KEY_SEPARATOR, epoch_us
@@ -34,8 +34,11 @@ from detect.correlation.model import CompiledCorrelation
 from detect.correlation.snapshot import decode_state, encode_state
 from detect.correlation.windows import ALERT_SCHEMA, FIRED_SCHEMA, evaluate
 from detect.engine import CompiledRuleSet
-from detect.loader import RuleProblem, SourcedRule
-from detect.pipelines import DEFAULT_PIPELINE
+from detect.files import RuleProblem
+from detect.pipeline_names import DEFAULT_PIPELINE
+
+if TYPE_CHECKING:
+    from detect.loader import SourcedRule
 
 __all__ = ["CorrelationResult", "CorrelationSet", "Correlator"]
 
@@ -101,6 +104,10 @@ class CorrelationSet:
         (``sources`` must hold the base rules too). Rules that cannot be evaluated are
         rejected by name and reason.
         """
+        # pySigma is imported here, not with the module: a correlation set read from the
+        # cache (unpickled, which imports this module) needs none of it.
+        from detect.correlation.compiler import compile_correlations
+
         compiled, rejected = compile_correlations(sources, base, pipeline=pipeline)
         return cls(compiled, rejected)
 

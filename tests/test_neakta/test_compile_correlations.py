@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neakta import rulesets
+import detect.loader
 from neakta.rulesets import compile_correlations, compile_rulesets
 from neakta.settings import DEFAULT_RULES
 
@@ -62,7 +62,7 @@ def test_a_cached_start_parses_no_rule_and_an_edit_compiles_again(
     base = compile_rulesets([rules], families=("endpoint",), cache_dir=cache)["endpoint"]
     first = compile_correlations([rules], base, cache_dir=cache)
     with monkeypatch.context() as patched:
-        patched.setattr(rulesets, "load_rules", _must_not_parse)
+        patched.setattr(detect.loader, "load_rules", _must_not_parse)
         again = compile_correlations([rules], base, cache_dir=cache)
     assert [r.title for r in again.rules] == [r.title for r in first.rules] == ["Many whoami"]
     assert again.rules == first.rules

@@ -3,7 +3,8 @@
 ``neakta detect`` and ``neakta rules ...`` never talk to Elasticsearch, a webhook or Kafka,
 so building the command line must not import their clients (together about half a second
 of every start on a small machine). ``neakta detect`` on a warm rule cache does not import
-pySigma either (a quarter of a second): only compiling rules needs it.
+pySigma either (a quarter of a second): only compiling rules needs it; nor do ``neakta run``
+and ``neakta replay`` when the rule set and its correlation rules come from the cache.
 """
 
 from __future__ import annotations
@@ -114,3 +115,24 @@ def test_detect_imports_no_other_command() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_replay_with_correlation_rules_on_a_warm_cache_does_not_import_pysigma(
+    tmp_path: Path,
+) -> None:
+    """``neakta replay`` and ``neakta run`` share their wiring: the bundled rules hold
+    correlations, which a warm start reads from the cache as it does the rule set."""
+    events = tmp_path / "events.ndjson"
+    events.write_text(
+        '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "ws1", '
+        '"UtcTime": "2024-01-02 03:04:05.678", "Image": "C:\\\\Windows\\\\whoami.exe"}\n'
+    )
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    assert any(rules.glob("correlation/*.yml"))
+    command = [sys.executable, "-c", DETECT, "replay", str(events), "--family", "endpoint"]
+    command += ["--rules", str(rules), "--alerts", str(tmp_path / "alerts.ndjson")]
+    command += ["--db", str(tmp_path / "store.db"), "--no-status"]
+    env = os.environ | {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    runs = [subprocess.run(command, capture_output=True, text=True, check=True, env=env)]
+    runs.append(subprocess.run(command, capture_output=True, text=True, check=True, env=env))
+    assert [run.stderr.splitlines()[-1] for run in runs] == ["True 0", "False 0"]
