@@ -8,7 +8,8 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 2. each family's rule set evaluates its events (:func:`neakta.detecting.detect_batch`);
 3. the :class:`neakta.stage.Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
    :class:`respond.sinks.SinkBatch` (enrichment, correlation, incidents);
-4. the dead letters, then every sink, are written;
+4. the dead letters, then every sink (all at once), are written
+   (:mod:`neakta.delivery`);
 5. the :class:`neakta.checkpoint.Checkpoint` saves the state of stateful stages with the
    batch's offsets (correlation windows, see :mod:`detect.correlation`);
 6. only then the source commits the batch (steps 4-6 in the checkpoint's order).
@@ -41,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -51,29 +52,18 @@ from ingest.deadletter import DeadLetterSink
 from ingest.sources import FileSource, Source, SourceBatch
 from ingest.sources.parsing import ParsedBatch, ParserState, parse_records
 from neakta.checkpoint import Checkpoint
+from neakta.delivery import PipelineStoppedError, deliver, write_all
 from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
 from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
-from respond.sinks import AlertSink, Delivery, SinkBatch
+from respond.sinks import AlertSink, SinkBatch
 from respond.source_watch import SourceWatch
 
 __all__ = ["Pipeline", "PipelineStoppedError"]
 
 _log = logging.getLogger("neakta.pipeline")
 _T = TypeVar("_T")
-
-
-class PipelineStoppedError(Exception):
-    """The run was stopped while a batch waited for a destination; it was not committed.
-
-    Attributes
-    ----------
-    retriable
-        True: the batch was not committed, so a later run reads it again.
-    """
-
-    retriable: ClassVar[bool] = True
 
 
 class Pipeline:
@@ -205,24 +195,8 @@ class Pipeline:
         )
 
     async def write_sinks(self, output: SinkBatch) -> tuple[int, int]:
-        """Write ``output`` to every sink, each retried until it acknowledges.
-
-        The sinks are written at once (the store and the export file each in a thread of
-        its own): a sink's failure is raised once every other one has finished. Returns the
-        most documents written, and duplicates, any sink counted.
-        """
-        settled = await asyncio.gather(
-            *(self._deliver(type(s).__name__, partial(s.write, output)) for s in self.sinks),
-            return_exceptions=True,
-        )
-        deliveries: list[Delivery] = []
-        for delivery in settled:
-            if isinstance(delivery, BaseException):
-                raise delivery
-            deliveries.append(delivery)
-        written = max((d.written for d in deliveries), default=0)
-        duplicates = max((d.duplicates for d in deliveries), default=0)
-        return written, duplicates
+        """Write ``output`` to every sink at once (:func:`neakta.delivery.write_all`)."""
+        return await write_all(self.sinks, output, self._deliver)
 
     def _detect(self, batch: SourceBatch, parsed: ParsedBatch) -> Detected:
         return detect_batch(
@@ -235,19 +209,9 @@ class Pipeline:
         )
 
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
-        pause = self.backoff
-        while True:
-            try:
-                return await write()
-            except Exception as error:
-                if not getattr(error, "retriable", False):
-                    raise
-                _log.warning("%s unavailable, retrying in %.1f s: %s", what, pause, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), pause)
-            if self.stop.is_set():
-                raise PipelineStoppedError(f"stopped while {what} was unavailable")
-            pause = min(pause * 2, self.max_backoff)
+        return await deliver(
+            what, write, backoff=self.backoff, max_backoff=self.max_backoff, stop=self.stop
+        )
 
     async def run(self, source: Source, *, status: StatusLine | None = None) -> RunStats:
         """Process and commit batch after batch until the source ends or ``stop`` is set."""
