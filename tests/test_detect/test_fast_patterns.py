@@ -51,6 +51,20 @@ def test_a_batch_matches_alike_however_its_work_is_split() -> None:
         assert found == expected, (one_step_rows, together_rows)
 
 
+def test_static_patterns_skip_calibration_and_match_alike() -> None:
+    images = [r"C:\Windows\cmd.exe", r"C:\Windows\cmd.exe", r"C:\Tools\x.exe"] * 40
+    lines = ["cmd /c run -enc AAA", "cmd /c dir", "x -enc BBB"] * 40
+    ruleset = CompiledRuleSet.from_yaml(RULE, pipeline="none")
+    static = ruleset.with_static_patterns()
+    assert static.calibrated and static.patterns == ruleset.patterns
+    calibrated = ruleset.calibrate(frame(images, lines))
+    assert calibrated.with_static_patterns() is calibrated
+    assert calibrated.patterns != static.patterns  # two slots where static has one
+    expected = list(range(0, 120, 3))
+    assert static.evaluate(frame(images, lines))["row"].to_list() == expected
+    assert calibrated.evaluate(frame(images, lines))["row"].to_list() == expected
+
+
 def test_a_selective_literal_needs_no_second_slot() -> None:
     images = [r"C:\Windows\cmd.exe"] * 500
     lines = ["cmd /c run -enc AAA"] + ["cmd /c dir"] * 499

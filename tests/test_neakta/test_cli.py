@@ -132,3 +132,17 @@ def test_sigma_cli_lists_and_uses_the_polars_target(tmp_path: Path) -> None:
     )
     assert 'col("Image")' in converted.stdout
     assert "w3wp.exe" in converted.stdout
+
+
+def test_an_input_too_short_to_pay_for_calibrating_runs_with_static_patterns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neakta import cli
+
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"CommandLine": "whoami"}\n' * 10)  # 260 bytes
+    assert cli._expected_events(events, 10) == 10
+    monkeypatch.setattr(cli, "CHUNK_BYTES", 26)  # as if the file were ten chunks
+    assert cli._expected_events(events, 1) == 10
+    assert cli._expected_events(tmp_path / "events.ndjson.gz", 10) == float("inf")
+    assert cli._expected_events(tmp_path / "missing.ndjson", 10) == float("inf")
