@@ -469,13 +469,15 @@ class CompiledRuleSet:
         The rest run together in one Polars select on the rows any of them needs.
         """
         pairs = sum(len(rules) * len(rows) for rules, rows in groups)
+        if pairs > self.rowwise_pairs:
+            return [self._verify_rest(frame, groups)]
         rowwise: list[tuple[list[tuple[int, RowProgram]], pl.Series]] = []
         rest: list[tuple[list[int], pl.Series]] = []
         for rules, rows in groups:
             compiled: list[tuple[int, RowProgram]] = []
             left: list[int] = []
             for index in rules:
-                program = self._programs[index] if pairs <= self.rowwise_pairs else None
+                program = self._programs[index]
                 if program is None:
                     left.append(index)
                 else:
@@ -486,10 +488,16 @@ class CompiledRuleSet:
                 rest.append((left, rows))
         found = [run_programs(frame, rowwise, _lowered_name)] if rowwise else []
         if rest:
-            together = [i for rules, _ in rest for i in rules]
-            rows = pl.concat([rows for _, rows in rest]).unique().sort()
-            found.append(self._verify_together(frame, together, rows))
+            found.append(self._verify_rest(frame, rest))
         return found
+
+    def _verify_rest(
+        self, frame: pl.DataFrame, groups: list[tuple[list[int], pl.Series]]
+    ) -> pl.DataFrame:
+        """Groups of rules together in one select, on the rows any of them needs."""
+        rules = [i for group, _ in groups for i in group]
+        rows = pl.concat([rows for _, rows in groups]).unique().sort()
+        return self._verify_together(frame, rules, rows)
 
     def _verify_together(
         self, frame: pl.DataFrame, rules: list[int], rows: pl.Series

@@ -45,7 +45,7 @@ from detect.ir import (
 )
 from detect.regexes import trim_search_regex
 
-__all__ = ["INTERNAL_PREFIX", "Columns", "InlineColumns", "glob_regex", "to_expr"]
+__all__ = ["INTERNAL_PREFIX", "Columns", "InlineColumns", "glob_body", "glob_regex", "to_expr"]
 
 INTERNAL_PREFIX = "__neakta_"
 
@@ -123,23 +123,36 @@ def glob_regex(parts: tuple[str, ...], *, lower: bool) -> str:
     >>> glob_regex((WILDCARD_ANY, ">", WILDCARD_ONE, "%TEMP%", WILDCARD_ANY), lower=True)
     '(?s)>.%temp%'
     """
+    head, body, tail = glob_body(parts, lower=lower, escape=pl.escape_regex)
+    return "(?s)" + ("^" if head else "") + body + ("$" if tail else "")
+
+
+def glob_body(
+    parts: tuple[str, ...], *, lower: bool, escape: Callable[[str], str]
+) -> tuple[bool, str, bool]:
+    """A wildcard value's regex body, and whether it is anchored at its start and its end.
+
+    ``escape`` quotes literal text for the regex dialect at hand (Rust's, Python's); ``.``
+    stands for one character, which the caller makes match newlines too.
+
+    >>> glob_body((WILDCARD_ANY, "a.b", WILDCARD_ONE), lower=True, escape=re.escape)
+    (False, 'a\\\\.b.', True)
+    """
     body = list(parts)
-    head = "^"
-    tail = "$"
+    head = tail = True
     if body and body[0] == WILDCARD_ANY:
-        body, head = body[1:], ""
+        body, head = body[1:], False
     if body and body[-1] == WILDCARD_ANY:
-        body, tail = body[:-1], ""
-    out = ["(?s)", head]
+        body, tail = body[:-1], False
+    out = []
     for part in body:
         if part == WILDCARD_ANY:
             out.append(".*")
         elif part == WILDCARD_ONE:
             out.append(".")
         else:
-            out.append(pl.escape_regex(fold(part) if lower else part))
-    out.append(tail)
-    return "".join(out)
+            out.append(escape(fold(part) if lower else part))
+    return head, "".join(out), tail
 
 
 def _string_test(target: pl.Expr, kind: StrKind, value: str) -> pl.Expr:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from detect import ir
+from detect.expressions import glob_body
 from detect.folding import fold
 
 __all__ = ["RowProgram", "compile_program", "run_programs"]
@@ -144,24 +145,14 @@ def _string_test(value_of: str, kind: ir.StrKind, needles: list[str], builder: _
 def glob_pattern(parts: tuple[str, ...], *, lower: bool) -> str:
     r"""A Python regex for a wildcard value, matched (searched) against the whole value.
 
-    ``*`` is any run of characters, ``?`` one character; the value is anchored at both
-    ends with ``\A`` and ``\Z`` (Python's ``$`` would also match before a final newline).
+    As :func:`detect.expressions.glob_regex`, anchored with ``\A`` and ``\Z`` (Python's
+    ``$`` would also match before a final newline); compiled with ``re.S``.
 
     >>> glob_pattern((ir.WILDCARD_ANY, "A.b", ir.WILDCARD_ONE), lower=True)
     'a\\.b.\\Z'
     """
-    out: list[str] = []
-    for part in parts:
-        if part == ir.WILDCARD_ANY:
-            out.append(".*")
-        elif part == ir.WILDCARD_ONE:
-            out.append(".")
-        else:
-            out.append(re.escape(fold(part) if lower else part))
-    head = "" if parts and parts[0] == ir.WILDCARD_ANY else r"\A"
-    tail = "" if parts and parts[-1] == ir.WILDCARD_ANY else r"\Z"
-    body = out[1 if not head else 0 : len(out) - 1 if not tail else len(out)]
-    return head + "".join(body) + tail
+    head, body, tail = glob_body(parts, lower=lower, escape=re.escape)
+    return ("\\A" if head else "") + body + ("\\Z" if tail else "")
 
 
 def compile_program(
