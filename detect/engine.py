@@ -284,12 +284,14 @@ class CompiledRuleSet:
         for rule in self.rules:
             for column, literal in rule.literals:
                 by_column[column].add(literal)
-        frequency: dict[tuple[str, str], int] = {}
-        for column, literals in by_column.items():
-            counts = (
-                sample.select(
+        # One query per column and one for the distinct counts, run side by side.
+        columns = list(by_column)
+        counted = pl.collect_all(
+            [
+                sample.lazy()
+                .select(
                     pl.col(_LOWER + column)
-                    .str.extract_many(sorted(literals), overlapping=True)
+                    .str.extract_many(sorted(by_column[column]), overlapping=True)
                     .list.unique()
                     .alias("literal")
                 )
@@ -297,10 +299,23 @@ class CompiledRuleSet:
                 .drop_nulls()
                 .group_by("literal")
                 .len()
-            )
-            frequency.update(((column, lit), n) for lit, n in counts.iter_rows())
+                for column in columns
+            ]
+            + [
+                sample.lazy().select(
+                    *(pl.col(c).n_unique().alias(c) for c in self._fields),
+                    *(pl.col(_LOWER + c).n_unique().alias(_LOWER + c) for c in columns),
+                )
+            ]
+        )
+        frequency: dict[tuple[str, str], int] = {
+            (column, literal): n
+            for column, counts in zip(columns, counted, strict=False)
+            for literal, n in counts.iter_rows()
+        }
+        uniques = counted[-1].row(0, named=True) if counted[-1].width else {}
         rows = max(sample.height, 1)
-        distinct = {column: sample[column].n_unique() for column in self._fields}
+        distinct = {column: uniques[column] for column in self._fields}
         # Columns that repeat in the sample are taken to repeat as much in any batch.
         combinations = tuple(
             math.prod(distinct[c] for c in base)
@@ -311,9 +326,7 @@ class CompiledRuleSet:
             for index, base in enumerate(self._bases)
         )
         repetitive = frozenset(
-            column
-            for column in by_column
-            if sample[_LOWER + column].n_unique() < REPETITIVE_SHARE * rows
+            column for column in columns if uniques[_LOWER + column] < REPETITIVE_SHARE * rows
         )
 
         def share(column: str, literal: str) -> float:

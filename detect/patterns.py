@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 from detect.folding import fold
@@ -64,6 +65,14 @@ def _usable(node: StrMatch | Glob) -> bool:
     return node.field is not None and len(_literal(node).encode("utf-8")) >= MIN_LENGTH
 
 
+def _slot_literal(node: StrMatch | Glob) -> tuple[str, str] | None:
+    """``(column, literal)`` of a string test, or None where it gives no usable literal."""
+    if node.field is None:
+        return None
+    literal = _literal(node)
+    return (str(node.field), literal) if len(literal.encode("utf-8")) >= MIN_LENGTH else None
+
+
 # Python's parser reads the regex to find its required literals, but Polars runs it with
 # Rust's engine: where the two dialects differ (POSIX and nested classes, set operations,
 # word-boundary escapes, verbose mode) no literal is taken, and the rule simply runs on
@@ -72,10 +81,12 @@ sre: Any = importlib.import_module("re._parser")  # the parser behind ``re``; no
 _DIALECT_TRAPS = ("[[", "[:", "&&", "--", "~~", "\\<", "\\>", "(?x", "\\p", "\\P")
 
 
+@lru_cache(maxsize=4096)
 def regex_literals(pattern: str) -> frozenset[str] | None:
     """Lower-cased literals of which one must occur wherever ``pattern`` matches.
 
-    None when the regex guarantees no literal of at least ``MIN_LENGTH`` bytes.
+    None when the regex guarantees no literal of at least ``MIN_LENGTH`` bytes (each
+    pattern is parsed once: calibration asks again for every rule set it picks for).
 
     >>> sorted(regex_literals(r"(?i)cmd.{0,5}/c.+(?:certutil|bitsadmin)"))
     ['bitsadmin', 'certutil']
@@ -162,10 +173,8 @@ def _cheapest(node: Node, cost: Cost) -> tuple[float, Slot] | None:
     """The slot of least cost that ``node`` needs, or None when it needs none."""
     match node:
         case StrMatch() | Glob():
-            if not _usable(node):
-                return None
-            pair = (str(node.field), _literal(node))
-            return cost(*pair), frozenset({pair})
+            pair = _slot_literal(node)
+            return None if pair is None else (cost(*pair), frozenset({pair}))
         case Regex(field=str(field), pattern=pattern):
             literals = regex_literals(pattern)
             if literals is None:
@@ -212,15 +221,18 @@ def choose_pattern(
     >>> choose_pattern(rule, lambda column, literal: share[literal], second_slot=False)
     (frozenset({('CommandLine', '-encodedcommand')}),)
     """
-    best = _cheapest(node, cost)
+    # A top-level AND's children are costed once, for its best slot and its second one.
+    found = (
+        [s for c in node.children if (s := _cheapest(c, cost)) is not None]
+        if isinstance(node, And)
+        else []
+    )
+    best = min(found, key=lambda s: s[0], default=None) if found else _cheapest(node, cost)
     if best is None or (drop_above is not None and best[0] > drop_above):
         return ()
     if not best[1] or not second_slot or not isinstance(node, And) or best[0] <= 0:
         return (best[1],)
-    others = sorted(
-        (s for c in node.children if (s := _cheapest(c, cost)) is not None and s[1] != best[1]),
-        key=lambda s: s[0],
-    )
+    others = sorted((s for s in found if s[1] != best[1]), key=lambda s: s[0])
     if others and best[0] > SECOND_SLOT_ABOVE and others[0][0] < SECOND_SLOT_BELOW:
         return (best[1], others[0][1])
     return (best[1],)
