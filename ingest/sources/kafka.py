@@ -80,8 +80,9 @@ LINGER_MS: Final = 200
 Tansu broker, with 2.9 KB endpoint events, that was about 2,100 records a batch. Every
 batch pays a fixed cost in detection and delivery, so a batch is topped up with further
 fetches for up to this long, and for as long as the batch before it is still in flight
-(the pipeline reads ahead): waiting then delays nothing, so under a backlog batches grow
-to ``max_records`` and a quiet stream keeps its latency.
+(the pipeline reads ahead) while the partitions still hold records not read: waiting
+then delays nothing, so under a backlog batches grow to ``max_records``; a caught-up or
+quiet stream keeps its latency.
 """
 
 BUSY_POLL_MS: Final = 50
@@ -289,8 +290,9 @@ class KafkaSource:
     linger_ms
         After a ``getmany`` with records, fetch more for up to this long while the batch
         holds fewer than ``max_records`` (default :data:`LINGER_MS`; 0: one ``getmany``
-        per batch), and for as long as a batch handed out before is not committed. A
-        rebalance or ``stop`` ends the wait early.
+        per batch), and for as long as a batch handed out before is not committed and
+        the partitions hold records not read yet. A rebalance or ``stop`` ends the wait
+        early.
     max_record_bytes
         Longer records are dead letters.
     stop
@@ -434,7 +436,9 @@ class KafkaSource:
         """Top a fetch up to ``max_records`` with what arrives within ``linger_ms``.
 
         While a batch handed out before is still in flight, topping up goes on past
-        ``linger_ms``: the pipeline could not take this batch sooner anyway.
+        ``linger_ms`` as long as the partitions hold records not read yet: the pipeline
+        could not take this batch sooner anyway. Once a fetch brings nothing and none is
+        left to read, the batch is handed out, so that it is parsed meanwhile.
 
         Called in flight (a rebalance waits for the batch), so the partitions cannot
         change under it; a pending rebalance or ``stop`` ends it at once. Records fetched
@@ -455,6 +459,10 @@ class KafkaSource:
             more = await consumer.getmany(timeout_ms=left_ms, max_records=self.max_records - count)
             if self._failed is not None or not self._ready or generation != self._generation:
                 break  # as in batches(): the next getmany raises, or reads these again
+            if not more and self._flying > 1 and self._caught_up(consumer, merged):
+                # Caught up: nothing more is there to read, so the batch goes now and is
+                # parsed while the one before it is delivered.
+                break
             for tp, records in more.items():
                 held = merged.setdefault(tp, [])
                 # Read again after an assignment's seek (it may land after this batch's
@@ -464,6 +472,18 @@ class KafkaSource:
                 held.extend(fresh)
                 count += len(fresh)
         return merged
+
+    def _caught_up(
+        self, consumer: AIOKafkaConsumer, merged: Mapping[TopicPartition, list[Any]]
+    ) -> bool:
+        """Whether every assigned partition's known end is read (``merged`` included)."""
+        for tp in consumer.assignment():
+            held = merged.get(tp)
+            read = held[-1].offset + 1 if held else self._next.get(tp, 0)
+            high = consumer.highwater(tp)
+            if high is None or high > read:
+                return False
+        return True
 
     def _busy(self) -> tuple[str, ...]:
         """Assigned partitions with records not read yet (or not known to have none)."""

@@ -151,3 +151,29 @@ async def test_a_batch_fetches_again_until_it_holds_max_records(broker: Broker) 
 
     assert [batch.size for batch in batches] == [400]
     assert batches[0].records["origin"].to_list() == [f"{topic}/0/{n}" for n in range(400)]
+
+
+@pytest.mark.integration
+async def test_a_caught_up_batch_is_handed_out_while_the_one_before_is_in_flight(
+    broker: Broker,
+) -> None:
+    topic = f"logs.web.{unique('m')}"
+    await create_topics(broker.bootstrap, [topic], partitions=1)
+    await produce(broker.bootstrap, topic, [f"GET /{n}".encode() for n in range(100)], partitions=1)
+    kafka = source(broker, topic, fetcher_steps=4, max_records=1000)
+    batches = kafka.batches()
+    try:
+        first = await asyncio.wait_for(anext(batches), 15)
+        await produce(
+            broker.bootstrap, topic, [f"GET /{n}".encode() for n in range(100, 150)], partitions=1
+        )
+        # The first batch is not committed: the second is still handed out, since
+        # nothing more is there to read, and so can be parsed meanwhile.
+        second = await asyncio.wait_for(anext(batches), 5)
+        await kafka.commit(first)
+        await kafka.commit(second)
+    finally:
+        await batches.aclose()
+        await kafka.close()
+    assert first.size == 100
+    assert second.records["origin"].to_list() == [f"{topic}/0/{n}" for n in range(100, 150)]
