@@ -27,12 +27,26 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 
-__all__ = ["ABSENT_HEADER", "CHANGELOG_CONFIG", "KafkaChangelog", "changelog_topic"]
+__all__ = [
+    "ABSENT_HEADER",
+    "CHANGELOG_CONFIG",
+    "MAX_VALUE_BYTES",
+    "KafkaChangelog",
+    "changelog_topic",
+]
 
-CHANGELOG_CONFIG: Final = {"cleanup.policy": "compact"}
-"""Topic configuration of a changelog."""
+MAX_VALUE_BYTES: Final = 256 << 20
+"""Largest value (one slot's state, before compression) a changelog takes.
+
+A slot's state grows with what it holds (open incidents, correlation windows): Kafka's
+default of 1 MiB per record is a few thousand incidents.
+"""
+
+CHANGELOG_CONFIG: Final = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_VALUE_BYTES)}
+"""Topic configuration of a changelog (set again on a topic created before)."""
 
 ABSENT_HEADER: Final = "neakta-absent-before"
 """Header of an absence marker: the key has no value before this offset (decimal)."""
@@ -94,28 +108,60 @@ class KafkaChangelog:
                 [NewTopic(self.topic, 1, 1, topic_configs=dict(CHANGELOG_CONFIG))]
             )
         except TopicAlreadyExistsError:
-            pass
+            await self._configure(admin)
         finally:
             await admin.close()
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             acks="all",
             compression_type="gzip",
+            max_request_size=MAX_VALUE_BYTES,
             **self._options,
         )
         await producer.start()
         self._producer = producer
 
+    async def _configure(self, admin: AIOKafkaAdminClient) -> None:
+        """Give a changelog created before :data:`CHANGELOG_CONFIG` grew its record limit.
+
+        A broker that refuses (or cannot change topic configuration) keeps its own limit:
+        the write of a state above it then fails with a message saying so.
+        """
+        resource = ConfigResource(ConfigResourceType.TOPIC, self.topic, dict(CHANGELOG_CONFIG))
+        try:
+            responses = await admin.alter_configs([resource])
+        except (KafkaError, OSError) as error:
+            _log.warning("changelog %s keeps its configuration: %s", self.topic, error)
+            return
+        for response in responses:
+            for code, message, *_ in getattr(response, "resources", ()):
+                if code:
+                    _log.warning("changelog %s keeps its configuration: %s", self.topic, message)
+
     async def write(self, values: Mapping[str, bytes]) -> None:
-        """Write one value per key and wait until the broker acknowledged every one."""
+        """Write one value per key and wait until the broker acknowledged every one.
+
+        Raises
+        ------
+        ValueError
+            A value is larger than :data:`MAX_VALUE_BYTES`, or than the broker takes.
+        """
         await self.start()
         producer = self._producer
         assert producer is not None
-        sent = [
-            await producer.send(self.topic, value, key=key.encode())
-            for key, value in sorted(values.items())
-        ]
-        await asyncio.gather(*sent)
+        try:
+            sent = [
+                await producer.send(self.topic, value, key=key.encode())
+                for key, value in sorted(values.items())
+            ]
+            await asyncio.gather(*sent)
+        except MessageSizeTooLargeError as error:
+            largest = max(values, key=lambda key: len(values[key]))
+            raise ValueError(
+                f"changelog {self.topic}: the state of {largest} "
+                f"({len(values[largest]) / 2**20:.1f} MiB) is larger than the topic takes "
+                f"(max.message.bytes, at most {MAX_VALUE_BYTES >> 20} MiB): {error}"
+            ) from error
 
     async def _mark_absent(self, keys: Collection[str], end: int) -> None:
         """Write absence markers: none of ``keys`` has a value before offset ``end``."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from detect.correlation import ChangelogCheckpointStore
+from ingest.sources import changelog
 from ingest.sources.changelog import KafkaChangelog, changelog_topic
-from tests.integration.conftest import Broker, run, unique
+from tests.integration.conftest import Broker, create_topics, run, unique
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +170,42 @@ def test_a_store_loads_the_assigned_slots_only(broker: Broker) -> None:
     assert state == b"1@200"
     assert unassigned_empty
     assert records_read <= 16 + 2
+
+
+async def large_state(bootstrap: str, topic: str, state: bytes) -> dict[str, bytes]:
+    # A changelog created before its record limit was raised: it is raised on start.
+    await create_topics(bootstrap, [topic], partitions=1)
+    writer = KafkaChangelog(bootstrap_servers=bootstrap, topic=topic)
+    try:
+        await writer.write({"g/0": state, "g/1": b"small"})
+    finally:
+        await writer.close()
+    reader = KafkaChangelog(bootstrap_servers=bootstrap, topic=topic)
+    try:
+        return await reader.read(["g/0", "g/1"])
+    finally:
+        await reader.close()
+
+
+def test_a_state_of_several_megabytes_is_written_and_read_back(broker: Broker) -> None:
+    # Several thousand open incidents: above Kafka's default 1 MiB a record, and gzip
+    # cannot shrink random text below it.
+    state = random.Random(3).randbytes(3_000_000).hex().encode()
+    topic = changelog_topic(unique("g"))
+    assert run(large_state(broker.bootstrap, topic, state)) == {"g/0": state, "g/1": b"small"}
+
+
+async def too_large(bootstrap: str, topic: str) -> None:
+    writer = KafkaChangelog(bootstrap_servers=bootstrap, topic=topic)
+    try:
+        await writer.write({"g/0": b"x" * 4096})
+    finally:
+        await writer.close()
+
+
+def test_a_state_above_the_limit_is_refused_with_its_key_and_size(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changelog, "MAX_VALUE_BYTES", 2048)
+    with pytest.raises(ValueError, match=r"the state of g/0 \(0\.0 MiB\) is larger than"):
+        run(too_large(broker.bootstrap, changelog_topic(unique("g"))))
