@@ -10,12 +10,21 @@ then each slot's state (open incidents, held facts, marks) to the checkpoint sto
 the offsets. An assigned partition resumes from the checkpoint that matches its committed
 offset; a fact read twice (a sender that crashed before its commit sends again) is kept
 once, by alert id.
+
+A slot's state is saved whole, and it grows with the incidents the slot holds (thousands
+of open incidents: megabytes, a second to write). So it is saved at most every
+``checkpoint_s`` seconds while facts keep coming, and at once when a fetch brings nothing
+(caught up), when partitions are taken away, and on close; in between, the incidents go to
+the sinks as before but the offsets are not committed. A crash then costs re-reading the
+facts since the last checkpoint: grouped again in the same order, they give the same
+incidents with the same ids, which the sinks already hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +62,8 @@ class IncidentFeed:
         Groups the facts; its slots are the partitions of the incident topic.
     store
         Where each partition's state is checkpointed.
+    checkpoint_s
+        Longest time between two checkpoints while facts keep coming (0: every step).
     """
 
     consumer: Any
@@ -60,13 +71,18 @@ class IncidentFeed:
     group_id: str
     tracker: IncidentTracker
     store: CheckpointStore
+    checkpoint_s: float = 10.0
     records: int = 0
     refused: int = 0
+    checkpoints: int = 0
     _books: dict[int, MarkBook] = field(default_factory=dict, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _generation: int = field(default=0, init=False)
     _counts: tuple[int, int] = field(default=(0, 0), init=False)
     _joining: asyncio.Task[None] | None = field(default=None, init=False)
+    # Next offset per partition grouped since the last checkpoint, and when that was.
+    _unsaved: dict[Any, int] = field(default_factory=dict, init=False)
+    _saved_at: float = field(default_factory=time.monotonic, init=False)
 
     async def start(self) -> None:
         """Join the group."""
@@ -88,6 +104,8 @@ class IncidentFeed:
     async def _revoked(self, partitions: list[int]) -> None:
         async with self._lock:
             self._generation += 1
+            # What was grouped since the last checkpoint is saved for the next owner.
+            await self._checkpoint()
             for partition in partitions:
                 self.tracker.forget_slot(partition, saved=False)
                 self._books.pop(partition, None)
@@ -99,6 +117,8 @@ class IncidentFeed:
             for gone in held - {tp.partition for tp in assigned}:
                 self.tracker.forget_slot(gone, saved=False)
                 self._books.pop(gone, None)
+            # Every assigned partition resumes from its checkpoint (read again from there).
+            self._unsaved.clear()
             committed = {tp: await self.consumer.committed(tp) for tp in assigned}
             if isinstance(self.store, ChangelogCheckpointStore):
                 await self.store.load(self.group_id, (str(tp.partition) for tp in assigned))
@@ -141,6 +161,9 @@ class IncidentFeed:
         generation = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
         if not fetched:
+            if self._unsaved:
+                async with self._lock:
+                    await self._checkpoint()  # caught up: nothing waits to be grouped
             return 0
         async with self._lock:
             if generation != self._generation:
@@ -152,12 +175,10 @@ class IncidentFeed:
             incidents = [frame for frame in changed if frame.height]
             if incidents:
                 await deliver(SinkBatch(incidents=pl.concat(incidents, how="diagonal_relaxed")))
-            offsets = {tp: records[-1].offset + 1 for tp, records in mine.items()}
-            self._save(offsets)
-            if isinstance(self.store, ChangelogCheckpointStore):
-                await self.store.flush()
-            await self._commit(offsets)
+            self._unsaved.update({tp: records[-1].offset + 1 for tp, records in mine.items()})
             self.tracker.saved()
+            if time.monotonic() - self._saved_at >= self.checkpoint_s:
+                await self._checkpoint()
         count = sum(len(records) for records in mine.values())
         self.records += count
         self._counts = report_out_of_order(self.tracker, self._counts)
@@ -182,6 +203,18 @@ class IncidentFeed:
         released = self.tracker.release({partition: book.release_mark()})
         return pl.concat([taken, released]) if taken.height else released
 
+    async def _checkpoint(self) -> None:
+        """Save the state of the partitions grouped since the last time, then commit them."""
+        self._saved_at = time.monotonic()
+        offsets, self._unsaved = self._unsaved, {}
+        if not offsets:
+            return
+        self._save(offsets)
+        if isinstance(self.store, ChangelogCheckpointStore):
+            await self.store.flush()
+        await self._commit(offsets)
+        self.checkpoints += 1
+
     def _save(self, offsets: dict[Any, int]) -> None:
         for tp, offset in sorted(offsets.items()):
             state = {
@@ -204,7 +237,10 @@ class IncidentFeed:
             _log.warning("incident offsets not committed, read again by the new owner: %s", error)
 
     async def close(self) -> None:
-        """Leave the group."""
+        """Save what was grouped since the last checkpoint, then leave the group."""
         if self._joining is not None and not self._joining.done():
             self._joining.cancel()
+        elif self._unsaved:
+            async with self._lock:
+                await self._checkpoint()
         await self.consumer.stop()

@@ -237,7 +237,12 @@ async def incident_routing(
         **options,
     )
     feed = IncidentFeed(
-        consumer, topic, feed_group, tracker_from_settings(settings.respond), store()
+        consumer,
+        topic,
+        feed_group,
+        tracker_from_settings(settings.respond),
+        store(),
+        checkpoint_s=kafka.incident_checkpoint_s,
     )
     await feed.start()
     route = IncidentRoute(producer, topic, partitions, sources)

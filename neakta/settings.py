@@ -49,7 +49,9 @@ class KafkaSettings(BaseModel):
     rules and a store, alerts are grouped into incidents by the owner of their incident
     key in the group's incident topic, not where they were raised (see
     :mod:`respond.routing`); ``incident_partitions`` sizes that topic when it is created
-    (0: as many as the input topics have).
+    (0: as many as the input topics have); ``incident_checkpoint_s`` is the longest time
+    between two checkpoints of its partitions while facts keep coming (0: every step; see
+    :mod:`neakta.incident_feed`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -72,6 +74,7 @@ class KafkaSettings(BaseModel):
     dlq_idempotence: bool | Literal["auto"] = "auto"
     route_incidents: bool = True
     incident_partitions: Annotated[int, Field(ge=0)] = 0
+    incident_checkpoint_s: Annotated[float, Field(ge=0)] = 10.0
 
 
 class RunSettings(BaseModel):
