@@ -134,6 +134,9 @@ class IncidentTracker:
     _changed: dict[str, Incident] = field(default_factory=dict, init=False, repr=False)
     _dropped: set[str] = field(default_factory=set, init=False, repr=False)
     _whole: bool = field(default=True, init=False, repr=False)
+    # Per slot, a time before which none of its incidents had its last alert: eviction
+    # looks at a slot's incidents only once its horizon passes that time.
+    _oldest: dict[int, datetime] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -288,6 +291,7 @@ class IncidentTracker:
             incident = Incident.from_state(saved)
             incident.slot = slot
             self._active.setdefault((slot, incident.key), []).append(incident)
+            self._note(incident)
             self._changed[incident.id] = incident  # the store saves it with the next batch
             self._dropped.discard(incident.id)
         held = {}
@@ -313,6 +317,7 @@ class IncidentTracker:
                     self._changed.pop(incident.id, None)
         self._held.pop(slot, None)
         self._marks.pop(slot, None)
+        self._oldest.pop(slot, None)
 
     def slots(self) -> set[int]:
         """The slots that hold incidents or alerts, or are watched."""
@@ -424,9 +429,11 @@ class IncidentTracker:
         """Resume the incidents of a :meth:`snapshot` (replacing those in memory)."""
         self._whole = True
         self._active.clear()
+        self._oldest.clear()
         for state in states:
             incident = Incident.from_state(state)
             self._active.setdefault((incident.slot, incident.key), []).append(incident)
+            self._note(incident)
             if self.watermark is None or incident.last_seen > self.watermark:
                 self.watermark = incident.last_seen
 
@@ -444,6 +451,7 @@ class IncidentTracker:
                 continue
             held.add(incident.id)
             self._active.setdefault((incident.slot, incident.key), []).append(incident)
+            self._note(incident)
             self._changed[incident.id] = incident  # the store saves it with the next batch
             self._dropped.discard(incident.id)
             if self.watermark is None or incident.last_seen > self.watermark:
@@ -470,7 +478,17 @@ class IncidentTracker:
             slot=alert["slot"],
         )
         group.append(incident)
+        self._note(incident)
         return incident
+
+    def _note(self, incident: Incident) -> None:
+        """Keep the slot's oldest time at or before ``incident``'s last alert.
+
+        Every incident enters through here; an incident's last alert only moves later.
+        """
+        oldest = self._oldest.get(incident.slot)
+        if oldest is None or incident.last_seen < oldest:
+            self._oldest[incident.slot] = incident.last_seen
 
     def _add(self, incident: Incident, alert: Mapping[str, Any]) -> bool:
         if alert["id"] in incident.seen:
@@ -498,8 +516,36 @@ class IncidentTracker:
         Behind a watched slot's mark no alert but a late one can come, so an incident whose
         last alert is ``window + retention`` behind it is complete; it stays in the store.
         """
+        due = self._horizons(marks)
+        if not due:
+            return  # no slot holds an incident behind its horizon: nothing to look at
+        oldest_kept: dict[int, datetime] = {}
         for where, group in list(self._active.items()):
             slot = where[0]
+            horizon = due.get(slot)
+            if horizon is None:
+                continue
+            kept = [i for i in group if i.last_seen >= horizon]
+            if len(kept) < len(group):
+                for incident in group:
+                    if incident.last_seen < horizon:
+                        self._drop(incident.id)
+                group[:] = kept
+            if not group:
+                del self._active[where]
+            for incident in kept:
+                if slot not in oldest_kept or incident.last_seen < oldest_kept[slot]:
+                    oldest_kept[slot] = incident.last_seen
+        for slot in due:
+            if slot in oldest_kept:
+                self._oldest[slot] = oldest_kept[slot]
+            else:
+                del self._oldest[slot]
+
+    def _horizons(self, marks: Mapping[int, datetime | None] | None) -> dict[int, datetime]:
+        """The slots holding an incident maybe behind their horizon, with that horizon."""
+        due: dict[int, datetime] = {}
+        for slot, oldest in self._oldest.items():
             if slot in self._marks:
                 if marks is None or slot not in marks:
                     continue
@@ -509,11 +555,6 @@ class IncidentTracker:
             if mark is None:
                 continue
             horizon = mark - self.window - self.retention
-            kept = [i for i in group if i.last_seen >= horizon]
-            if len(kept) < len(group):
-                for incident in group:
-                    if incident.last_seen < horizon:
-                        self._drop(incident.id)
-                group[:] = kept
-            if not group:
-                del self._active[where]
+            if oldest < horizon:
+                due[slot] = horizon
+        return due
