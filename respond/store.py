@@ -61,6 +61,8 @@ UPDATE incidents SET severity = ?, organization_id = ?, title = ?, first_seen = 
     last_seen = ?, alert_count = ?, document = ?
 WHERE id = ? AND state != 'closed'
 """
+_IDS_PER_QUERY: Final = 500
+"""Ids asked for in one ``IN (...)`` (SQLite builds before 3.32 take 999 parameters)."""
 _LIST_COLUMNS: Final = (
     "id, state, severity, organization_id, title, first_seen, last_seen, alert_count, "
     "state_changed_at, state_changed_by, state_note"
@@ -401,22 +403,7 @@ class SqliteStore:
                 written = self._db.executemany(
                     "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)", alerts
                 ).rowcount
-                for identifier, severity, org, title, first, last, count, text in incidents:
-                    opened = self._db.execute(
-                        "INSERT OR IGNORE INTO incidents VALUES "
-                        "(?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                        (identifier, severity, org, title, first, last, count, text, at),
-                    ).rowcount
-                    if opened:
-                        self._db.execute(
-                            "INSERT INTO incident_history VALUES (?, ?, 'open', NULL, NULL)",
-                            (identifier, at),
-                        )
-                    else:
-                        self._db.execute(
-                            _UPDATE_INCIDENT,
-                            (severity, org, title, first, last, count, text, identifier),
-                        )
+                self._write_incidents(incidents, at)
                 if changes is not None:
                     self._save_tracker(changes)
             except BaseException:
@@ -424,6 +411,42 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
         return max(written, 0)
+
+    def _write_incidents(self, incidents: list[tuple[Any, ...]], at: str | None) -> None:
+        """Open the incidents not stored yet (with their history row), update the others.
+
+        A batch may carry one incident twice (opened, then changed): the first row opens
+        it and the later ones update it, in their order, as one statement a row would.
+        """
+        stored = self._stored_incidents([row[0] for row in incidents])
+        opened: list[tuple[Any, ...]] = []
+        updated: list[tuple[Any, ...]] = []
+        for identifier, severity, org, title, first, last, count, text in incidents:
+            if identifier in stored:
+                updated.append((severity, org, title, first, last, count, text, identifier))
+            else:
+                stored.add(identifier)
+                opened.append((identifier, severity, org, title, first, last, count, text, at))
+        self._db.executemany(
+            "INSERT INTO incidents VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            opened,
+        )
+        self._db.executemany(
+            "INSERT INTO incident_history VALUES (?, ?, 'open', NULL, NULL)",
+            ((row[0], at) for row in opened),
+        )
+        self._db.executemany(_UPDATE_INCIDENT, updated)
+
+    def _stored_incidents(self, identifiers: list[str]) -> set[str]:
+        """Which of ``identifiers`` the store holds already."""
+        stored: set[str] = set()
+        unique = list(dict.fromkeys(identifiers))
+        for start in range(0, len(unique), _IDS_PER_QUERY):
+            chunk = unique[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT id FROM incidents WHERE id IN ({marks})"
+            stored.update(row[0] for row in self._db.execute(query, chunk))
+        return stored
 
     def _save_tracker(self, changes: TrackerChanges) -> None:
         if changes.whole:

@@ -56,6 +56,23 @@ async def test_replayed_batch_writes_no_duplicates(store: SqliteStore) -> None:
     assert [i["alert_count"] for i in store.list_incidents()] == [2]
 
 
+async def test_an_incident_twice_in_a_batch_is_opened_once_and_keeps_the_later_row(
+    store: SqliteStore,
+) -> None:
+    tracker = IncidentTracker()
+    opened = tracker.update(alerts_frame([{"_id": "a1"}]))
+    grown = tracker.update(alerts_frame([{"_id": "a2", "minute": 1}]))
+    other = IncidentTracker().update(alerts_frame([{"_id": "b1", "host.name": "pc9"}]))
+
+    await store.write(SinkBatch(incidents=pl.concat([opened, other, grown])))
+
+    listed = {i["id"]: i["alert_count"] for i in store.list_incidents()}
+    assert listed == {opened["incident.id"][0]: 2, other["incident.id"][0]: 1}
+    shown = store.get_incident(opened["incident.id"][0])
+    assert [entry["state"] for entry in shown["history"]] == ["open"]
+    assert [a["_id"] for a in shown["alerts"]] == []  # no alert rows in this batch
+
+
 async def test_list_sorts_by_severity_then_last_seen_and_filters(store: SqliteStore) -> None:
     tracker = IncidentTracker()
     alerts = alerts_frame(
