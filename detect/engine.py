@@ -310,7 +310,7 @@ class CompiledRuleSet:
         )
         frequency: dict[tuple[str, str], int] = {
             (column, literal): n
-            for column, counts in zip(columns, counted, strict=False)
+            for column, counts in zip(columns, counted[:-1], strict=True)
             for literal, n in counts.iter_rows()
         }
         uniques = counted[-1].row(0, named=True) if counted[-1].width else {}

@@ -459,7 +459,7 @@ class KafkaSource:
             more = await consumer.getmany(timeout_ms=left_ms, max_records=self.max_records - count)
             if self._failed is not None or not self._ready or generation != self._generation:
                 break  # as in batches(): the next getmany raises, or reads these again
-            if not more and self._flying > 1 and self._caught_up(consumer, merged):
+            if not more and self._flying > 1 and not self._busy(merged):
                 # Caught up: nothing more is there to read, so the batch goes now and is
                 # parsed while the one before it is delivered.
                 break
@@ -473,27 +473,20 @@ class KafkaSource:
                 count += len(fresh)
         return merged
 
-    def _caught_up(
-        self, consumer: AIOKafkaConsumer, merged: Mapping[TopicPartition, list[Any]]
-    ) -> bool:
-        """Whether every assigned partition's known end is read (``merged`` included)."""
-        for tp in consumer.assignment():
-            held = merged.get(tp)
-            read = held[-1].offset + 1 if held else self._next.get(tp, 0)
-            high = consumer.highwater(tp)
-            if high is None or high > read:
-                return False
-        return True
+    def _busy(self, held: Mapping[TopicPartition, list[Any]] | None = None) -> tuple[str, ...]:
+        """Assigned partitions with records not read yet (or not known to have none).
 
-    def _busy(self) -> tuple[str, ...]:
-        """Assigned partitions with records not read yet (or not known to have none)."""
+        ``held``: records fetched for a batch not handed out yet, read as far as they go.
+        """
         consumer = self._consumer
         if consumer is None:
             return ()
         busy = []
         for tp in sorted(consumer.assignment()):
+            records = held.get(tp) if held else None
+            read = records[-1].offset + 1 if records else self._next.get(tp, 0)
             high = consumer.highwater(tp)
-            if high is None or high > self._next.get(tp, 0):
+            if high is None or high > read:
                 busy.append(f"{tp.topic}/{tp.partition}")
         return tuple(busy)
 
