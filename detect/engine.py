@@ -99,6 +99,10 @@ DENSE_SHARE = 0.5
 # A column whose sample has fewer distinct values than this share of its rows (executable
 # paths, hashes, users) is searched once per distinct value instead of once per row.
 REPETITIVE_SHARE = 0.5
+# A column searched row by row whose literals hit at most this share of the sample's rows
+# (the sum of their hits, an upper bound) is first narrowed by one regular expression to
+# the rows any of them occurs in (:meth:`CandidateIndex.with_prefilters`).
+PREFILTER_SHARE = 0.1
 # A rule whose columns repeat and can take at most this share of the rows it runs on as
 # distinct combinations (the product of each column's distinct values in the sample) is
 # evaluated once per distinct combination and joined back to its rows.
@@ -339,8 +343,16 @@ class CompiledRuleSet:
         totals: dict[str, int] = defaultdict(int)
         for (column, _), n in frequency.items():
             totals[column] += n
+        index = CandidateIndex(patterns)
+        rare = [
+            column
+            for column, (literals, _) in index.tables.items()
+            if column not in repetitive
+            and sum(frequency.get((column, literal), 0) for literal in literals)
+            <= PREFILTER_SHARE * rows
+        ]
         return self._replace(
-            _index=CandidateIndex(patterns),
+            _index=index.with_prefilters(rare),
             _combinations=combinations,
             _repetitive=repetitive,
             calibrated=True,

@@ -155,3 +155,31 @@ def test_keywords_see_every_text_column_when_rows_are_evaluated_once_each() -> N
     ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, RULE, pipeline="none")
     ruleset = ruleset.with_distinct_share(1.0)
     assert ruleset.evaluate(events).select("row", "rule_title").rows() == [(5, "Mimikatz anywhere")]
+
+
+HASH_RULE = """
+title: Known bad binary
+id: 2c7e4b1a-9d3f-4e5a-8b6c-7d8e9f0a1b2c
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    Hashes|contains:
+      - 'IMPHASH=0A1B2C3D4E5F60718293A4B5C6D7E8F9'
+      - 'SHA256=(.*)+'
+  condition: selection
+level: high
+"""
+
+
+def test_rare_literals_first_narrow_their_column_by_a_regex_and_match_alike() -> None:
+    hashes = [f"MD5={n:032X},SHA256={n:064X},IMPHASH={n:032X}" for n in range(400)]
+    hashes[7] = "MD5=0,IMPHASH=0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+    hashes[9] = "sha256=(.*)+"  # the literal's regex characters are only text
+    events = pl.DataFrame({"Hashes": hashes})
+    ruleset = CompiledRuleSet.from_yaml(HASH_RULE, pipeline="none").with_distinct_share(0.0)
+    calibrated = ruleset.calibrate(events).with_thresholds(one_step_rows=0)
+    assert set(calibrated._index.prefilters) == {"Hashes"}
+    assert calibrated.evaluate(events)["row"].to_list() == [7, 9]
+    # Where the literals are common, the column is searched as before.
+    common = pl.DataFrame({"Hashes": [hashes[7]] * 400})
+    assert not ruleset.calibrate(common)._index.prefilters

@@ -1,0 +1,53 @@
+"""A column narrowed by the alternation of its literals keeps exactly its candidates."""
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detect.candidates import PREFILTER_MAX_BYTES, CandidateIndex
+
+# Regex syntax, a line break and non-ASCII letters: all only text inside a literal.
+ALPHABET = st.sampled_from(list("ab.*+?()[]{}|^$\\-#& \nßσ🫵"))
+LITERALS = st.lists(st.text(ALPHABET, min_size=1, max_size=4), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=LITERALS,
+    second=LITERALS,
+    texts=st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=12)), min_size=1, max_size=30),
+    other=st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=12)), min_size=1, max_size=30),
+)
+def test_a_prefiltered_search_finds_the_same_groups_and_rows(
+    first: list[str], second: list[str], texts: list[str | None], other: list[str | None]
+) -> None:
+    rows = max(len(texts), len(other))
+    frame = pl.DataFrame(
+        {
+            "a": (texts * rows)[:rows],
+            "b": (other * rows)[:rows],
+        },
+        schema={"a": pl.String, "b": pl.String},
+    )
+    patterns = [
+        (frozenset(("a", literal) for literal in first),),
+        (frozenset(("b", literal) for literal in second),),
+        (frozenset({("a", first[0])}), frozenset({("b", second[-1])})),
+    ]
+    index = CandidateIndex(patterns)
+    narrowed = index.with_prefilters(["a", "b"])
+    assert set(narrowed.prefilters) == {"a", "b"}
+    plain = index.search(frame, str, set(), one_step_rows=0)
+    found = narrowed.search(frame, str, set(), one_step_rows=0)
+    assert [(g, r.to_list()) for g, r in found] == [(g, r.to_list()) for g, r in plain]
+
+
+def test_literals_too_long_to_compile_at_every_search_are_not_narrowed() -> None:
+    literals = [f"{n:08x}" for n in range(PREFILTER_MAX_BYTES // 8 + 1)]
+    index = CandidateIndex([(frozenset(("a", literal) for literal in literals),)])
+    assert index.with_prefilters(["a"]).prefilters == {}
+    assert set(
+        CandidateIndex([(frozenset(("a", lit) for lit in literals[:-1]),)])
+        .with_prefilters(["a"])
+        .prefilters
+    ) == {"a"}
