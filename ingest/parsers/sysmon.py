@@ -137,14 +137,19 @@ BEATS_DTYPE: Final = _struct_of([path for group in BEATS_PATHS.values() for path
 _NESTED_ROOTS: Final = ("EventData", "Event", "System")
 # A JSON ``\uXXXX`` escape (an odd run of backslashes before ``u``) can spell any key.
 _UNICODE_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u"
+# Where a line may hold a root as a key: a quoted name and a colon. A value (Sysmon's
+# ``"IntegrityLevel":"System"``) is followed by a comma or a bracket; inside a string
+# the quotes are escaped. One expression finds the lines any root or escape may be in.
+_ROOT_KEY = r'"{}"\s*:'
+_MAYBE_NESTED = r"\\u|" + _ROOT_KEY.format("(?:" + "|".join(_NESTED_ROOTS) + ")")
 
 
 def raw_dtype(texts: pl.Series) -> pl.Struct:
     """:data:`RAW_DTYPE` without the nested objects that no line of ``texts`` can hold.
 
-    A key can only be in a line whose text contains it in quotes, or spells it with a
-    ``\\u`` escape; a key absent from every line is null for every line either way, so
-    leaving it out of the struct changes no decoded value.
+    A key can only be in a line whose text holds it in quotes followed by a colon, or
+    spells it with a ``\\u`` escape; a key absent from every line is null for every line
+    either way, so leaving it out of the struct changes no decoded value.
 
     Examples
     --------
@@ -152,12 +157,15 @@ def raw_dtype(texts: pl.Series) -> pl.Struct:
     ['User', 'Hash', 'UtcTime']
     >>> len(raw_dtype(pl.Series(['{"System": {"EventID": 1}}'])).fields)
     55
+    >>> len(raw_dtype(pl.Series(['{"IntegrityLevel": "System"}'])).fields)
+    54
     """
-    escaped = texts.filter(texts.str.contains("\\u", literal=True))
-    if escaped.str.contains(_UNICODE_ESCAPE).any():
+    # One scan of the batch; the rare lines it finds are looked at root by root.
+    maybe = texts.filter(texts.str.contains(_MAYBE_NESTED))
+    if maybe.str.contains(_UNICODE_ESCAPE).any():
         return RAW_DTYPE
     absent = {
-        root for root in _NESTED_ROOTS if not texts.str.contains(f'"{root}"', literal=True).any()
+        root for root in _NESTED_ROOTS if not maybe.str.contains(_ROOT_KEY.format(root)).any()
     }
     if not absent:
         return RAW_DTYPE

@@ -159,6 +159,18 @@ def test_nested_key_spelled_with_a_unicode_escape_is_still_read() -> None:
     assert [row["process.name"] for row in rows] == [None, "a.exe"]
 
 
+def test_nested_keys_are_told_from_values_of_the_same_name() -> None:
+    # "System" as a value (an integrity level) holds no nested object; "System" as a key,
+    # spaced from its colon, does, and so does a root that only a later line names.
+    value = json.dumps({"EventID": 1, "Computer": "ws01", "IntegrityLevel": "System"})
+    spaced = '{"System" :\t{"EventID": 1, "Computer": "ws02"}}'
+    nested = json.dumps({"Event": {"EventData": {"Image": "C:\\x\\b.exe"}}, "EventID": 1})
+    assert [row["host.name"] for row in parse_rows([value, value])] == ["ws01", "ws01"]
+    rows = parse_rows([value, spaced, nested])
+    assert [row["host.name"] for row in rows] == ["ws01", "ws02", None]
+    assert [row["process.name"] for row in rows] == [None, None, "b.exe"]
+
+
 def test_large_batch_decoded_in_slices_keeps_positions_and_reasons() -> None:
     # Large enough to be decoded in slices side by side; the failures sit in both halves.
     lines = [json.dumps({"EventID": 1, "Computer": f"ws{index}"}) for index in range(10_000)]
