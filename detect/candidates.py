@@ -83,6 +83,7 @@ class CandidateIndex:
         for pattern in by_pattern:
             for slot in pattern:
                 numbers.setdefault(slot, len(numbers))
+        self.slots: tuple[Slot, ...] = tuple(numbers)  # by number
         self.groups: tuple[RuleGroup, ...] = tuple(
             RuleGroup(tuple(sorted({numbers[s] for s in p})), tuple(rules))
             for p, rules in by_pattern.items()
@@ -119,8 +120,18 @@ class CandidateIndex:
             schema={"slot": pl.UInt32, "group": pl.UInt32, "need": pl.UInt32},
             orient="row",
         )
-        # Columns searched only on the rows their regular expression finds (see below).
+        # Where a column's text is ASCII, a literal with any other character cannot occur
+        # in it: the ASCII literals of each column that has others (half of SigmaHQ's
+        # process_creation literals on CommandLine are emoji and other non-ASCII text).
+        self._ascii: dict[str, list[str]] = {
+            column: [literal for literal in literals if literal.isascii()]
+            for column, (literals, _) in self.tables.items()
+            if not all(literal.isascii() for literal in literals)
+        }
+        # Columns searched only on the rows their regular expression finds (see below),
+        # and the expression for the column's ASCII literals.
         self.prefilters: dict[str, str] = {}
+        self._ascii_prefilters: dict[str, str] = {}
 
     def with_prefilters(self, columns: Iterable[str]) -> CandidateIndex:
         """The same index, ``columns`` first narrowed to the rows any of their literals hit.
@@ -135,14 +146,22 @@ class CandidateIndex:
         """
         index = copy.copy(self)
         index.prefilters = {}
+        index._ascii_prefilters = {}
         for column in columns:
             if column not in self.tables:
                 continue
             literals = self.tables[column][0]
             if sum(len(literal.encode()) for literal in literals) > PREFILTER_MAX_BYTES:
                 continue
-            index.prefilters[column] = "|".join(pl.escape_regex(lit) for lit in literals)
+            index.prefilters[column] = _alternation(literals)
+            index._ascii_prefilters[column] = _alternation(self.literals(column, True))
         return index
+
+    def literals(self, column: str, ascii_text: bool) -> list[str]:
+        """The literals searched for in ``column``: only the ASCII ones in ASCII text."""
+        if ascii_text and column in self._ascii:
+            return self._ascii[column]
+        return self.tables[column][0]
 
     def search(
         self,
@@ -150,14 +169,16 @@ class CandidateIndex:
         lowered: Callable[[str], str],
         repetitive: Set[str],
         one_step_rows: int = ONE_STEP_ROWS,
+        ascii_text: Set[str] = frozenset(),
     ) -> list[tuple[RuleGroup, pl.Series]]:
         """Each group with candidates, and its candidate rows (``row``, u32, unique).
 
         ``lowered(column)`` names the lower-cased text of a column in ``frame``; columns
-        in ``repetitive`` are searched once per distinct value.
+        in ``repetitive`` are searched once per distinct value; the lower-cased text of
+        the columns in ``ascii_text`` is ASCII throughout ``frame``.
         """
         if frame.height < one_step_rows:
-            pairs = self.pairs(frame, lowered).sort("row")
+            pairs = self.pairs(frame, lowered, ascii_text).sort("row")
             by_group = pairs.partition_by("group", as_dict=True, include_key=False)
             found_rows = {int(key[0]): part.to_series() for key, part in by_group.items()}
             return [
@@ -166,11 +187,16 @@ class CandidateIndex:
                 if number in found_rows
             ]
         queries = []
-        for column, (literals, table) in self.tables.items():
+        for column, (_, table) in self.tables.items():
+            ascii_only = column in ascii_text
+            literals = self.literals(column, ascii_only)
+            if not literals:
+                continue
             if column in repetitive and frame.height >= REPETITIVE_MIN_ROWS:
                 queries.append(_column_hits(frame, lowered(column), literals, table, True))
                 continue
-            prefilter = self.prefilters.get(column)
+            prefilters = self._ascii_prefilters if ascii_only else self.prefilters
+            prefilter = prefilters.get(column)
             # One search per slice of rows, so the longest column is searched on every core.
             step = max(SLICE_ROWS, -(-frame.height // pl.thread_pool_size()))
             queries.extend(
@@ -203,21 +229,31 @@ class CandidateIndex:
                 found.append((group, rows.sort()))
         return found
 
-    def pairs(self, frame: pl.DataFrame, lowered: Callable[[str], str]) -> pl.DataFrame:
+    def pairs(
+        self,
+        frame: pl.DataFrame,
+        lowered: Callable[[str], str],
+        ascii_text: Set[str] = frozenset(),
+    ) -> pl.DataFrame:
         """Every (``row``, ``group``) where the group's pattern occurs, in one query.
 
         ``group`` numbers :attr:`groups`. The same candidates as :meth:`search` gives,
         with no per-column or per-slot step: for a short frame, where the fixed cost
         of each query is most of the work.
         """
-        if not self.tables:
+        searched = {
+            column: literals
+            for column in self.tables
+            if (literals := self.literals(column, column in ascii_text))
+        }
+        if not searched:
             return pl.DataFrame(schema={"row": pl.UInt32, "group": pl.UInt32})
         # Eager steps: a short frame costs less than planning a lazy query does.
         found = frame.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             *(
                 pl.col(lowered(column)).str.extract_many(literals, overlapping=True).alias(column)
-                for column, (literals, _) in self.tables.items()
+                for column, literals in searched.items()
             ),
         )
         hits = (
@@ -265,6 +301,11 @@ def _needed(slot: Slot) -> Slot:
                 same_length.append(literal)
                 needed.append((column, literal))
     return frozenset(needed)
+
+
+def _alternation(literals: Sequence[str]) -> str:
+    """A regular expression that matches where any of ``literals`` occurs."""
+    return "|".join(pl.escape_regex(literal) for literal in literals)
 
 
 def _column_hits(

@@ -483,8 +483,8 @@ class CompiledRuleSet:
         return _true_pairs(frame.lazy().select(exprs).collect(), None)
 
     def _run_fast(self, events: pl.DataFrame) -> pl.DataFrame:
-        frame = self._prepare(events)
-        return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame)])
+        frame, ascii_text = self._prepared(events)
+        return pl.concat([self._run_unfiltered(frame), self._run_candidates(frame, ascii_text)])
 
     def _verify_small(
         self, frame: pl.DataFrame, groups: list[tuple[list[int], pl.Series]]
@@ -540,15 +540,23 @@ class CompiledRuleSet:
         return _true_pairs(subset.select(self._plans[i].expr.alias(str(i)) for i in rules), rows)
 
     def _prepare(self, events: pl.DataFrame) -> pl.DataFrame:
+        return self._prepared(events)[0]
+
+    def _prepared(self, events: pl.DataFrame) -> tuple[pl.DataFrame, frozenset[str]]:
+        """The batch with its folded columns, and the columns whose text is all ASCII.
+
+        ASCII text folds to ASCII text, so the folded text of those is ASCII too.
+        """
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
         ascii_only = _ascii_only(frame, self._lowered)
         lowered = frame.with_columns(
             _folded(f, pl.col(f).cast(pl.String), ascii_only(f)) for f in self._lowered
         )
+        ascii_text = frozenset(f for f in self._lowered if ascii_only(f))
         if self.strategy == "naive" or not self._shared:
-            return lowered
-        return lowered.with_columns(self._shared)
+            return lowered, ascii_text
+        return lowered.with_columns(self._shared), ascii_text
 
     def _run_unfiltered(self, frame: pl.DataFrame) -> pl.DataFrame:
         if not self._index.unfiltered:
@@ -593,8 +601,13 @@ class CompiledRuleSet:
             .select("row", pl.lit(index, dtype=pl.UInt32).alias("rule_index"))
         )
 
-    def _run_candidates(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Each group of rules on its candidate rows, gathered once for the group."""
+    def _run_candidates(
+        self, frame: pl.DataFrame, ascii_text: frozenset[str] = frozenset()
+    ) -> pl.DataFrame:
+        """Each group of rules on its candidate rows, gathered once for the group.
+
+        ``ascii_text``: the columns whose text is ASCII throughout the batch.
+        """
         queries = []
         dense: list[int] = []
         # Groups on few rows run together (their fixed cost is most of their cost), the
@@ -602,7 +615,7 @@ class CompiledRuleSet:
         budget = self.together_rows
         together: list[tuple[list[int], pl.Series]] = []
         found_groups = self._index.search(
-            frame, _lowered_name, self._repetitive, self.one_step_rows
+            frame, _lowered_name, self._repetitive, self.one_step_rows, ascii_text
         )
         for group, rows in sorted(found_groups, key=lambda found: len(found[1])):
             rest = []

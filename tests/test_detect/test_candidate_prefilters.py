@@ -1,10 +1,12 @@
-"""A column narrowed by the alternation of its literals keeps exactly its candidates."""
+"""A column's search narrowed (by the alternation of its literals, or to its ASCII literals
+where its text is ASCII) keeps exactly its candidates."""
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detect.candidates import PREFILTER_MAX_BYTES, CandidateIndex
+from detect.candidates import PREFILTER_MAX_BYTES, CandidateIndex, RuleGroup
+from detect.patterns import Slot
 
 # Regex syntax, a line break and non-ASCII letters: all only text inside a literal.
 ALPHABET = st.sampled_from(list("ab.*+?()[]{}|^$\\-#& \nßσ🫵"))
@@ -37,9 +39,29 @@ def test_a_prefiltered_search_finds_the_same_groups_and_rows(
     index = CandidateIndex(patterns)
     narrowed = index.with_prefilters(["a", "b"])
     assert set(narrowed.prefilters) == {"a", "b"}
-    plain = index.search(frame, str, set(), one_step_rows=0)
-    found = narrowed.search(frame, str, set(), one_step_rows=0)
-    assert [(g, r.to_list()) for g, r in found] == [(g, r.to_list()) for g, r in plain]
+    ascii_text = {c for c in ("a", "b") if all(t is None or t.isascii() for t in frame[c])}
+    plain = _candidates(index, frame)
+    for searched in (index, narrowed):
+        for one_step_rows in (0, rows + 1):  # column by column, and in one step
+            for ascii_columns in (set(), ascii_text):
+                found = searched.search(frame, str, set(), one_step_rows, ascii_columns)
+                assert [(g, r.to_list()) for g, r in found] == plain
+
+
+def _candidates(index: CandidateIndex, frame: pl.DataFrame) -> list[tuple[RuleGroup, list[int]]]:
+    """Each group's rows where every slot has a literal in its column's text, in Python."""
+    slots = index.slots
+    texts = frame.rows(named=True)
+
+    def hit(slot: Slot, row: dict[str, str | None]) -> bool:
+        return any((text := row[column]) is not None and lit in text for column, lit in slot)
+
+    found = []
+    for group in index.groups:
+        rows = [n for n, row in enumerate(texts) if all(hit(slots[s], row) for s in group.slots)]
+        if rows:
+            found.append((group, rows))
+    return found
 
 
 def test_literals_too_long_to_compile_at_every_search_are_not_narrowed() -> None:

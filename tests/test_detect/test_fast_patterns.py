@@ -183,3 +183,30 @@ def test_rare_literals_first_narrow_their_column_by_a_regex_and_match_alike() ->
     # Where the literals are common, the column is searched as before.
     common = pl.DataFrame({"Hashes": [hashes[7]] * 400})
     assert not ruleset.calibrate(common)._index.prefilters
+
+
+EMOJI_RULE = """
+title: Emoji or Greek in a command line
+id: 7e1f0a2b-3c4d-4e5f-8a6b-9c0d1e2f3a4b
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    CommandLine|contains:
+      - '🫵'
+      - 'ΟΣ'
+      - '-exfil'
+  condition: selection
+level: medium
+"""
+
+
+def test_non_ascii_literals_are_searched_only_where_the_text_is_not_ascii() -> None:
+    ascii_lines = ["cmd /c dir", "x -EXFIL y", "plain"] * 10
+    mixed = [*ascii_lines, "run 🫵 now", "ΟΣΑ", "οσα"]
+    ruleset = CompiledRuleSet.from_yaml(EMOJI_RULE, pipeline="none").with_distinct_share(0.0)
+    for one_step_rows in (None, 0):  # in one step, and column by column
+        split = ruleset.with_thresholds(one_step_rows=one_step_rows)
+        found = split.evaluate(pl.DataFrame({"CommandLine": ascii_lines}))["row"].to_list()
+        assert found == list(range(1, 30, 3))
+        found = split.evaluate(pl.DataFrame({"CommandLine": mixed}))["row"].to_list()
+        assert found == [*range(1, 30, 3), 30, 31, 32]
