@@ -10,6 +10,9 @@ import importlib
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
@@ -21,7 +24,7 @@ from pydantic_settings import SettingsError
 from detect.cache import compile_rules
 from detect.engine import CompiledRuleSet
 from detect.pipeline_names import PIPELINE_NAMES
-from ingest.sources.events import CHUNK_BYTES, UNREADABLE, iter_events_file
+from ingest.sources.events import CHUNK_BYTES, UNREADABLE, DecodedEvents, iter_events_file
 from neakta.options import add_option, add_rules_option
 from neakta.preflight import OPERATOR_EXIT, describe, describe_settings_error, redact
 from neakta.settings import Settings, load_settings, rules_cache_dir
@@ -118,10 +121,30 @@ def _matches(
     Raises one of :data:`ingest.sources.events.UNREADABLE` where the events file cannot
     be read.
     """
-    ruleset = _compile(args.rules, args.pipeline, settings)
-    _print_problems(ruleset, err)
-    # Output names rules and lines only: decode just the fields the rules read.
-    for decoded in iter_events_file(args.events, columns=ruleset.columns_read):
+    # The rules are compiled while the first block of the file is read; output names
+    # rules and lines only, so just the fields the rules read are decoded.
+    with ThreadPoolExecutor(1, thread_name_prefix="rules") as pool:
+        compiling = pool.submit(_compile, args.rules, args.pipeline, settings)
+        chunks = iter_events_file(args.events, columns=lambda: compiling.result().columns_read)
+        with closing(chunks):
+            yield from _chunk_matches(args, compiling, chunks, err)
+
+
+def _chunk_matches(
+    args: argparse.Namespace,
+    compiling: Future[CompiledRuleSet],
+    chunks: Iterator[DecodedEvents],
+    err: TextIO,
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    try:
+        first = next(chunks, None)
+    finally:
+        # The rule problems come first, also where the events cannot be read.
+        ruleset = compiling.result()
+        _print_problems(ruleset, err)
+    if first is None:
+        return
+    for decoded in chain([first], chunks):
         for raw, position, reason in decoded.dead.iter_rows():
             print(f"{args.events}:{position + 1}: skipped: {reason}: {raw[:120]}", file=err)
         if not ruleset.calibrated and decoded.events.height:

@@ -11,11 +11,11 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol, TypeAlias
 
 import orjson
 import polars as pl
@@ -233,8 +233,14 @@ def read_events_file(path: str | Path) -> DecodedEvents:
     return decode_ndjson(data)
 
 
+Columns: TypeAlias = Sequence[str] | None
+"""The columns to decode (None: every field)."""
+
+
 def iter_events_file(
-    path: str | Path, chunk_bytes: int = CHUNK_BYTES, columns: Sequence[str] | None = None
+    path: str | Path,
+    chunk_bytes: int = CHUNK_BYTES,
+    columns: Columns | Callable[[], Columns] = None,
 ) -> Generator[DecodedEvents, None, None]:
     """Read an events file about ``chunk_bytes`` at a time, cut at line ends (Parquet: whole).
 
@@ -242,10 +248,14 @@ def iter_events_file(
     :func:`read_events_file`; memory is bounded by two chunks, not the file: the next one
     is read and decoded in a thread while the caller works on this one. With ``columns``,
     a chunk gives only those where :func:`decode_columns` can, which is faster; otherwise
-    it is decoded whole.
+    it is decoded whole. ``columns`` may be a function: it is called once, in the reading
+    thread, when the first block has been read, so the caller can work them out (compile
+    its rules) while the file is read; what it raises, the first chunk raises.
     """
     path = Path(path)
     if path.suffix == ".parquet":
+        if callable(columns):
+            columns()
         yield read_events_file(path)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="events-ahead") as pool:
@@ -263,7 +273,7 @@ def iter_events_file(
 
 
 def _decoded_chunks(
-    path: Path, chunk_bytes: int, columns: Sequence[str] | None
+    path: Path, chunk_bytes: int, columns: Columns | Callable[[], Columns]
 ) -> Generator[DecodedEvents, None, None]:
     with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as stream:
         first = 0
@@ -274,6 +284,8 @@ def _decoded_chunks(
         )
         for block in blocks:
             count = _line_count(block)
+            if callable(columns):
+                columns = columns()
             decoded = None
             if columns is not None:
                 decoded = decode_columns(block, columns, first_line=first, line_count=count)

@@ -47,6 +47,31 @@ def test_chunks_decode_only_the_columns_asked_for_typed_as_the_whole_chunk_types
     assert pl.concat([c.lines for c in chunks]).to_list() == list(range(7))
 
 
+def test_columns_worked_out_while_the_first_block_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b'{"a": 1, "b": "x"}\n' * 6)
+    asked: list[str] = []
+    released = threading.Event()
+
+    def columns() -> list[str]:
+        asked.append(threading.current_thread().name)
+        # The caller is still busy (compiling rules) when the block has been read.
+        assert released.wait(5)
+        return ["b"]
+
+    chunks = iter_events_file(path, chunk_bytes=40, columns=columns)
+    threading.Timer(0.05, released.set).start()
+    found = list(chunks)
+    assert len(found) == 3 and [c.events.columns for c in found] == [["b"]] * 3
+    assert len(asked) == 1 and asked[0].startswith("events-ahead")
+
+    def broken() -> list[str]:
+        raise ValueError("no rules")
+
+    with pytest.raises(ValueError, match="no rules"):
+        next(iter_events_file(path, chunk_bytes=40, columns=broken))
+
+
 def test_a_value_past_the_sample_that_does_not_fit_decodes_the_chunk_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
