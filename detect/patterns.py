@@ -78,7 +78,47 @@ def _slot_literal(node: StrMatch | Glob) -> tuple[str, str] | None:
 # word-boundary escapes, verbose mode) no literal is taken, and the rule simply runs on
 # every row.
 sre: Any = importlib.import_module("re._parser")  # the parser behind ``re``; no public API
-_DIALECT_TRAPS = ("[[", "[:", "&&", "--", "~~", "\\<", "\\>", "(?x", "\\p", "\\P")
+_DIALECT_TRAPS = ("\\<", "\\>", "(?x", "\\p", "\\P")
+# Inside a character class only: Rust reads ``&&``, ``--`` and ``~~`` as set operations and
+# ``[`` as a nested (or POSIX) class, where Python reads text. Outside one, both read text
+# (``cmd.exe /c a && b``).
+_CLASS_TRAPS = ("&&", "--", "~~", "[")
+
+
+def _class_texts(pattern: str) -> list[str] | None:
+    r"""What each character class of ``pattern`` holds; None where one is not closed.
+
+    A ``]`` first in a class (after ``[`` or ``[^``) is a member in both dialects.
+
+    >>> _class_texts(r"a[^]x\]]b[c-e]&&")
+    [']x\\]', 'c-e']
+    """
+    texts = []
+    at = 0
+    while at < len(pattern):
+        if pattern[at] == "\\":
+            at += 2
+            continue
+        if pattern[at] != "[":
+            at += 1
+            continue
+        start = at + 1 + pattern.startswith("^", at + 1)
+        end = start + pattern.startswith("]", start)
+        while end < len(pattern) and pattern[end] != "]":
+            end += 2 if pattern[end] == "\\" else 1
+        if end >= len(pattern):
+            return None
+        texts.append(pattern[start:end])
+        at = end + 1
+    return texts
+
+
+def _dialect_trap(pattern: str) -> bool:
+    """Whether Rust's engine may read ``pattern`` otherwise than Python's parser does."""
+    if any(trap in pattern for trap in _DIALECT_TRAPS):
+        return True
+    texts = _class_texts(pattern)
+    return texts is None or any(trap in text for text in texts for trap in _CLASS_TRAPS)
 
 
 @lru_cache(maxsize=4096)
@@ -93,7 +133,7 @@ def regex_literals(pattern: str) -> frozenset[str] | None:
     >>> regex_literals(r"\\w+`\\w+`") is None
     True
     """
-    if any(trap in pattern for trap in _DIALECT_TRAPS):
+    if _dialect_trap(pattern):
         return None
     try:
         parsed = sre.parse(pattern)

@@ -6,12 +6,14 @@ from hypothesis import strategies as st
 
 from detect.patterns import regex_literals
 
-ALPHABET = "abcAB./-_ x"
+ALPHABET = "abcAB./-_ x&~["
 pieces = st.one_of(
     st.text(alphabet=ALPHABET, min_size=1, max_size=6).map(
-        lambda s: "".join("\\" + c if c in "./-" else c for c in s)
+        lambda s: "".join("\\" + c if c in "./-[" else c for c in s)
     ),
     st.sampled_from([".", ".*", ".+", r"\s", r"\w+", "[ab]", "[^x]", r"\d{0,2}", "x?"]),
+    # Rust reads these classes otherwise than Python (set operations, nested classes).
+    st.sampled_from(["[ab&&a]", "[ab--a]", "[a~~b]", "[[a]b]", "[^]a]", r"[\]&]", "[a-c]"]),
 )
 
 
@@ -49,3 +51,15 @@ def test_rust_only_syntax_gives_no_literal() -> None:
     assert regex_literals(r"[[:alpha:]]abcd") is None
     assert regex_literals(r"\pLabcd") is None
     assert regex_literals(r"[a-z&&[^aeiou]]abcd") is None
+    assert regex_literals(r"[ab--a]abcd") is None
+    assert regex_literals(r"[a~~b]abcd") is None
+    assert regex_literals(r"abcd[x") is None  # a class never closed
+
+
+def test_set_operators_outside_a_class_are_text_in_both_dialects() -> None:
+    # SigmaHQ's Invoke-Obfuscation rules chain commands with "&&".
+    stdin = r'(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&.*"'
+    assert regex_literals(stdin) == frozenset({"environment", "invoke", "input"})
+    assert regex_literals(r"cmd /c a && b") == frozenset({"cmd /c a && b"})
+    assert regex_literals(r"x[^]&]--yz~~") == frozenset({"--yz~~"})
+    assert regex_literals(r"x[^]&&]--yz~~") is None  # "&&" inside the class
