@@ -25,6 +25,7 @@ from functools import lru_cache
 import polars as pl
 
 from detect.patterns import Pattern, Slot
+from detect.regexes import literal_alternation
 
 __all__ = [
     "ONE_STEP_ROWS",
@@ -153,8 +154,12 @@ class CandidateIndex:
             literals = self.tables[column][0]
             if sum(len(literal.encode()) for literal in literals) > PREFILTER_MAX_BYTES:
                 continue
-            index.prefilters[column] = _alternation(literals)
-            index._ascii_prefilters[column] = _alternation(self.literals(column, True))
+            index.prefilters[column] = literal_alternation(literals)
+            index._ascii_prefilters[column] = (
+                literal_alternation(self._ascii[column])
+                if column in self._ascii
+                else index.prefilters[column]
+            )
         return index
 
     def literals(self, column: str, ascii_text: bool) -> list[str]:
@@ -301,11 +306,6 @@ def _needed(slot: Slot) -> Slot:
                 same_length.append(literal)
                 needed.append((column, literal))
     return frozenset(needed)
-
-
-def _alternation(literals: Sequence[str]) -> str:
-    """A regular expression that matches where any of ``literals`` occurs."""
-    return "|".join(pl.escape_regex(literal) for literal in literals)
 
 
 def _column_hits(

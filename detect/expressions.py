@@ -43,7 +43,7 @@ from detect.ir import (
     StrMatch,
     TimePart,
 )
-from detect.regexes import trim_search_regex
+from detect.regexes import literal_alternation, trim_search_regex
 
 __all__ = ["INTERNAL_PREFIX", "Columns", "InlineColumns", "glob_body", "glob_regex", "to_expr"]
 
@@ -264,12 +264,12 @@ def _any_of(kind: StrKind, values: list[str]) -> Callable[[pl.Expr], pl.Expr]:
             return lambda target: target.str.contains_any(values)
         # Polars builds an Aho-Corasick automaton per call of ``contains_any``; a regex
         # of the escaped literals finds the same values and costs a fraction of that.
-        either = "|".join(pl.escape_regex(v) for v in values)
+        either = literal_alternation(values)
         return lambda target: target.str.contains(either)
     if kind is StrKind.EQ:
         return lambda target: target.is_in(values)
     # One anchored regex: its engine reads only the start or the end of a value.
-    either = "|".join(pl.escape_regex(v) for v in values)
+    either = literal_alternation(values)
     anchored = f"^(?:{either})" if kind is StrKind.PREFIX else f"(?:{either})$"
     return lambda target: target.str.contains(anchored)
 

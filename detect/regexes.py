@@ -14,14 +14,26 @@ module reads with certainty; anything else is returned unchanged.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["trim_search_regex"]
+import polars as pl
+
+__all__ = ["literal_alternation", "trim_search_regex"]
 
 # Escapes whose length this reader does not work out (hex, Unicode, classes by name).
 _LONG_ESCAPES = frozenset("xuUpPk")
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 # Verbose mode reads whitespace and ``#`` differently.
 _VERBOSE = re.compile(r"\(\?[a-zA-Z-]*x")
+
+
+def literal_alternation(literals: Iterable[str]) -> str:
+    r"""One regex, for Rust's engine, that matches where any of ``literals`` occurs.
+
+    >>> print(literal_alternation(["a.b", "c|d"]))
+    a\.b|c\|d
+    """
+    return "|".join(pl.escape_regex(literal) for literal in literals)
 
 
 def trim_search_regex(pattern: str) -> str:
