@@ -31,6 +31,7 @@ import polars as pl
 
 from detect import CompiledRuleSet
 from detect.correlation import CorrelationSlots
+from ingest.identity import fill_event_ids
 from ingest.sources import SourceBatch
 from respond.assembly import (
     Lookups,
@@ -91,12 +92,15 @@ class AlertStage:
         """The alerts and incidents of one family batch's ``matches``."""
         now = self.clock()
         alerts = []
+        hits = indicator_hits(events, self.lookups.indicators)
+        if hits.height:
+            # An indicator's alert names its event by id, as a rule's does.
+            events = fill_event_ids(events, hits.get_column("row"))
         if self.slots is not None:
             correlations = self.slots.correlator.correlations
             correlated = self.slots.correlate(events, matches)
             alerts.append(correlation_alerts(correlated, correlations.rules, self.lookups, now))
             matches = correlations.visible(matches)
-        hits = indicator_hits(events, self.lookups.indicators)
         parts = assemble_alerts(
             events,
             matches,

@@ -14,6 +14,7 @@ import polars as pl
 
 from detect import CompiledRuleSet
 from ingest.archive import EventArchive
+from ingest.identity import fill_event_ids
 from ingest.sources import SourceBatch
 from ingest.sources.parsing import ParsedBatch
 from neakta.stage import Stage
@@ -62,21 +63,31 @@ def detect_batch(
     A rule set not calibrated yet is calibrated on its first events and replaced in
     ``rulesets``. With ``archive`` the events are kept; with ``sources`` they are counted
     per source (and silent sources alerted on).
+
+    ``parsed`` may leave ``event.id`` to be computed (``parse_records(..., ids=False)``):
+    it is, for every event where the events are archived or a rule reads it (or every
+    text field), else for the matched events only, before ``make_alerts`` sees them.
     """
     # Partitions that still lag are not idle, whichever partitions this batch holds.
     make_alerts.touch(batch.busy)
     outputs: list[SinkBatch] = []
     matched = 0
-    for family, events in parsed.events.items():
+    for family, parsed_events in parsed.events.items():
+        events = parsed_events
         if archive is not None:
+            events = fill_event_ids(events)
             archive.write(family, events)
         ruleset = rulesets.get(family)
         if ruleset is None:
             continue
+        if _reads_event_ids(ruleset):
+            events = fill_event_ids(events)
         if not ruleset.calibrated:
             ruleset = rulesets[family] = ruleset.calibrate(events)
         matches = ruleset.evaluate(events)
         matched += matches.height
+        # Alerts and correlation windows name the matched events by their ids.
+        events = fill_event_ids(events, matches.get_column("row"))
         # Called with no matches too: stateful stages (correlation windows, incidents)
         # may have something to say about any batch.
         outputs.append(make_alerts(events, matches, ruleset))
@@ -86,3 +97,9 @@ def detect_batch(
         silence, counts = sources.observe(parsed.events)
         outputs.append(silence)
     return Detected(merge_outputs(outputs), matched, counts)
+
+
+def _reads_event_ids(ruleset: CompiledRuleSet) -> bool:
+    """Whether a rule reads ``event.id``: by name, or as one of every text field."""
+    columns = ruleset.columns_read
+    return columns is None or "event.id" in columns

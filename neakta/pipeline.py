@@ -4,8 +4,10 @@
 sinks, the dead-letter destination) and runs one short chain of calls per batch:
 
 1. :func:`ingest.sources.parsing.parse_records` parses each family's records and stamps
-   ``event.id`` and ``organization.id``;
-2. each family's rule set evaluates its events (:func:`neakta.detecting.detect_batch`);
+   ``organization.id`` (``event.id`` is left to step 2);
+2. each family's rule set evaluates its events (:func:`neakta.detecting.detect_batch`),
+   and the events that matched (all of them where they are archived) get their
+   ``event.id`` (:func:`ingest.identity.fill_event_ids`: the same id, computed for fewer);
 3. the :class:`neakta.stage.Stage` ``make_alerts(events, matches, ruleset)`` turns matches into a
    :class:`respond.sinks.SinkBatch` (enrichment, correlation, incidents);
 4. the dead letters, then every sink (all at once), are written
@@ -153,8 +155,13 @@ class Pipeline:
     def parse(self, batch: SourceBatch) -> tuple[ParsedBatch, ParserState]:
         """Parse and stamp ``batch``; the parser state as it left it (saved with it)."""
         parsers = self.checkpoint.parsers
+        # Ids are computed in detection, for the events that need one (most match nothing).
         parsed = parse_records(
-            batch.records, year=self.clock().year, forwarders=self.forwarders, state=parsers
+            batch.records,
+            year=self.clock().year,
+            forwarders=self.forwarders,
+            state=parsers,
+            ids=False,
         )
         return parsed, ParserState(dict(parsers.iis_fields))
 

@@ -107,6 +107,7 @@ def parse_records(
     year: int,
     forwarders: Mapping[str, str] | None = None,
     state: ParserState | None = None,
+    ids: bool = True,
 ) -> ParsedBatch:
     """Parse and stamp a batch of records of any families.
 
@@ -120,6 +121,9 @@ def parse_records(
         Forwarder or host name -> ministry id (see :func:`ingest.identity.stamp_events`).
     state
         Per-input parser state carried across batches (IIS ``#Fields:``); updated.
+    ids
+        False: ``event.id`` left null where :func:`ingest.identity.fill_event_ids`
+        can compute it later, for the events that need one.
 
     Returns
     -------
@@ -164,7 +168,7 @@ def parse_records(
                 result.dead.get_column("position"),
             )
             events[family], conflicted = stamp_with_conflicts(
-                result.events, subset[positions], forwarders=forwarders
+                result.events, subset[positions], forwarders=forwarders, ids=ids
             )
             conflicts.append(conflicted)
     merged = pl.concat(dead) if dead else empty_dead()
