@@ -229,7 +229,7 @@ class CandidateIndex:
             parts = sorted((rows_of[s] for s in group.slots), key=len)
             rows = parts[0]
             for other in parts[1:]:
-                rows = rows.filter(rows.is_in(other))
+                rows = rows.filter(rows.is_in(other.implode()))
             if len(rows):
                 found.append((group, rows.sort()))
         return found
