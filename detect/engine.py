@@ -73,7 +73,7 @@ from detect.folding import fold_expr
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipeline_names import DEFAULT_PIPELINE
 from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
-from detect.rowwise import RowProgram, compile_program, run_programs
+from detect.rowwise import LeafTests, RowProgram, compile_program, run_programs
 
 if TYPE_CHECKING:
     from sigma.rule import SigmaRule
@@ -182,8 +182,9 @@ class CompiledRuleSet:
         nodes = [r.node for r in self.rules]
         self._exprs = _Memo(lambda i: to_expr(nodes[i], cols).alias(str(i)))
         self._plans = _Memo(lambda i: plan_rule(nodes[i], cols, shared))
+        self._leaf_tests = LeafTests(_lowered_name)
         self._programs: _Memo[RowProgram | None] = _Memo(
-            lambda i: compile_program(nodes[i], shared, _lowered_name)
+            lambda i: compile_program(nodes[i], shared, _lowered_name, self._leaf_tests)
         )
         self._keywords = [has_keywords(r.node) for r in self.rules]
         self.calibrated = False
@@ -511,7 +512,7 @@ class CompiledRuleSet:
                 rowwise.append((compiled, rows))
             if left:
                 rest.append((left, rows))
-        found = [run_programs(frame, rowwise, _lowered_name)] if rowwise else []
+        found = [run_programs(frame, rowwise, _lowered_name, self._leaf_tests)] if rowwise else []
         if rest:
             found.append(self._verify_rest(frame, rest))
         return found

@@ -13,11 +13,13 @@ and numbers, null-ness for ``exists``, and the boolean columns of shared conjunc
 missing or null value fails every test, and ``not`` of a failed test holds: the same truth
 as the expressions, which read null as false at the root and under each ``not``.
 
-Only some nodes are compiled: string tests, wildcards (as Python regexes anchored like the
-Polars ones), integers, booleans, ``exists`` and null tests, and ``and``/``or``/``not``.
-A rule with any other node (a regex, whose Rust syntax Python does not share; a
-comparison, a network, a field reference, a time part, a keyword) has no program and is
-verified in Polars as before.
+Python tests string tests, wildcards (as Python regexes anchored like the Polars ones),
+integers, booleans, ``exists`` and null tests, and ``and``/``or``/``not``. Any other test
+of one field (a regex, whose Rust syntax Python does not share; a comparison, a network, a
+field reference, a time part) is a *leaf test* (:class:`LeafTests`): its own Polars
+expression, the one the rule's expression holds, runs once per batch on the rows the
+programs verify, and the program reads its truth like a column. A keyword (a test of
+every text field) has no program: such a rule is verified in Polars as before.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ from dataclasses import dataclass
 import polars as pl
 
 from detect import ir
-from detect.expressions import glob_body
+from detect.expressions import InlineColumns, glob_body, to_expr
 from detect.folding import fold
+from detect.plans import has_keywords, lowered_fields
 
-__all__ = ["RowProgram", "compile_program", "run_programs"]
+__all__ = ["LeafTests", "RowProgram", "compile_program", "run_programs"]
 
 # An input of a program: (kind, name). Kinds: "lower" (the engine's case-folded column of
 # a field, read as it is), "text" (a field as text), "present" (whether a field is not
-# null), "flag" (a shared conjunct's boolean column, read as it is).
+# null), "flag" (a shared conjunct's boolean column, read as it is), "test" (a leaf test's
+# truth, see LeafTests).
 Input = tuple[str, str]
 Verify = Callable[..., list[int]]
 
@@ -56,10 +60,66 @@ class _UnsupportedError(Exception):
     """A node the row-by-row programs do not compile."""
 
 
+class _PreparedColumns(InlineColumns):
+    """Case-folded text from the columns the engine prepared (``lowered(field)``)."""
+
+    def __init__(self, lowered: Callable[[str], str]) -> None:
+        super().__init__()
+        self._lowered = lowered
+
+    def lower(self, field: str) -> pl.Expr:
+        return pl.col(self._lowered(field))
+
+
+class LeafTests:
+    """The leaf tests of a rule set's programs, each named once with its Polars expression.
+
+    A leaf test is a test of one field that Python does not run (a regex, a comparison, a
+    network, a field reference, a time part). Its expression is the one the rule's own
+    expression holds for it (:func:`detect.expressions.to_expr`, reading case-folded text
+    from ``lowered(field)``), with null read as false, as there; so a program reading its
+    truth keeps the rule's. A leaf that several rules hold is one column per batch.
+
+    >>> tests = LeafTests(lambda field: "lc_" + field)
+    >>> name = tests.name(ir.Regex("CommandLine", "a.c"))
+    >>> name == tests.name(ir.Regex("CommandLine", "a.c")), tests.columns(name)
+    (True, ('CommandLine',))
+    """
+
+    def __init__(self, lowered: Callable[[str], str]) -> None:
+        self._lowered = lowered
+        self._cols = _PreparedColumns(lowered)
+        self._names: dict[ir.Node, str] = {}
+        self._tests: dict[str, tuple[pl.Expr, tuple[str, ...]]] = {}
+
+    def name(self, node: ir.Node) -> str:
+        """The name of the leaf's truth column (the same for an equal leaf)."""
+        found = self._names.get(node)
+        if found is None:
+            found = self._names[node] = f"leaf{len(self._names)}"
+            read = ir.fields_of(node) | {self._lowered(f) for f in lowered_fields(node)}
+            self._tests[found] = (to_expr(node, self._cols), tuple(sorted(read)))
+        return found
+
+    def expr(self, name: str) -> pl.Expr:
+        """The leaf's truth on a prepared frame (never null)."""
+        return self._tests[name][0]
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        """The columns of the prepared frame the leaf reads."""
+        return self._tests[name][1]
+
+
 class _Builder:
-    def __init__(self, shared: Mapping[ir.Node, str], lowered: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        shared: Mapping[ir.Node, str],
+        lowered: Callable[[str], str],
+        tests: LeafTests | None,
+    ) -> None:
         self.shared = shared
         self.lowered = lowered
+        self.tests = tests
         self.inputs: dict[Input, str] = {}
         self.constants: dict[str, object] = {}
 
@@ -102,7 +162,13 @@ class _Builder:
             case ir.IsNull(field):
                 return f"(not {self.column('present', field)})"
             case _:
-                raise _UnsupportedError(type(node).__name__)
+                return self._leaf(node)
+
+    def _leaf(self, node: ir.Node) -> str:
+        """A test of one field that Python does not run: its truth, read as a column."""
+        if self.tests is None or has_keywords(node):
+            raise _UnsupportedError(type(node).__name__)
+        return self.column("test", self.tests.name(node))
 
     def _text(self, field: str, cased: bool) -> str:
         return self.column("text", field) if cased else self.column("lower", field)
@@ -156,12 +222,16 @@ def glob_pattern(parts: tuple[str, ...], *, lower: bool) -> str:
 
 
 def compile_program(
-    node: ir.Node, shared: Mapping[ir.Node, str], lowered: Callable[[str], str]
+    node: ir.Node,
+    shared: Mapping[ir.Node, str],
+    lowered: Callable[[str], str],
+    tests: LeafTests | None = None,
 ) -> RowProgram | None:
     """The rule's program, or None where it holds a node that is verified in Polars only.
 
     ``shared`` names the boolean column of each shared conjunct; ``lowered(field)`` the
-    case-folded column of a field.
+    case-folded column of a field; ``tests`` the rule set's leaf tests (None: a rule
+    with a leaf test has no program).
 
     >>> rule = ir.And((ir.StrMatch("Image", ir.StrKind.SUFFIX, "\\\\CMD.exe"),
     ...                ir.Not(ir.StrMatch("CommandLine", ir.StrKind.CONTAINS, "/c"))))
@@ -171,7 +241,7 @@ def compile_program(
     >>> program.verify([0, 1, 2], ["c:\\\\cmd.exe", "c:\\\\cmd.exe", None], ["/c dir", "", None])
     [1]
     """
-    builder = _Builder(shared, lowered)
+    builder = _Builder(shared, lowered, tests)
     try:
         test = builder.build(node)
     except _UnsupportedError:
@@ -185,15 +255,21 @@ def compile_program(
     return RowProgram(tuple(builder.inputs), verify)
 
 
-def _source(key: Input, lowered: Callable[[str], str]) -> str:
-    """The column of the prepared frame an input is read from."""
+def _sources(key: Input, lowered: Callable[[str], str], tests: LeafTests | None) -> tuple[str, ...]:
+    """The columns of the prepared frame an input is read from."""
     kind, name = key
-    return lowered(name) if kind == "lower" else name
+    if kind == "test":
+        assert tests is not None, "a program with a leaf test runs with its LeafTests"
+        return tests.columns(name)
+    return (lowered(name),) if kind == "lower" else (name,)
 
 
-def _input_expr(key: Input, lowered: Callable[[str], str]) -> pl.Expr:
+def _input_expr(key: Input, lowered: Callable[[str], str], tests: LeafTests | None) -> pl.Expr:
     kind, name = key
-    column = pl.col(_source(key, lowered))
+    if kind == "test":
+        assert tests is not None
+        return tests.expr(name).alias(f"{kind}:{name}")
+    column = pl.col(_sources(key, lowered, tests)[0])
     if kind == "text":
         column = column.cast(pl.String)
     elif kind == "present":
@@ -205,18 +281,20 @@ def run_programs(
     frame: pl.DataFrame,
     groups: Sequence[tuple[Sequence[tuple[int, RowProgram]], pl.Series]],
     lowered: Callable[[str], str],
+    tests: LeafTests | None = None,
 ) -> pl.DataFrame:
     """(row, rule_index) where each group's rules hold on the group's rows.
 
     ``groups``: rules (index, program) and the rows (u32, sorted, unique) they run on.
-    The rows any group needs are gathered once, each column a Python list.
+    The rows any group needs are gathered once, each column a Python list; the leaf
+    tests (``tests``, those the programs were compiled with) run in the same select.
     """
     if not groups:
         return pl.DataFrame(schema={"row": pl.UInt32, "rule_index": pl.UInt32})
     rows = pl.concat([rows for _, rows in groups]).unique().sort()
     keys = list(dict.fromkeys(k for rules, _ in groups for _, p in rules for k in p.inputs))
-    sources = list(dict.fromkeys(_source(k, lowered) for k in keys))
-    gathered = frame.select(sources)[rows].select(_input_expr(k, lowered) for k in keys)
+    sources = list(dict.fromkeys(c for k in keys for c in _sources(k, lowered, tests)))
+    gathered = frame.select(sources)[rows].select(_input_expr(k, lowered, tests) for k in keys)
     values = {k: gathered.get_column(f"{k[0]}:{k[1]}").to_list() for k in keys}
     row_ids = rows.to_list()
     position = {row: n for n, row in enumerate(row_ids)}

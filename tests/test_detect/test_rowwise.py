@@ -11,7 +11,7 @@ from detect.folding import fold_expr
 from detect.ir import fields_of
 from detect.plans import lowered_fields
 from detect.reference import reference_matches
-from detect.rowwise import compile_program, run_programs
+from detect.rowwise import LeafTests, compile_program, run_programs
 from tests.test_detect.test_agreement import events, rules
 
 SCHEMA: dict[str, pl.DataType] = {
@@ -105,7 +105,7 @@ def test_rules_with_strings_wildcards_numbers_and_not_match_alike_row_by_row() -
     assert polars == expected
 
 
-def test_a_rule_with_a_regex_has_no_program_and_is_verified_in_polars() -> None:
+def test_a_regex_is_a_leaf_test_run_by_polars_inside_the_rules_program() -> None:
     ruleset = CompiledRuleSet.from_yaml(
         """
 title: Carets
@@ -120,9 +120,29 @@ detection:
         pipeline="none",
     )
     node = ruleset.rules[0].node
-    assert compile_program(node, {}, str) is None
-    events = pl.DataFrame({"CommandLine": ["cmd /c e^c^ho", "cmd /c echo"]})
-    assert ruleset.evaluate(events)["row"].to_list() == [0]
+    assert compile_program(node, {}, str) is None  # without leaf tests: Polars only
+    tests = LeafTests(str)
+    program = compile_program(node, {}, str, tests)
+    assert program is not None
+    assert [kind for kind, _ in program.inputs] == ["lower", "test"]
+    events = pl.DataFrame({"CommandLine": ["cmd /c e^c^ho", "cmd /c echo", None, "cmd ^^"]})
+    every_row = pl.Series("row", range(events.height), dtype=pl.UInt32)
+    found = run_programs(events, [([(0, program)], every_row)], str, tests)
+    assert found["row"].to_list() == [0, 3]
+    rowwise, polars = _both(
+        """
+title: Carets
+id: 3c4d5e6f-7a8b-4c9d-8e0f-2a3b4c5d6e7f
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    CommandLine|contains: 'cmd'
+    CommandLine|re: '\\^.*\\^'
+  condition: selection
+""",
+        events,
+    )
+    assert rowwise == polars == [(0, "Carets"), (3, "Carets")]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -132,14 +152,17 @@ def test_a_rule_program_matches_the_rows_the_reference_matcher_does(
 ) -> None:
     ruleset = CompiledRuleSet.from_yaml(rule_text, pipeline="none")
     node = ruleset.rules[0].node
-    program = compile_program(node, {}, lambda field: "lc_" + field)
+    tests = LeafTests(lambda field: "lc_" + field)
+    program = compile_program(node, {}, lambda field: "lc_" + field, tests)
     if program is None or "d" in fields_of(node):
-        return  # verified in Polars; list fields never reach the row-by-row path
+        return  # keywords are verified in Polars; list fields never reach this path
     frame = pl.DataFrame(batch, schema=SCHEMA)
     prepared = frame.with_columns(
         fold_expr(pl.col(f).cast(pl.String)).alias("lc_" + f) for f in lowered_fields(node)
     )
     every_row = pl.Series("row", range(frame.height), dtype=pl.UInt32)
-    found = run_programs(prepared, [([(0, program)], every_row)], lambda field: "lc_" + field)
+    found = run_programs(
+        prepared, [([(0, program)], every_row)], lambda field: "lc_" + field, tests
+    )
     expected = reference_matches(SigmaRule.from_yaml(rule_text), batch)
     assert found["row"].to_list() == expected
