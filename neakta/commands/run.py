@@ -39,6 +39,7 @@ from neakta import kafka_wiring, outputs, wiring
 from neakta.alerting import AlertStage
 from neakta.commands.run_checks import preflight, secrets
 from neakta.commands.run_options import add_common_options, add_run_options
+from neakta.heap import quiet_collector
 from neakta.pipeline import Pipeline
 from neakta.preflight import OPERATOR_EXIT, OperatorError, describe, redact
 from neakta.reload import RuleReload
@@ -161,7 +162,8 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
             routing.attach(pipeline, stages.stage)
         reload.attach(pipeline, interval_s=settings.run.reload_interval_s)
         _log.info("started: %s, %d rules", mode, len(first.rules))
-        code = await _consume(pipeline, source, args, settings)
+        with quiet_collector():
+            code = await _consume(pipeline, source, args, settings)
     finally:
         reload.detach()
         for signum in (signal.SIGTERM, signal.SIGINT):
