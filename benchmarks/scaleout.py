@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -240,9 +241,13 @@ def _numbers(text: str) -> list[int]:
 
 
 def _variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME:VAR=VALUE,VAR=VALUE`` -> name and environment."""
+    """``NAME:VAR=VALUE,VAR=VALUE`` -> name and environment.
+
+    A comma not followed by ``VAR=`` belongs to the value (``_RJEM_MALLOC_CONF=a:1,b:2``).
+    """
     name, _, assignments = text.partition(":")
-    env = dict(part.split("=", 1) for part in assignments.split(",") if part)
+    parts = re.split(r",(?=[A-Za-z_][A-Za-z0-9_]*=)", assignments)
+    env = dict(part.split("=", 1) for part in parts if part)
     return name or "default", env
 
 
