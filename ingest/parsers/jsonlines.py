@@ -1,12 +1,12 @@
 """Decode JSON object lines with an explicit schema, isolating the lines that fail.
 
-The fast path is Polars' NDJSON reader over the whole batch, where it reads exactly what
-:meth:`polars.Expr.str.json_decode` would (see :func:`_read_lines`), else
-:meth:`polars.Expr.str.json_decode` over the whole batch (cut into slices decoded side
-by side, one per thread of the Polars pool, when it is large). Polars
-fails the whole batch when any line is not valid JSON or does not fit the schema, so
-only then do the slower steps run: orjson reads each line once, which names the lines
-that are not JSON objects and the objects whose field types do not fit the schema (an
+The fast path is Polars' NDJSON reader, given a few thousand lines at a time, where it
+reads exactly what :meth:`polars.Expr.str.json_decode` would (see :func:`_read_lines`),
+else :meth:`polars.Expr.str.json_decode` over the whole batch (cut into slices decoded
+side by side, one per thread of the Polars pool, when it is large). Polars fails the
+whole batch when any line is not valid JSON or does not fit the schema, so only then do
+the slower steps run: orjson reads each line once, which names the lines that are not
+JSON objects and the objects whose field types do not fit the schema (an
 object or a list where a scalar is expected, and so on), and the lines left are decoded
 again in one call. That costs about one orjson parse per line, however many lines are
 bad. Should Polars still refuse what the type check let through, the batch is halved
@@ -60,6 +60,12 @@ def _strings(expr: pl.Expr, dtype: PolarsDataType) -> list[pl.Expr]:
 
 _RENDERED: Final = r'^(?:\[|\{"|\{\}$)'
 
+# The reader is given this many lines at a time: a few megabytes, which the allocator
+# reuses from one read to the next, where a whole batch's buffer (130 MB for 46,000
+# Sysmon lines) is mapped and faulted in afresh every time: about 1-1.5 µs an event of
+# CPU in a worker thread, and more under load.
+_READ_LINES: Final = 2_048
+
 
 def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
     """``texts.str.json_decode(dtype)`` through Polars' NDJSON reader, or None.
@@ -75,17 +81,22 @@ def _read_lines(texts: pl.Series, dtype: pl.Struct) -> pl.Series | None:
         return None
     if texts.str.contains("[\n\r]").any():
         return None
-    # One buffer of the lines. Joined by Python from the lines' bytes: Polars' own join
-    # then .item() copies the buffer twice more (about 0.75 µs an event of 2.9 KB lines).
-    lines = io.BytesIO(b"\n".join(texts.cast(pl.Binary).to_list()))
-    try:
-        frame = pl.read_ndjson(lines, schema={f.name: f.dtype for f in dtype.fields})
-    except _DECODE_ERRORS:
-        return None
-    if frame.height != texts.len():
-        return None
+    schema = {f.name: f.dtype for f in dtype.fields}
+    frames: list[pl.DataFrame] = []
+    for start in range(0, texts.len(), _READ_LINES):
+        part = texts.slice(start, _READ_LINES)
+        # One buffer of these lines, joined by Python from their bytes: Polars' own join
+        # then .item() copies the buffer twice more.
+        lines = io.BytesIO(b"\n".join(part.cast(pl.Binary).to_list()))
+        try:
+            frame = pl.read_ndjson(lines, schema=schema)
+        except _DECODE_ERRORS:
+            return None
+        if frame.height != part.len():
+            return None
+        frames.append(frame)
     # The reader gives a chunk per slice it read; later steps run faster on one.
-    frame = frame.rechunk()
+    frame = pl.concat(frames, rechunk=True)
     fields = [leaf for name, kind in frame.schema.items() for leaf in _strings(pl.col(name), kind)]
     # Starts with "[" or '{"', or is "{}": one regular expression per field.
     rendered = [f.str.contains(_RENDERED).any() for f in fields]

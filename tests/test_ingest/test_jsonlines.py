@@ -119,3 +119,26 @@ def test_the_ndjson_reader_steps_aside_for_an_object_where_text_is_expected() ->
 
     assert _read_lines(texts, DTYPE) is None
     assert decode_objects(texts, DTYPE)[1].to_list() == [None, TYPE_MISMATCH]
+
+
+def test_a_batch_read_a_few_thousand_lines_at_a_time_keeps_every_line_in_order() -> None:
+    lines = [json.dumps({"EventID": str(n), "Image": f"C:\\{n}.exe"}) for n in range(5_000)]
+    texts = pl.Series("line", lines)
+
+    read = _read_lines(texts, DTYPE)
+
+    assert read is not None
+    assert read.n_chunks() == 1
+    assert read.to_list() == texts.str.json_decode(DTYPE).to_list()
+
+
+def test_a_bad_line_in_a_later_read_is_still_isolated() -> None:
+    lines = [json.dumps({"EventID": str(n)}) for n in range(5_000)]
+    lines[4_500] = '{"EventID": 1, "Image": ["a", "b"]}'
+    texts = pl.Series("line", lines)
+
+    values, reasons = decode_objects(texts, DTYPE)
+
+    assert _read_lines(texts, DTYPE) is None
+    assert [n for n, reason in enumerate(reasons.to_list()) if reason] == [4_500]
+    assert values[4_499]["EventID"] == "4499" and values[4_501]["EventID"] == "4501"
