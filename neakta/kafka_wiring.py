@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("neakta.run")
 
-__all__ = ["IncidentRouting", "checkpoint_store", "incident_routing", "kafka_source"]
+__all__ = [
+    "IncidentRouting",
+    "checkpoint_store",
+    "consumer_options",
+    "incident_routing",
+    "kafka_source",
+]
 
 
 def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
@@ -47,6 +53,19 @@ def _kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
             password=reveal(kafka.password),
             ca_file=kafka.ca_file,
         ),
+    }
+
+
+def consumer_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """What the settings give the consumer beyond the source's own parameters.
+
+    >>> consumer_options(KafkaSettings(session_timeout_ms=2000))
+    {'session_timeout_ms': 2000, 'heartbeat_interval_ms': 3000, 'check_crcs': False}
+    """
+    return {
+        "session_timeout_ms": kafka.session_timeout_ms,
+        "heartbeat_interval_ms": kafka.heartbeat_interval_ms,
+        "check_crcs": kafka.check_crcs,
     }
 
 
@@ -101,8 +120,7 @@ async def kafka_source(
         linger_ms=kafka.linger_ms,
         max_record_bytes=max_record_bytes,
         stop=stop,
-        session_timeout_ms=kafka.session_timeout_ms,
-        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        **consumer_options(kafka),
         # Partition p of every co-partitioned topic to one consumer: one correlation slot.
         partition_assignment_strategy=(RangePartitionAssignor,),
         on_assigned=on_assigned,
