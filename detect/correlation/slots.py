@@ -88,6 +88,7 @@ class CorrelationSlots:
     """The slot of each alert given since the caller last cleared it, by alert id."""
     _offsets: dict[int, dict[TopicPartition, int]] = field(default_factory=dict, init=False)
     _dirty: set[int] = field(default_factory=set, init=False)
+    _batch_now: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.slots[FILE_SLOT] = self.correlator
@@ -127,8 +128,13 @@ class CorrelationSlots:
         return self._noted(FILE_SLOT, self._slot(FILE_SLOT).finish(names))
 
     def touch(self, busy: Iterable[str]) -> None:
-        """Inputs that still lag (records not read yet): not idle, however silent."""
-        now = self._now()
+        """A batch begins; ``busy`` inputs (records not processed yet) are not idle.
+
+        The processing clock is read here once for the whole batch, up to its
+        :meth:`tick`: however long its families take, an input cannot go idle between
+        them while its records wait in the batch.
+        """
+        now = self._batch_now = self._now()
         lagging = list(busy)
         if now is None or not lagging:
             return
@@ -136,8 +142,9 @@ class CorrelationSlots:
             correlator.touch(lagging, now_s=now)
 
     def tick(self, busy: Iterable[str] = ()) -> pl.DataFrame:
-        """No record came: release idle inputs (not those in ``busy``, which still lag)."""
-        now = self._now()
+        """The batch ends (or no record came): release idle inputs, not those in ``busy``."""
+        now = self._reading()
+        self._batch_now = None
         if now is None:
             return pl.DataFrame(schema=ALERT_SCHEMA)
         lagging = list(busy)
@@ -149,6 +156,10 @@ class CorrelationSlots:
                 self._dirty.add(slot)
                 found.append(self._noted(slot, alerts))
         return pl.concat(found) if found else pl.DataFrame(schema=ALERT_SCHEMA)
+
+    def _reading(self) -> float | None:
+        """The processing time of the batch under way (read by :meth:`touch`), else now."""
+        return self._batch_now if self._batch_now is not None else self._now()
 
     def _noted(self, slot: int, alerts: pl.DataFrame) -> pl.DataFrame:
         self.alert_slots.update(dict.fromkeys(alerts.get_column("alert_id").to_list(), slot))
@@ -195,7 +206,7 @@ class CorrelationSlots:
             slots = pl.repeat(FILE_SLOT, events.height, dtype=pl.Int32, eager=True)
         present = slots.unique().sort().to_list() or [FILE_SLOT]
         inputs = events.get_column(_INPUT).cast(pl.String) if _INPUT in events.columns else None
-        now = self._now()
+        now = self._reading()
         found = []
         for slot in present:
             self._dirty.add(slot)

@@ -403,7 +403,9 @@ class KafkaSource:
                         # The fetcher's next request goes out now, not at this batch's commit.
                         for _ in range(self.fetcher_steps):
                             await asyncio.sleep(0)
-                        batch = replace(self._batch(fetched), busy=self._busy())
+                        batch = self._batch(fetched)
+                        # Its own partitions too: their records are not processed yet.
+                        batch = replace(batch, busy=self._busy(delivered=fetched))
                     else:
                         batch = SourceBatch(busy=self._busy())
                 except BaseException:
@@ -473,10 +475,17 @@ class KafkaSource:
                 count += len(fresh)
         return merged
 
-    def _busy(self, held: Mapping[TopicPartition, list[Any]] | None = None) -> tuple[str, ...]:
+    def _busy(
+        self,
+        held: Mapping[TopicPartition, list[Any]] | None = None,
+        *,
+        delivered: Mapping[TopicPartition, list[Any]] | None = None,
+    ) -> tuple[str, ...]:
         """Assigned partitions with records not read yet (or not known to have none).
 
         ``held``: records fetched for a batch not handed out yet, read as far as they go.
+        ``delivered``: records of the batch being handed out; their partitions are busy
+        too (read to their end, yet not processed).
         """
         consumer = self._consumer
         if consumer is None:
@@ -486,7 +495,7 @@ class KafkaSource:
             records = held.get(tp) if held else None
             read = records[-1].offset + 1 if records else self._next.get(tp, 0)
             high = consumer.highwater(tp)
-            if high is None or high > read:
+            if high is None or high > read or (delivered and delivered.get(tp)):
                 busy.append(f"{tp.topic}/{tp.partition}")
         return tuple(busy)
 

@@ -88,8 +88,8 @@ class SourceBatch:
         Inputs (files) that ended with this batch: their event time no longer holds
         anything back.
     busy
-        Inputs known to hold records not read yet (Kafka partitions with lag): they are
-        not idle, however long they have been silent.
+        Inputs known to hold records not processed yet (Kafka: the batch's own partitions,
+        and those with lag): they are not idle, however long they have been silent.
     """
 
     records: pl.DataFrame = field(default_factory=empty_records)

@@ -129,6 +129,9 @@ async def test_batches_carry_every_record_once_with_its_header_and_position(
     positions = [offset for batch in batches for offset in batch.position.values()]
     assert positions == sorted(positions)
     assert positions[-1] == 300
+    # Its records are not processed yet: the partition holds the watermark, even when
+    # the batch read it to its end.
+    assert [batch.busy for batch in batches] == [(f"{topic}/0",)] * len(batches)
 
 
 @pytest.mark.integration

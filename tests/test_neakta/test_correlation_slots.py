@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable
 from pathlib import Path
 
@@ -39,18 +40,18 @@ ATTACK = load_attack()
 FIRST, MIDDLE, END = LINES[:288], LINES[288:300], LINES[300:]
 
 
-def kafka_batch(placed: list[tuple[int, int, str]]) -> SourceBatch:
+def kafka_batch(placed: list[tuple[int, int, str]], topic: str = TOPIC) -> SourceBatch:
     """A batch as KafkaSource makes it from (partition, offset, line) records."""
     parts = []
     position: dict[Hashable, int] = {}
     for partition in sorted({p for p, _, _ in placed}):
         records = [
-            ConsumerRecord(TOPIC, p, o, 0, 0, None, line.encode(), None, -1, len(line), ())
+            ConsumerRecord(topic, p, o, 0, 0, None, line.encode(), None, -1, len(line), ())
             for p, o, line in placed
             if p == partition
         ]
-        parts.append(records_frame(TOPIC, partition, records, family="firewall", ministry="mef"))
-        position[TopicPartition(TOPIC, partition)] = records[-1].offset + 1
+        parts.append(records_frame(topic, partition, records, family="firewall", ministry="mef"))
+        position[TopicPartition(topic, partition)] = records[-1].offset + 1
     good, dead = decode_records(pl.concat(parts), max_bytes=1 << 20)
     return SourceBatch(good, dead, position)
 
@@ -107,6 +108,33 @@ async def test_a_scan_split_over_two_partitions_is_counted_per_partition() -> No
     alerts = stage()
     assert await scans(alerts, kafka_batch(placed)) == []
     assert set(alerts.slots) == {FILE_SLOT, 0, 1}
+
+
+def test_a_slow_batch_reads_the_clock_once_so_its_inputs_wait_for_each_other() -> None:
+    # Each family of a batch is correlated in turn. Here every reading of the clock is
+    # two seconds later than the one before, past the idle time: read anew for the second
+    # family, its input (records in hand, older than the first's) would have gone idle
+    # and its events been late.
+    other = "logs.firewall.mof"
+    readings = itertools.count(1_000.0, 2.0)
+    correlator = CORRELATIONS.correlator(lateness_s=60, idle_s=1.5)
+    slots = CorrelationSlots(correlator, clock=lambda: next(readings))
+    slots.assign({TopicPartition(TOPIC, 0): None, TopicPartition(other, 0): None})
+
+    def family(batch: SourceBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
+        events = parse_records(batch.records, year=2026).events["firewall"]
+        return events, RULESETS["firewall"].evaluate(events)
+
+    later = family(on_partition(END, start=len(FIRST) + len(MIDDLE)))
+    earlier = family(kafka_batch([(0, n, line) for n, line in enumerate(FIRST)], other))
+    slots.touch([f"{TOPIC}/0", f"{other}/0"])
+    slots.correlate(*later)
+    slots.correlate(*earlier)
+    slots.tick()
+
+    assert later[1].height
+    assert earlier[1].height
+    assert "late: before the allowed lateness" not in slots.skipped
 
 
 async def test_each_batch_is_checkpointed_per_slot_before_commit(tmp_path: Path) -> None:
