@@ -80,6 +80,8 @@ class IncidentFeed:
     _generation: int = field(default=0, init=False)
     _counts: tuple[int, int] = field(default=(0, 0), init=False)
     _joining: asyncio.Task[None] | None = field(default=None, init=False)
+    # What an assignment raised (its partitions are not in place): the next step raises it.
+    _failed: Exception | None = field(default=None, init=False)
     # Next offset per partition grouped since the last checkpoint, and when that was.
     _unsaved: dict[Any, int] = field(default_factory=dict, init=False)
     _saved_at: float = field(default_factory=time.monotonic, init=False)
@@ -88,6 +90,8 @@ class IncidentFeed:
         """Join the group."""
         from aiokafka.abc import ConsumerRebalanceListener
 
+        from ingest.sources.kafka import ASSIGN_TIMEOUT_S, AssignmentTimeoutError
+
         feed = self
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -95,7 +99,18 @@ class IncidentFeed:
                 await feed._revoked(sorted(tp.partition for tp in revoked))
 
             async def on_partitions_assigned(self, assigned: Any) -> None:
-                await feed._assigned(sorted(assigned))
+                # aiokafka would log and swallow a failure, and a store that never answers
+                # would hold the lock every step waits for: the next step raises instead.
+                try:
+                    async with asyncio.timeout(ASSIGN_TIMEOUT_S):
+                        await feed._assigned(sorted(assigned))
+                except TimeoutError:
+                    feed._failed = AssignmentTimeoutError(
+                        f"incident partitions assigned, but their state did not come back "
+                        f"within {ASSIGN_TIMEOUT_S:g} s"
+                    )
+                except Exception as error:
+                    feed._failed = error
 
         self.consumer.subscribe([self.topic], listener=Listener())
         # Joining takes seconds: the pipeline starts meanwhile, steps wait for it.
@@ -122,11 +137,21 @@ class IncidentFeed:
             committed = {tp: await self.consumer.committed(tp) for tp in assigned}
             if isinstance(self.store, ChangelogCheckpointStore):
                 await self.store.load(self.group_id, (str(tp.partition) for tp in assigned))
+            forward = {}
             for tp, offset in committed.items():
-                await self._restore(tp, offset)
+                resumed = await self._restore(tp, offset)
+                if resumed > (offset or 0):
+                    forward[tp] = resumed
+            if forward:
+                # A checkpoint past the committed offset (its commit was lost) vouches for
+                # what is before it: commit it now, as no later record may come to do it.
+                await self._commit(forward)
 
-    async def _restore(self, tp: Any, committed: int | None) -> None:
-        """A partition resumes from its checkpoint at its committed offset (or starts empty)."""
+    async def _restore(self, tp: Any, committed: int | None) -> int:
+        """A partition resumes from its checkpoint at its committed offset (or starts empty).
+
+        Returns the offset it resumes at.
+        """
         partition = tp.partition
         point = self.store.restore_point(
             self.group_id, str(partition), {(self.topic, partition): committed}
@@ -149,9 +174,12 @@ class IncidentFeed:
         if offset is None:
             offset = (await self.consumer.beginning_offsets([tp]))[tp]
         self.consumer.seek(tp, offset)
+        return int(offset)
 
     async def step(self, deliver: Deliver, *, timeout_ms: int = 0) -> int:
         """Take what the partitions brought, group, deliver, checkpoint, commit; how many."""
+        if self._failed is not None:
+            raise self._failed
         joining = self._joining
         if joining is not None:
             if not joining.done():
@@ -166,6 +194,8 @@ class IncidentFeed:
                     await self._checkpoint()  # caught up: nothing waits to be grouped
             return 0
         async with self._lock:
+            if self._failed is not None:
+                raise self._failed  # it failed while this step waited for it
             if generation != self._generation:
                 # A rebalance positioned every partition again: these are read again.
                 return 0

@@ -452,6 +452,17 @@ class Stream:
         member.send_signal(signal.SIGKILL)
         member.wait(30)
 
+    def report(self, lines: int = 60) -> str:
+        """Each member's state (running or its exit code) and the last ``lines`` of its log."""
+        parts = []
+        for name, member in sorted(self.members.items()):
+            code = member.poll()
+            state = "running" if code is None else f"exited with {code}"
+            log = self.root / name / "neakta.log"
+            tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+            parts.append(f"--- member {name}: {state}; its log ends:\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def reap(self) -> None:
         """Kill whatever member still runs (after a failure)."""
         for member in self.members.values():
@@ -480,23 +491,35 @@ def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patie
     def sizes() -> dict[str, str]:
         return {"NEAKTA_KAFKA__MAX_RECORDS": str(rng.randint(20, 400))}
 
+    stopped: set[str] = set()
+
+    def reached(records: float) -> bool:
+        # A member that exited by itself would leave the others waiting: say so at once.
+        gone = [n for n, m in stream.members.items() if n not in stopped and m.poll() is not None]
+        assert not gone, f"member {', '.join(gone)} exited on its own"
+        return _reached(stream, records)
+
     try:
         for fraction, action, name in steps:
             if fraction > 0:
                 cut = fraction * stream.total
-                wait_for(partial(_reached, stream, cut), patience, f"{fraction:.0%} committed")
+                wait_for(partial(reached, cut), patience, f"{fraction:.0%} committed")
             if action == "kill":
                 stream.kill(name)
             if action in ("start", "kill"):
                 stream.launch(name, sizes())
             elif action == "stop":
+                stopped.add(name)
                 stream.stop(name)
-        wait_for(lambda: stream.done() == stream.total, patience, "every record committed")
+        wait_for(partial(reached, stream.total), patience, "every record committed")
         time.sleep(idle_s + 2.0)
         # Incidents routed by key are grouped once the last marks reached their partitions.
         wait_for(stream.grouped, patience, "every routed alert grouped")
         for name, member in sorted(stream.members.items()):
             if member.poll() is None:
                 stream.stop(name)
+    except AssertionError as error:
+        # What the members were doing says why the group did not get there.
+        raise AssertionError(f"{error}\n{stream.report()}") from None
     finally:
         stream.reap()

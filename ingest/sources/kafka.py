@@ -48,15 +48,18 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.helpers import create_ssl_context
 
+from ingest.errors import IngestError
 from ingest.sources.families import family_of_topic
 from ingest.sources.records import SourceBatch, decode_records
 
 __all__ = [
+    "ASSIGN_TIMEOUT_S",
     "BUSY_POLL_MS",
     "FETCHER_STEPS",
     "LINGER_MS",
     "ORGANIZATION_HEADER",
     "PARTITION_FETCH_BYTES",
+    "AssignmentTimeoutError",
     "KafkaSource",
     "OnAssigned",
     "OnRevoked",
@@ -90,6 +93,14 @@ BUSY_POLL_MS: Final = 50
 
 FETCHER_STEPS: Final = 4
 """Event-loop turns after ``getmany`` that let aiokafka's fetcher send its next request."""
+
+ASSIGN_TIMEOUT_S: Final = 120.0
+"""Longest an assignment may take to read its committed offsets and restore its state.
+
+Meanwhile the consumer heartbeats and holds its partitions while reading none of them: a
+broker that never answers would hold them forever. Past this, the run stops with
+:class:`AssignmentTimeoutError` and the group gives the partitions to another member.
+"""
 
 OnAssigned = Callable[[dict[TopicPartition, int | None]], Awaitable[Mapping[tuple[str, int], int]]]
 """``(committed offset per assigned partition) -> offsets to seek to``."""
@@ -134,6 +145,10 @@ def security_options(
     return options
 
 
+class AssignmentTimeoutError(IngestError):
+    """Partitions were assigned, and their offsets and state did not come back in time."""
+
+
 class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, source: KafkaSource) -> None:
         self._source = source
@@ -170,26 +185,51 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             source._generation += 1
             source._ready = True
             try:
-                committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
-                seeks = await source.on_assigned(committed)
+                async with asyncio.timeout(source.assign_timeout_s):
+                    committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
+                    seeks = await source.on_assigned(committed)
+                    await self._position(consumer, sorted(assigned), committed, seeks)
+            except TimeoutError:
+                source._failed = AssignmentTimeoutError(
+                    f"partitions assigned, but their committed offsets and state did not come "
+                    f"back within {source.assign_timeout_s:g} s; stopping so that the group "
+                    "gives them to another member"
+                )
             except Exception as error:
                 # aiokafka would log and swallow it: the next batch raises it instead.
                 source._failed = error
-                return
-            wanted = {TopicPartition(t, p): o for (t, p), o in seeks.items()}
-            for tp in sorted(assigned):
-                offset = wanted.get(tp, committed.get(tp))
-                if tp in wanted and offset != committed.get(tp):
-                    _log.info("%s resumes at checkpoint offset %d", tp, offset)
-                if offset is None:
-                    # A plain seek, at once: seek_to_beginning resets lazily, after records
-                    # fetched from elsewhere may already have been handed out.
-                    offset = (await consumer.beginning_offsets([tp]))[tp]
-                # Seeking to where the consumer already is would fetch the same records
-                # twice (aiokafka keeps the fetch already under way).
-                if await consumer.position(tp) != offset:
-                    consumer.seek(tp, offset)
-                source._next[tp] = offset
+
+    async def _position(
+        self,
+        consumer: AIOKafkaConsumer,
+        assigned: list[TopicPartition],
+        committed: Mapping[TopicPartition, int | None],
+        seeks: Mapping[tuple[str, int], int],
+    ) -> None:
+        """Seek each assigned partition where its restored state resumes (or to its commit)."""
+        wanted = {TopicPartition(t, p): o for (t, p), o in seeks.items()}
+        forward: dict[TopicPartition, int] = {}
+        for tp in assigned:
+            offset = wanted.get(tp, committed.get(tp))
+            done = committed.get(tp)
+            if tp in wanted and offset != done:
+                _log.info("%s resumes at checkpoint offset %d", tp, offset)
+                if offset is not None and (done is None or offset > done):
+                    forward[tp] = offset
+            if offset is None:
+                # A plain seek, at once: seek_to_beginning resets lazily, after records
+                # fetched from elsewhere may already have been handed out.
+                offset = (await consumer.beginning_offsets([tp]))[tp]
+            # Seeking to where the consumer already is would fetch the same records
+            # twice (aiokafka keeps the fetch already under way).
+            if await consumer.position(tp) != offset:
+                consumer.seek(tp, offset)
+            self._source._next[tp] = offset
+        if forward:
+            # The restored state vouches for the records before these offsets (processed
+            # and delivered; their commit was lost): the group's offsets catch up now. The
+            # next batch would do it too, but a partition read to its end brings none.
+            await self._source._commit(consumer, forward)
 
 
 def _organization(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -303,6 +343,10 @@ class KafkaSource:
     on_assigned, on_revoked
         Rebalance callbacks for state kept outside Kafka (see :data:`OnAssigned`,
         :data:`OnRevoked`); None: nothing to do.
+    assign_timeout_s
+        Longest an assignment may take with ``on_assigned`` (default
+        :data:`ASSIGN_TIMEOUT_S`); past it, :meth:`batches` raises
+        :class:`AssignmentTimeoutError`.
     ticks
         Also yield an empty batch when a poll brought nothing, so that event time can
         release idle inputs while no record arrives (its ``busy`` names the partitions
@@ -327,10 +371,12 @@ class KafkaSource:
         fetcher_steps: int = FETCHER_STEPS,
         on_assigned: OnAssigned | None = None,
         on_revoked: OnRevoked | None = None,
+        assign_timeout_s: float = ASSIGN_TIMEOUT_S,
         ticks: bool = False,
         **options: Any,
     ) -> None:
         self.ticks = ticks
+        self.assign_timeout_s = assign_timeout_s
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
         self.topics = tuple(topics)
@@ -392,6 +438,10 @@ class KafkaSource:
                     continue
                 ready, generation = self._ready, self._generation
                 await self._take_off()
+                if self._failed is not None:
+                    # It failed while this batch waited for it: no state for these records.
+                    self._land()
+                    raise self._failed
                 if not (ready and self._ready and generation == self._generation):
                     # Fetched before the assignment put state and positions in place: the
                     # assignment positioned every partition again, so these are read again.
@@ -553,13 +603,17 @@ class KafkaSource:
                     if isinstance(tp, TopicPartition) and tp in assigned
                 }
                 if offsets:
-                    try:
-                        await consumer.commit(offsets)
-                    except (CommitFailedError, IllegalStateError) as error:
-                        # The group moved on: the new owner reads these records again.
-                        _log.warning("commit failed, records will be redelivered: %s", error)
+                    await self._commit(consumer, offsets)
         finally:
             self._land()
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as error:
+            # The group moved on: the new owner reads these records again.
+            _log.warning("commit failed, records will be redelivered: %s", error)
 
     def _land(self) -> None:
         """One batch's flight ends; after the last one a waiting rebalance goes on."""

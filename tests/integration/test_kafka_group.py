@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.sources import SourceBatch
-from ingest.sources.kafka import KafkaSource
+from ingest.sources.kafka import AssignmentTimeoutError, KafkaSource
 from ingest.testing import ListDeadLetters
 from neakta.pipeline import Pipeline
 from neakta.rulesets import compile_rulesets
@@ -200,3 +201,85 @@ async def test_a_rebalance_waits_for_every_batch_in_flight_when_reading_ahead(
     await second_batches.aclose()
     await first.close()
     await second.close()
+
+
+async def test_an_assignment_that_never_restores_ends_the_member_and_frees_its_partitions(
+    broker: Broker,
+) -> None:
+    topic = f"logs.endpoint.{unique('m')}"
+    group = unique("g")
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    never = asyncio.Event()
+
+    async def restore_forever(committed: dict[Any, int | None]) -> dict[Any, int]:
+        await never.wait()  # a state store that never answers
+        return {}
+
+    stuck = KafkaSource(
+        bootstrap_servers=broker.bootstrap,
+        topics=[topic],
+        group_id=group,
+        max_records=10,
+        timeout_ms=100,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
+        on_assigned=restore_forever,
+        assign_timeout_s=1.0,
+    )
+    stuck_batches = stuck.batches()
+    with pytest.raises(AssignmentTimeoutError, match="did not come back within 1 s"):
+        await asyncio.wait_for(anext(stuck_batches), 30)
+    await stuck_batches.aclose()
+    await stuck.close()
+    # It left the group: another member reads every record.
+    other = source(broker, topic, group)
+    other_batches = other.batches()
+    seen = 0
+    while seen < 100:
+        batch = await asyncio.wait_for(anext(other_batches), 30)
+        seen += batch.records.height
+        await other.commit(batch)
+    assert seen == 100
+    other.stop.set()
+    await other_batches.aclose()
+    await other.close()
+
+
+async def test_state_restored_past_the_committed_offsets_commits_them_at_once(
+    broker: Broker,
+) -> None:
+    # A checkpoint written after the last batch's alerts were delivered, and the commit of
+    # that batch lost (a kill, or a rebalance that failed it): the new owner resumes at the
+    # checkpoint, at the partition's end, and no later batch would ever commit there.
+    topic = f"logs.endpoint.{unique('m')}"
+    group = unique("g")
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+
+    async def restore_at_the_end(committed: dict[Any, int | None]) -> dict[Any, int]:
+        assert set(committed.values()) == {None}
+        return {(topic, 0): 50, (topic, 1): 50}
+
+    member = KafkaSource(
+        bootstrap_servers=broker.bootstrap,
+        topics=[topic],
+        group_id=group,
+        timeout_ms=100,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
+        on_assigned=restore_at_the_end,
+        ticks=True,
+    )
+    batches = member.batches()
+    try:
+        while not member.assigned:
+            await member.commit(await asyncio.wait_for(anext(batches), 30))
+        batch = await asyncio.wait_for(anext(batches), 30)
+        assert batch.records.height == 0  # nothing past the checkpoint
+        await member.commit(batch)
+        assert await committed(broker.bootstrap, group, topic, 2) == {0: 50, 1: 50}
+    finally:
+        member.stop.set()
+        await batches.aclose()
+        await member.close()
