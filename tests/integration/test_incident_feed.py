@@ -51,6 +51,20 @@ async def committed(bootstrap: str, group: str, topic: str) -> int:
         await consumer.stop()
 
 
+def member_consumer(
+    bootstrap: str, group: str, kind: type[AIOKafkaConsumer] = AIOKafkaConsumer
+) -> AIOKafkaConsumer:
+    """A consumer of the incident group as the feed wants it (auto commit off, quick group)."""
+    return kind(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
+    )
+
+
 async def steps_until(feed: IncidentFeed, records: int) -> None:
     async def deliver(batch: SinkBatch) -> None:
         del batch
@@ -66,14 +80,7 @@ async def steps_until(feed: IncidentFeed, records: int) -> None:
 async def scenario(bootstrap: str, store: Path, checkpoint_s: float) -> list[int]:
     topic, group = unique("incidents"), unique("g")
     await create_topics(bootstrap, [topic], partitions=1)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=200,
-    )
+    consumer = member_consumer(bootstrap, group)
     tracker = IncidentTracker()
     feed = IncidentFeed(
         consumer, topic, group, tracker, SQLiteCheckpointStore(store), checkpoint_s=checkpoint_s
@@ -124,14 +131,7 @@ async def failed_assignment(bootstrap: str, store: Path, *, hangs: bool) -> None
     await create_topics(bootstrap, [topic], partitions=1)
     await produce_facts(bootstrap, topic, 0, 1)
     kind = NeverAnswers if hangs else AIOKafkaConsumer
-    consumer = kind(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=200,
-    )
+    consumer = member_consumer(bootstrap, group, kind)
     checkpoints = BrokenStore(store) if not hangs else SQLiteCheckpointStore(store)
     feed = IncidentFeed(consumer, topic, group, IncidentTracker(), checkpoints)
     await feed.start()
@@ -177,14 +177,7 @@ async def lost_commit(bootstrap: str) -> tuple[int, int]:
     changelogs: list[KafkaChangelog] = []
 
     def member(kind: type[IncidentFeed] = IncidentFeed) -> IncidentFeed:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=2000,
-            heartbeat_interval_ms=200,
-        )
+        consumer = member_consumer(bootstrap, group)
         changelog = KafkaChangelog(bootstrap_servers=bootstrap, topic=changelog_topic(group))
         changelogs.append(changelog)
         return kind(consumer, topic, group, IncidentTracker(), ChangelogCheckpointStore(changelog))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +115,43 @@ async def next_batch(batches: AsyncGenerator[SourceBatch, None]) -> SourceBatch:
     return await anext(batches)
 
 
-def source(broker: Broker, topic: str, group: str) -> KafkaSource:
+def source(broker: Broker, topic: str, group: str, **options: Any) -> KafkaSource:
     return KafkaSource(
         bootstrap_servers=broker.bootstrap,
         topics=[topic],
         group_id=group,
-        max_records=10,
         timeout_ms=100,
         session_timeout_ms=2000,
         heartbeat_interval_ms=200,
+        **{"max_records": 10, **options},
     )
+
+
+async def filled_topic(broker: Broker) -> tuple[str, str]:
+    """A topic of two partitions holding 100 endpoint lines, and a new group's id."""
+    topic = f"logs.endpoint.{unique('m')}"
+    await create_topics(broker.bootstrap, [topic], partitions=2)
+    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    return topic, unique("g")
+
+
+def starts_after(batch: SourceBatch, position: Mapping[Any, int]) -> bool:
+    """Whether every record of ``batch`` lies at or past ``position`` in its partition."""
+    done = {f"{tp.topic}/{tp.partition}": offset for tp, offset in position.items()}
+    origins = (origin.rsplit("/", 1) for origin in batch.records["origin"].to_list())
+    return all(int(offset) >= done.get(partition, 0) for partition, offset in origins)
+
+
+async def leave(member: KafkaSource, batches: AsyncGenerator[SourceBatch, None]) -> None:
+    member.stop.set()
+    await batches.aclose()
+    await member.close()
 
 
 async def test_a_joining_member_waits_until_the_batch_in_flight_is_committed(
     broker: Broker,
 ) -> None:
-    topic = f"logs.endpoint.{unique('m')}"
-    group = unique("g")
-    await create_topics(broker.bootstrap, [topic], partitions=2)
-    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    topic, group = await filled_topic(broker)
     first, second = source(broker, topic, group), source(broker, topic, group)
     first_batches = first.batches()
     in_flight = await anext(first_batches)
@@ -147,30 +165,17 @@ async def test_a_joining_member_waits_until_the_batch_in_flight_is_committed(
     # The first member keeps polling (and so finishes its part of the rebalance).
     keep_polling = asyncio.create_task(next_batch(first_batches))
     batch = await asyncio.wait_for(second_first, 15)
-    committed_by_first = {
-        f"{tp.topic}/{tp.partition}": offset  # type: ignore[attr-defined]
-        for tp, offset in in_flight.position.items()
-    }
     # What the second member reads starts after what the first committed: nothing twice.
-    for origin in batch.records["origin"].to_list():
-        partition, offset = origin.rsplit("/", 1)
-        assert int(offset) >= committed_by_first.get(partition, 0)
-    first.stop.set()
-    second.stop.set()
+    assert starts_after(batch, in_flight.position)
     keep_polling.cancel()
-    await first_batches.aclose()
-    await second_batches.aclose()
-    await first.close()
-    await second.close()
+    await leave(first, first_batches)
+    await leave(second, second_batches)
 
 
 async def test_a_rebalance_waits_for_every_batch_in_flight_when_reading_ahead(
     broker: Broker,
 ) -> None:
-    topic = f"logs.endpoint.{unique('m')}"
-    group = unique("g")
-    await create_topics(broker.bootstrap, [topic], partitions=2)
-    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    topic, group = await filled_topic(broker)
     first, second = source(broker, topic, group), source(broker, topic, group)
     first_batches = first.batches()
     # Read ahead: the next batch is taken before the one in hand is committed.
@@ -187,51 +192,27 @@ async def test_a_rebalance_waits_for_every_batch_in_flight_when_reading_ahead(
     await first.commit(ahead)
     keep_polling = asyncio.create_task(next_batch(first_batches))
     batch = await asyncio.wait_for(second_first, 15)
-    committed_by_first = {
-        f"{tp.topic}/{tp.partition}": offset  # type: ignore[attr-defined]
-        for tp, offset in (in_hand.position | ahead.position).items()
-    }
-    for origin in batch.records["origin"].to_list():
-        partition, offset = origin.rsplit("/", 1)
-        assert int(offset) >= committed_by_first.get(partition, 0)
-    first.stop.set()
-    second.stop.set()
+    assert starts_after(batch, in_hand.position | ahead.position)
     keep_polling.cancel()
-    await first_batches.aclose()
-    await second_batches.aclose()
-    await first.close()
-    await second.close()
+    await leave(first, first_batches)
+    await leave(second, second_batches)
 
 
 async def test_an_assignment_that_never_restores_ends_the_member_and_frees_its_partitions(
     broker: Broker,
 ) -> None:
-    topic = f"logs.endpoint.{unique('m')}"
-    group = unique("g")
-    await create_topics(broker.bootstrap, [topic], partitions=2)
-    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    topic, group = await filled_topic(broker)
     never = asyncio.Event()
 
     async def restore_forever(committed: dict[Any, int | None]) -> dict[Any, int]:
         await never.wait()  # a state store that never answers
         return {}
 
-    stuck = KafkaSource(
-        bootstrap_servers=broker.bootstrap,
-        topics=[topic],
-        group_id=group,
-        max_records=10,
-        timeout_ms=100,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=200,
-        on_assigned=restore_forever,
-        assign_timeout_s=1.0,
-    )
+    stuck = source(broker, topic, group, on_assigned=restore_forever, assign_timeout_s=1.0)
     stuck_batches = stuck.batches()
     with pytest.raises(AssignmentTimeoutError, match="did not come back within 1 s"):
         await asyncio.wait_for(anext(stuck_batches), 30)
-    await stuck_batches.aclose()
-    await stuck.close()
+    await leave(stuck, stuck_batches)
     # It left the group: another member reads every record.
     other = source(broker, topic, group)
     other_batches = other.batches()
@@ -241,9 +222,7 @@ async def test_an_assignment_that_never_restores_ends_the_member_and_frees_its_p
         seen += batch.records.height
         await other.commit(batch)
     assert seen == 100
-    other.stop.set()
-    await other_batches.aclose()
-    await other.close()
+    await leave(other, other_batches)
 
 
 async def test_state_restored_past_the_committed_offsets_commits_them_at_once(
@@ -252,25 +231,13 @@ async def test_state_restored_past_the_committed_offsets_commits_them_at_once(
     # A checkpoint written after the last batch's alerts were delivered, and the commit of
     # that batch lost (a kill, or a rebalance that failed it): the new owner resumes at the
     # checkpoint, at the partition's end, and no later batch would ever commit there.
-    topic = f"logs.endpoint.{unique('m')}"
-    group = unique("g")
-    await create_topics(broker.bootstrap, [topic], partitions=2)
-    await produce(broker.bootstrap, topic, LINES[:100], partitions=2)
+    topic, group = await filled_topic(broker)
 
     async def restore_at_the_end(committed: dict[Any, int | None]) -> dict[Any, int]:
         assert set(committed.values()) == {None}
         return {(topic, 0): 50, (topic, 1): 50}
 
-    member = KafkaSource(
-        bootstrap_servers=broker.bootstrap,
-        topics=[topic],
-        group_id=group,
-        timeout_ms=100,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=200,
-        on_assigned=restore_at_the_end,
-        ticks=True,
-    )
+    member = source(broker, topic, group, on_assigned=restore_at_the_end, ticks=True)
     batches = member.batches()
     try:
         while not member.assigned:
@@ -280,6 +247,4 @@ async def test_state_restored_past_the_committed_offsets_commits_them_at_once(
         await member.commit(batch)
         assert await committed(broker.bootstrap, group, topic, 2) == {0: 50, 1: 50}
     finally:
-        member.stop.set()
-        await batches.aclose()
-        await member.close()
+        await leave(member, batches)
