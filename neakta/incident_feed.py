@@ -90,7 +90,7 @@ class IncidentFeed:
         """Join the group."""
         from aiokafka.abc import ConsumerRebalanceListener
 
-        from ingest.sources.kafka import ASSIGN_TIMEOUT_S, AssignmentTimeoutError
+        from ingest.sources.kafka import ASSIGN_TIMEOUT_S, bounded_assignment
 
         feed = self
 
@@ -99,18 +99,13 @@ class IncidentFeed:
                 await feed._revoked(sorted(tp.partition for tp in revoked))
 
             async def on_partitions_assigned(self, assigned: Any) -> None:
-                # aiokafka would log and swallow a failure, and a store that never answers
-                # would hold the lock every step waits for: the next step raises instead.
-                try:
-                    async with asyncio.timeout(ASSIGN_TIMEOUT_S):
-                        await feed._assigned(sorted(assigned))
-                except TimeoutError:
-                    feed._failed = AssignmentTimeoutError(
-                        f"incident partitions assigned, but their state did not come back "
-                        f"within {ASSIGN_TIMEOUT_S:g} s"
-                    )
-                except Exception as error:
-                    feed._failed = error
+                # A store that never answers would hold the lock every step waits for:
+                # the next step raises what it failed with instead.
+                feed._failed = await bounded_assignment(
+                    feed._assigned(sorted(assigned)),
+                    timeout_s=ASSIGN_TIMEOUT_S,
+                    what="incident partitions",
+                )
 
         self.consumer.subscribe([self.topic], listener=Listener())
         # Joining takes seconds: the pipeline starts meanwhile, steps wait for it.

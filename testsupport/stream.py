@@ -476,10 +476,6 @@ Step = tuple[float, str, str]
 ``start``, ``kill`` (SIGKILL, then start again at once) or ``stop`` (SIGTERM) a member."""
 
 
-def _reached(stream: Stream, records: float) -> bool:
-    return stream.done() >= records
-
-
 def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patience: float) -> None:
     """Run the members through ``steps``, to the end of the stream, and stop them.
 
@@ -497,7 +493,7 @@ def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patie
         # A member that exited by itself would leave the others waiting: say so at once.
         gone = [n for n, m in stream.members.items() if n not in stopped and m.poll() is not None]
         assert not gone, f"member {', '.join(gone)} exited on its own"
-        return _reached(stream, records)
+        return stream.done() >= records
 
     try:
         for fraction, action, name in steps:

@@ -63,6 +63,7 @@ __all__ = [
     "KafkaSource",
     "OnAssigned",
     "OnRevoked",
+    "bounded_assignment",
     "records_frame",
     "security_options",
 ]
@@ -149,6 +150,28 @@ class AssignmentTimeoutError(IngestError):
     """Partitions were assigned, and their offsets and state did not come back in time."""
 
 
+async def bounded_assignment(
+    work: Awaitable[None], *, timeout_s: float, what: str
+) -> Exception | None:
+    """Await an assignment's ``work`` (offsets, state, positions); what it failed with.
+
+    aiokafka would log and swallow what a rebalance callback raises, and a store that never
+    answers would hold the partitions forever: the caller keeps the error and raises it
+    before it reads anything more. Past ``timeout_s``: :class:`AssignmentTimeoutError`.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            await work
+    except TimeoutError:
+        return AssignmentTimeoutError(
+            f"{what} assigned, but their committed offsets and state did not come back "
+            f"within {timeout_s:g} s; stopping so that the group gives them to another member"
+        )
+    except Exception as error:
+        return error
+    return None
+
+
 class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, source: KafkaSource) -> None:
         self._source = source
@@ -184,38 +207,28 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         async with source._in_flight:
             source._generation += 1
             source._ready = True
-            try:
-                async with asyncio.timeout(source.assign_timeout_s):
-                    committed = {tp: await consumer.committed(tp) for tp in sorted(assigned)}
-                    seeks = await source.on_assigned(committed)
-                    await self._position(consumer, sorted(assigned), committed, seeks)
-            except TimeoutError:
-                source._failed = AssignmentTimeoutError(
-                    f"partitions assigned, but their committed offsets and state did not come "
-                    f"back within {source.assign_timeout_s:g} s; stopping so that the group "
-                    "gives them to another member"
-                )
-            except Exception as error:
-                # aiokafka would log and swallow it: the next batch raises it instead.
-                source._failed = error
+            # The next batch raises what it failed with.
+            source._failed = await bounded_assignment(
+                self._restore(consumer, source.on_assigned, sorted(assigned)),
+                timeout_s=source.assign_timeout_s,
+                what="partitions",
+            )
 
-    async def _position(
-        self,
-        consumer: AIOKafkaConsumer,
-        assigned: list[TopicPartition],
-        committed: Mapping[TopicPartition, int | None],
-        seeks: Mapping[tuple[str, int], int],
+    async def _restore(
+        self, consumer: AIOKafkaConsumer, restore: OnAssigned, assigned: list[TopicPartition]
     ) -> None:
-        """Seek each assigned partition where its restored state resumes (or to its commit)."""
+        """Restore the partitions' state; seek each where it resumes (or to its commit)."""
+        committed = {tp: await consumer.committed(tp) for tp in assigned}
+        seeks = await restore(committed)
         wanted = {TopicPartition(t, p): o for (t, p), o in seeks.items()}
         forward: dict[TopicPartition, int] = {}
         for tp in assigned:
-            offset = wanted.get(tp, committed.get(tp))
             done = committed.get(tp)
+            offset = wanted.get(tp, done)
             if tp in wanted and offset != done:
                 _log.info("%s resumes at checkpoint offset %d", tp, offset)
-                if offset is not None and (done is None or offset > done):
-                    forward[tp] = offset
+                if done is None or wanted[tp] > done:
+                    forward[tp] = wanted[tp]
             if offset is None:
                 # A plain seek, at once: seek_to_beginning resets lazily, after records
                 # fetched from elsewhere may already have been handed out.
