@@ -212,7 +212,7 @@ class IncidentFeed:
     def _take(self, partition: int, records: Iterable[Any]) -> pl.DataFrame:
         """One partition's records: facts held, marks noted; the incidents they changed."""
         book = self._books.setdefault(partition, MarkBook())
-        facts = []
+        facts: list[dict[str, Any]] = []
         for record in records:
             try:
                 read = read_record(record.value)
@@ -223,7 +223,7 @@ class IncidentFeed:
             if isinstance(read, SourceMark):
                 book.note(read)
             else:
-                facts.append({**read, "slot": partition})
+                facts.extend({**fact, "slot": partition} for fact in read)
         taken = self.tracker.take(facts)
         released = self.tracker.release({partition: book.release_mark()})
         return pl.concat([taken, released]) if taken.height else released

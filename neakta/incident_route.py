@@ -2,7 +2,8 @@
 
 See :mod:`respond.routing` for why and how. :class:`IncidentRoute` is a sink of the
 pipeline: the alert stage hands it the facts of a batch's alerts, and it writes them with
-the batch's other sinks, so before the batch's state is saved and its offsets committed. A
+the batch's other sinks (packed: a few records per partition of the incident topic, not
+one per alert), so before the batch's state is saved and its offsets committed. A
 crash in between sends them again: the grouping side keeps each alert id once. After the
 commit, :meth:`IncidentRoute.publish` sends the marks of the slots this process holds,
 those that changed, to every partition: the state they describe is committed, so a new
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from detect.correlation import CorrelationSlots
 from respond.errors import SinkUnavailableError
 from respond.incident import FILE_SLOT
-from respond.routing import SourceMark, fact_record, incident_partition, mark_record
+from respond.routing import SourceMark, fact_records, incident_partition, mark_record
 from respond.sinks import Delivery, SinkBatch
 
 __all__ = ["IncidentRoute"]
@@ -63,15 +65,15 @@ class IncidentRoute:
             return Delivery()
         from aiokafka.errors import KafkaError
 
+        # Facts go to the partition of their incident key, packed per partition and slot.
+        packs: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+        for fact in self._pending:
+            packs[(incident_partition(fact["key"], self.partitions), fact["slot"])].append(fact)
         try:
             sent = [
-                await self.producer.send(
-                    self.topic,
-                    fact_record(fact, fact["slot"]),
-                    key="\x00".join(fact["key"]).encode(),
-                    partition=incident_partition(fact["key"], self.partitions),
-                )
-                for fact in self._pending
+                await self.producer.send(self.topic, record, partition=partition)
+                for (partition, source), facts in sorted(packs.items())
+                for record in fact_records(facts, source)
             ]
             await asyncio.gather(*sent)
         except KafkaError as error:

@@ -19,16 +19,19 @@ are those a replay of the same logs gives, whatever partitions the alerts came f
 A fact stamped beyond every event time its slot accepted (a clock that ran ahead: it
 moved no watermark, so no mark would pass it) says so (``ahead``) and is grouped at once.
 
-Records of the incident topic (JSON): ``{"fact": ..., "source": S}`` keyed by the incident
-key, and ``{"mark": ..., "latest": ..., "idle": ..., "source": S, "sources": N}``, where
-``N`` is how many source slots there are (all of them must report before anything is
-released).
+Records of the incident topic (JSON): ``{"facts": [...], "source": S}``, the facts of one
+batch's alerts from slot ``S`` that go to that partition, packed into as few records of at
+most :data:`MAX_RECORD_BYTES` as hold them (one record per alert cost the sender and the
+broker as much as the rest of incident routing); and ``{"mark": ..., "latest": ...,
+"idle": ..., "source": S, "sources": N}``, where ``N`` is how many source slots there are
+(all of them must report before anything is released). A record of one fact, ``{"fact":
+..., "source": S}``, as earlier versions wrote, is still read.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -38,10 +41,11 @@ import orjson
 from respond.incident import fact_from_state, fact_state
 
 __all__ = [
+    "MAX_RECORD_BYTES",
     "MarkBook",
     "SourceMark",
     "event_time",
-    "fact_record",
+    "fact_records",
     "incident_partition",
     "incident_topic",
     "mark_record",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_RECORD_BYTES: Final = 256 << 10
+"""Most bytes of a record of packed facts (brokers refuse records over 1 MiB by default)."""
 
 
 def incident_topic(group_id: str) -> str:
@@ -127,11 +133,40 @@ class SourceMark:
         )
 
 
-def fact_record(fact: Mapping[str, Any], source: int) -> bytes:
-    """An alert's fact as a record of the incident topic."""
-    state = fact_state(fact)
-    state.pop("slot", None)
-    return orjson.dumps({"fact": state, "source": source})
+def fact_records(
+    facts: Iterable[Mapping[str, Any]], source: int, limit: int = MAX_RECORD_BYTES
+) -> list[bytes]:
+    """Facts of alerts raised in slot ``source`` as records of the incident topic, in order.
+
+    As few records as hold them, each of at most ``limit`` bytes (a fact larger than that
+    alone in its record).
+
+    >>> fact = {"id": "a1", "time": datetime(2026, 1, 1, tzinfo=UTC), "key": ("", "r", "h")}
+    >>> [len(orjson.loads(r)["facts"]) for r in fact_records([fact] * 5, 3)]
+    [5]
+    >>> [len(orjson.loads(r)["facts"]) for r in fact_records([fact] * 5, 3, limit=200)]
+    [2, 2, 1]
+    """
+    tail = b'],"source":' + str(int(source)).encode() + b"}"
+    room = limit - len(_FACTS_HEAD) - len(tail)
+    records: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for fact in facts:
+        state = fact_state(fact)
+        state.pop("slot", None)
+        encoded = orjson.dumps(state)
+        if chunk and size + len(encoded) > room:
+            records.append(_FACTS_HEAD + b",".join(chunk) + tail)
+            chunk, size = [], 0
+        chunk.append(encoded)
+        size += len(encoded) + 1  # and its comma
+    if chunk:
+        records.append(_FACTS_HEAD + b",".join(chunk) + tail)
+    return records
+
+
+_FACTS_HEAD: Final = b'{"facts":['
 
 
 def mark_record(mark: SourceMark) -> bytes:
@@ -139,8 +174,8 @@ def mark_record(mark: SourceMark) -> bytes:
     return orjson.dumps(mark.state())
 
 
-def read_record(value: bytes | None) -> dict[str, Any] | SourceMark:
-    """A record of the incident topic: a fact (with its ``source``) or a mark.
+def read_record(value: bytes | None) -> list[dict[str, Any]] | SourceMark:
+    """A record of the incident topic: its facts (each with its ``source``) or a mark.
 
     Raises ``ValueError`` for anything else.
 
@@ -148,8 +183,8 @@ def read_record(value: bytes | None) -> dict[str, Any] | SourceMark:
     --------
     >>> fact = {"id": "a1", "time": datetime(2026, 1, 1, tzinfo=UTC), "key": ("", "r", "h"),
     ...         "slot": 3}
-    >>> read_record(fact_record(fact, 3))["source"]
-    3
+    >>> [(f["id"], f["source"]) for f in read_record(fact_records([fact], 3)[0])]
+    [('a1', 3)]
     >>> read_record(mark_record(SourceMark(3, 4, 10, 12, False))).mark
     10
     """
@@ -157,10 +192,12 @@ def read_record(value: bytes | None) -> dict[str, Any] | SourceMark:
         record = orjson.loads(value or b"")
         if not isinstance(record, dict):
             raise TypeError("not an object")
-        if "fact" in record:
-            fact = fact_from_state(record["fact"])
-            fact["source"] = int(record["source"])
-            return fact
+        if "facts" in record or "fact" in record:
+            states = record["facts"] if "facts" in record else [record["fact"]]
+            if not isinstance(states, list):
+                raise TypeError("facts are not a list")
+            source = int(record["source"])
+            return [{**fact_from_state(state), "source": source} for state in states]
         return SourceMark.from_state(record)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a record of the incident topic: {error}") from error

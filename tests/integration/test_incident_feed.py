@@ -22,7 +22,7 @@ from ingest.sources.changelog import KafkaChangelog, changelog_topic
 from ingest.sources.kafka import AssignmentTimeoutError
 from neakta.incident_feed import IncidentFeed
 from respond.incidents import IncidentTracker
-from respond.routing import fact_record
+from respond.routing import fact_records
 from respond.sinks import SinkBatch
 from tests.integration.conftest import Broker, create_topics, run, unique
 
@@ -37,7 +37,7 @@ async def produce_facts(bootstrap: str, topic: str, first: int, count: int) -> N
     try:
         for n in range(first, first + count):
             fact = {"id": f"a{n}", "time": START + timedelta(minutes=n), "key": ("", "r", f"h{n}")}
-            await producer.send_and_wait(topic, fact_record(fact, 0), partition=0)
+            await producer.send_and_wait(topic, fact_records([fact], 0)[0], partition=0)
     finally:
         await producer.stop()
 

@@ -15,7 +15,7 @@ from respond.incidents import IncidentTracker
 from respond.routing import (
     MarkBook,
     SourceMark,
-    fact_record,
+    fact_records,
     incident_partition,
     mark_record,
     read_record,
@@ -53,8 +53,16 @@ def test_a_partition_waits_for_every_source_then_for_the_slowest_active_one() ->
     assert MarkBook.from_state(orjson.loads(orjson.dumps(book.state()))) == book
 
 
-def test_a_record_that_is_neither_fact_nor_mark_is_refused() -> None:
-    for value in (b"", b"[1]", b'{"mark": 1}', b'{"fact": {"id": "a"}, "source": 0}'):
+def test_a_record_that_is_neither_facts_nor_mark_is_refused() -> None:
+    for value in (
+        b"",
+        b"[1]",
+        b'{"mark": 1}',
+        b'{"fact": {"id": "a"}, "source": 0}',
+        b'{"facts": {"id": "a"}, "source": 0}',
+        b'{"facts": [{"id": "a"}], "source": 0}',
+        b'{"facts": [1], "source": 0}',
+    ):
         try:
             read_record(value)
         except ValueError as error:
@@ -67,11 +75,44 @@ def test_an_alert_stamped_ahead_of_its_source_is_grouped_without_waiting() -> No
     owner = tracker()
     owner.watch([0])
     frame = alerts_frame([{"_id": "ahead", "minute": 500, "neakta.partition": "2"}])
-    fact = read_record(fact_record({**next(alert_facts(frame)), "ahead": True}, 2))
-    assert isinstance(fact, dict)
+    (record,) = fact_records([{**next(alert_facts(frame)), "ahead": True}], 2)
+    facts = read_record(record)
+    assert isinstance(facts, list)
+    (fact,) = facts
     grouped = owner.take([{**fact, "slot": 0}])
     assert grouped["incident.alert_ids"].to_list() == [["ahead"]]
     assert (owner.ahead, owner.held) == (1, 0)
+
+
+def test_a_batch_of_facts_is_packed_into_records_under_the_limit_and_read_back_in_order() -> None:
+    rows = [{"_id": f"a{n:03d}", "minute": n, "neakta.partition": "1"} for n in range(120)]
+    facts = list(alert_facts(alerts_frame(rows)))
+    one_record = fact_records(facts, 1)
+    split = fact_records(facts, 1, limit=2_000)
+    assert len(one_record) == 1
+    assert len(split) > 5
+    assert all(len(record) <= 2_000 for record in split)
+    for records in (one_record, split):
+        read = [fact for record in records for fact in read_record(record)]  # type: ignore[union-attr]
+        assert [(f["id"], f["time"], f["source"]) for f in read] == [
+            (f["id"], f["time"], 1) for f in facts
+        ]
+
+
+def test_a_fact_larger_than_the_limit_goes_alone_in_its_record() -> None:
+    facts = list(alert_facts(alerts_frame([{"_id": "a", "minute": 1}, {"_id": "b", "minute": 2}])))
+    records = fact_records(facts, 0, limit=10)
+    assert [[f["id"] for f in read_record(r)] for r in records] == [["a"], ["b"]]  # type: ignore[union-attr]
+
+
+def test_a_record_of_one_fact_as_earlier_versions_wrote_it_is_still_read() -> None:
+    (fact,) = alert_facts(alerts_frame([{"_id": "old", "minute": 3}]))
+    state = orjson.loads(fact_records([fact], 4)[0])["facts"][0]
+    read = read_record(orjson.dumps({"fact": state, "source": 4}))
+    assert isinstance(read, list)
+    assert [(f["id"], f["time"], f["key"], f["source"]) for f in read] == [
+        ("old", fact["time"], fact["key"], 4)
+    ]
 
 
 ALERT = st.fixed_dictionaries(
@@ -108,9 +149,12 @@ def upstream(rows: list[dict[str, Any]], rng: random.Random, partitions: int) ->
         todo = pending.get(source, [])
         size = rng.randint(0, len(todo))
         batch, pending[source] = todo[:size], todo[size:]
+        packs: dict[int, list[dict[str, Any]]] = {}
         for fact in alert_facts(alerts_frame(batch)):
-            partition = incident_partition(fact["key"], partitions)
-            logs[partition].append(fact_record(fact, source))
+            packs.setdefault(incident_partition(fact["key"], partitions), []).append(fact)
+        for partition, facts in packs.items():
+            # Packed as the route packs them, sometimes split over several records.
+            logs[partition].extend(fact_records(facts, source, limit=rng.choice([300, 1 << 18])))
         if batch:
             latest[source] = max(micros(r["minute"]) for r in batch)
         if pending[source]:
@@ -153,15 +197,15 @@ def test_routed_alerts_give_the_incidents_of_one_replay(
         if rng.random() < 0.3:
             # Facts sent again by a source slot restarted from its last commit (its marks
             # are sent only after a commit, so they never go back).
-            again = [v for v in chunk[: rng.randint(0, len(chunk))] if b'"fact"' in v]
+            again = [v for v in chunk[: rng.randint(0, len(chunk))] if b'"facts"' in v]
             chunk = chunk + again
-        facts = []
+        facts: list[dict[str, Any]] = []
         for value in chunk:
             record = read_record(value)
             if isinstance(record, SourceMark):
                 books[partition].note(record)
             else:
-                facts.append({**record, "slot": partition})
+                facts.extend({**fact, "slot": partition} for fact in record)
         changes.append(owner.take(facts))
         book = books[partition]
         changes.append(owner.release({partition: book.release_mark()}))
