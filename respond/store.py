@@ -61,6 +61,8 @@ UPDATE incidents SET severity = ?, organization_id = ?, title = ?, first_seen = 
     last_seen = ?, alert_count = ?, document = ?
 WHERE id = ? AND state != 'closed'
 """
+PAGE_SIZE: Final = 16_384
+"""Page size of a new store's file (SQLite's default is 4,096)."""
 _IDS_PER_QUERY: Final = 500
 """Ids asked for in one ``IN (...)`` (SQLite builds before 3.32 take 999 parameters)."""
 _LIST_COLUMNS: Final = (
@@ -164,6 +166,10 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        # Alert documents are about 6 KB: on 4 KiB pages each spills onto overflow pages,
+        # which cost a third of the time of writing them. A new store only: an existing
+        # WAL file keeps the page size it was created with.
+        self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")

@@ -238,6 +238,35 @@ def test_the_file_uses_write_ahead_logging(store: SqliteStore, db: Path) -> None
     assert mode == "wal"
 
 
+def test_a_new_file_has_pages_that_hold_an_alert_document(store: SqliteStore, db: Path) -> None:
+    reader = sqlite3.connect(db)
+    page_size = reader.execute("PRAGMA page_size").fetchone()[0]
+    reader.close()
+    assert page_size == 16_384
+
+
+async def test_a_file_made_with_smaller_pages_is_kept_as_it_is_and_still_written(
+    db: Path,
+) -> None:
+    db.parent.mkdir(parents=True)
+    older = sqlite3.connect(db)
+    older.execute("PRAGMA page_size=4096")
+    older.execute("PRAGMA journal_mode=WAL")
+    older.execute("CREATE TABLE kept (x)")
+    older.close()
+    store = SqliteStore(db, clock=Clock())
+    try:
+        alerts = alerts_frame([{"_id": "a1"}])
+        delivery = await store.write(batch_of(IncidentTracker(), alerts))
+        assert delivery.written == 1
+        assert store.count_alerts() == 1
+    finally:
+        store.close_now()
+    reader = sqlite3.connect(db)
+    assert reader.execute("PRAGMA page_size").fetchone()[0] == 4096
+    reader.close()
+
+
 def rows_of(db: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(db) as connection:
         tables = ("alerts", "incidents", "incident_history")
