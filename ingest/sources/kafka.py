@@ -625,8 +625,13 @@ class KafkaSource:
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as error:
-            # The group moved on: the new owner reads these records again.
-            _log.warning("commit failed, records will be redelivered: %s", error)
+            # The group moved on: the new owner resumes from the partitions' saved state
+            # (commits it at once where it lies past this commit) and reads what follows.
+            _log.warning(
+                "commit failed (the group moved on): the partitions' next owner resumes "
+                "from their last saved state and reads again what came after it: %s",
+                error,
+            )
 
     def _land(self) -> None:
         """One batch's flight ends; after the last one a waiting rebalance goes on."""
