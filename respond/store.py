@@ -90,11 +90,31 @@ def _iso(value: Any) -> str | None:
     return moment.isoformat(timespec="microseconds")
 
 
+def _iso_texts(values: pl.Series) -> list[str | None]:
+    """:func:`_iso` of every value, formatted by Polars where the series holds datetimes.
+
+    >>> from datetime import timedelta, timezone
+    >>> moment = datetime(2026, 1, 1, 8, 30, tzinfo=timezone(timedelta(hours=7)))
+    >>> _iso_texts(pl.Series([moment, None]))
+    ['2026-01-01T01:30:00.000000+00:00', None]
+    """
+    dtype = values.dtype
+    if not isinstance(dtype, pl.Datetime):
+        return [_iso(value) for value in values.to_list()]
+    utc = (
+        values.dt.replace_time_zone("UTC")
+        if dtype.time_zone is None
+        else values.dt.convert_time_zone("UTC")
+    )
+    return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_list()
+
+
 def _json(document: dict[str, Any]) -> str:
     return orjson.dumps(document, option=orjson.OPT_NAIVE_UTC).decode()
 
 
 _ALERT_FIELDS: Final = ("@timestamp", "rule.id", "organization.id", "event.severity")
+_INCIDENT_TIMES: Final = frozenset({"incident.first_seen", "incident.last_seen"})
 _INCIDENT_FIELDS: Final = (
     "incident.severity",
     "organization.id",
@@ -106,14 +126,15 @@ _INCIDENT_FIELDS: Final = (
 
 
 def _fast_rows(
-    frame: pl.DataFrame, fields: tuple[str, ...]
+    frame: pl.DataFrame, fields: tuple[str, ...], times: frozenset[str] = frozenset()
 ) -> tuple[list[str], list[list[Any]]] | None:
     """The documents' JSON (:func:`respond.encoded.encoded_rows`) and these fields' values.
 
     A field's value is what its document holds there: the column's value, None where the
-    column is null or absent. None (the caller nests row by row) where the documents
-    cannot be built that way, or a field is not a plain value in them: a column under it
-    (``rule.id.x``), or one where its parent would be (``rule``).
+    column is null or absent; for the fields in ``times``, its :func:`_iso` text. None (the
+    caller nests row by row) where the documents cannot be built that way, or a field is
+    not a plain value in them: a column under it (``rule.id.x``), or one where its parent
+    would be (``rule``).
     """
     names = set(frame.columns)
     for field in fields:
@@ -125,7 +146,14 @@ def _fast_rows(
     if texts is None:
         return None
     absent = [None] * frame.height
-    values = [frame.get_column(f).to_list() if f in names else absent for f in fields]
+    values = [
+        absent
+        if f not in names
+        else _iso_texts(frame.get_column(f))
+        if f in times
+        else frame.get_column(f).to_list()
+        for f in fields
+    ]
     return texts.to_list(), values
 
 
@@ -332,12 +360,11 @@ class SqliteStore:
         dead: list[tuple[str, str, str, str]] = []
         if alerts.height == 0:
             return rows, dead
-        fast = _fast_rows(alerts, _ALERT_FIELDS)
+        fast = _fast_rows(alerts, _ALERT_FIELDS, frozenset({"@timestamp"}))
         if fast is not None:
             texts, (stamps, rules, orgs, severities) = fast
-            stamped = [_iso(stamp) for stamp in stamps]
             ids = alerts.get_column("_id").to_list()
-            return list(zip(ids, stamped, rules, orgs, severities, texts, strict=True)), dead
+            return list(zip(ids, stamps, rules, orgs, severities, texts, strict=True)), dead
         for identifier, document in documents(alerts):
             try:
                 text = _json(document)
@@ -364,7 +391,7 @@ class SqliteStore:
         rows: list[tuple[Any, ...]] = []
         if incidents.height == 0 or "incident.severity" not in incidents.columns:
             return rows
-        fast = _fast_rows(incidents, _INCIDENT_FIELDS)
+        fast = _fast_rows(incidents, _INCIDENT_FIELDS, _INCIDENT_TIMES)
         if fast is not None:
             texts, (severities, orgs, titles, firsts, lasts, counts) = fast
             return list(
@@ -373,8 +400,8 @@ class SqliteStore:
                     [0 if value is None else value for value in severities],
                     orgs,
                     titles,
-                    [_iso(value) for value in firsts],
-                    [_iso(value) for value in lasts],
+                    firsts,
+                    lasts,
                     [0 if value is None else value for value in counts],
                     texts,
                     strict=True,

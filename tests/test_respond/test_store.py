@@ -9,11 +9,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from respond.encoded import encode_rows
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
-from respond.store import IncidentNotFoundError, IncidentStateError, SqliteStore
+from respond.store import (
+    IncidentNotFoundError,
+    IncidentStateError,
+    SqliteStore,
+    _iso,
+    _iso_texts,
+)
 from tests.test_respond.factories import alerts_frame
 
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -298,3 +306,29 @@ async def test_rows_are_the_same_whether_documents_are_built_in_polars_or_row_by
     assert written[0] == written[1]
     tables = [row[0] for row in written[0]]
     assert tables == ["alerts"] * 2 + ["incidents"] * 2 + ["incident_history"] * 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    moments=st.lists(
+        st.none() | st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)), max_size=8
+    ),
+    unit=st.sampled_from(["ns", "us", "ms"]),
+    zone=st.sampled_from([None, "UTC", "Asia/Phnom_Penh", "America/St_Johns"]),
+)
+def test_time_texts_built_by_polars_are_those_of_each_value(
+    moments: list[datetime | None], unit: str, zone: str | None
+) -> None:
+    # Within what the unit holds (nanoseconds reach 1677-2262 only); in a time zone, where
+    # Python's and Polars' zone databases agree (they differ on local mean time before
+    # 1920, where the instant Polars keeps is the one to store).
+    low, high = (1678, 2261) if unit == "ns" else (1, 9999)
+    if zone is not None:
+        low, high = 1971, 2037
+    moments = [m if m is None or low <= m.year <= high else None for m in moments]
+    series = pl.Series(moments, dtype=pl.Datetime(unit))  # type: ignore[arg-type]
+    if zone is not None:
+        series = series.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
+    assert _iso_texts(series) == [_iso(value) for value in series.to_list()]
+    text = pl.Series(["2026-01-01", None])
+    assert _iso_texts(text) == ["2026-01-01", None]
