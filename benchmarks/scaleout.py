@@ -11,7 +11,8 @@ starts from a warm cache.
 
 Options: ``--events N`` (default 1,000,000), ``--partitions P`` (16), ``--processes``
 (``1,2,4,8``), ``--threads`` (``1,2,4,8,16``), ``--rules`` (a folder; default SigmaHQ's
-process_creation under ``NEAKTA_SIGMAHQ``, else the bundled rules), ``--no-matches``
+process_creation under ``NEAKTA_SIGMAHQ``, else the bundled rules; given several times,
+every trial runs once per folder, interleaved, on the same events), ``--no-matches``
 (leave out the generated events any rule matches, evaluated on the raw Sysmon fields: a
 workload where detection finds next to nothing, so no alert is built). K x T beyond the
 machine's cores is still run: the table shows where adding either stops paying. Each
@@ -56,12 +57,14 @@ NEAKTA = str(Path(sys.executable).parent / "neakta")
 Keep = Callable[[pl.DataFrame], pl.DataFrame]
 
 
-def without_matches(rules: Path, cache: Path) -> Keep:
-    """A filter dropping the Sysmon rows any of ``rules`` matches (raw field names)."""
-    ruleset = compile_rules([rules], pipeline="raw", cache_dir=cache)
+def without_matches(folders: list[Path], cache: Path) -> Keep:
+    """A filter dropping the Sysmon rows any rule of ``folders`` matches (raw field names)."""
+    rulesets = [compile_rules([rules], pipeline="raw", cache_dir=cache) for rules in folders]
 
     def keep(frame: pl.DataFrame) -> pl.DataFrame:
-        matched = ruleset.calibrate(frame).evaluate(frame)["row"].unique()
+        matched = pl.concat(
+            ruleset.calibrate(frame).evaluate(frame)["row"] for ruleset in rulesets
+        ).unique()
         return (
             frame.with_row_index("_row")
             .filter(~pl.col("_row").is_in(matched.implode()))
@@ -265,60 +268,65 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=16)
     parser.add_argument("--processes", type=_numbers, default=[1, 2, 4, 8])
     parser.add_argument("--threads", type=_numbers, default=[1, 2, 4, 8, 16])
-    parser.add_argument("--rules", type=Path, default=default)
+    parser.add_argument("--rules", type=Path, action="append", default=[])
     parser.add_argument("--no-matches", action="store_true")
     parser.add_argument("--variant", type=_variant, action="append", default=[])
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     variants: list[tuple[str, dict[str, str]]] = args.variant or [("default", {})]
+    folders: list[Path] = args.rules or [default]
     width = max(7, *(len(name) for name, _ in variants))
-    results: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
+    results: dict[tuple[str, str, int, int], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="neakta-scaleout-") as raw:
         work = Path(raw)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        ruleset = compile_rules([args.rules], pipeline="ecs", cache_dir=work / "cache" / "neakta")
-        compile_correlations([args.rules], ruleset, cache_dir=work / "cache" / "neakta")
-        print(f"{len(ruleset.rules)} rules ({args.rules}), {args.events:,} events, "
-              f"{args.partitions} partitions, {os.cpu_count()} cores")  # fmt: skip
+        labels: dict[Path, str] = {}
+        for rules in folders:
+            ruleset = compile_rules([rules], pipeline="ecs", cache_dir=work / "cache" / "neakta")
+            compile_correlations([rules], ruleset, cache_dir=work / "cache" / "neakta")
+            labels[rules] = f"{len(ruleset.rules):,}"
+            print(f"{labels[rules]} rules ({rules})")
+        print(f"{args.events:,} events, {args.partitions} partitions, {os.cpu_count()} cores")
         for name, env in variants:
             print(f"variant {name}: {' '.join(f'{k}={v}' for k, v in env.items()) or '-'}")
             if env:
-                warm_cache(args.rules, work / "cache" / "neakta", env)
+                for rules in folders:
+                    warm_cache(rules, work / "cache" / "neakta", env)
         with tansu_broker() as bootstrap:
-            keep = without_matches(args.rules, work / "cache" / "raw") if args.no_matches else None
+            keep = without_matches(folders, work / "cache" / "raw") if args.no_matches else None
             asyncio.run(produce(bootstrap, args.events, args.partitions, keep))
-            print(f"{'variant':>{width}} {'processes':>9} {'threads':>7} "
+            print(f"{'variant':>{width}} {'rules':>6} {'processes':>9} {'threads':>7} "
                   f"{'events/s':>10} {'steady':>10} {'cpu s':>7}")  # fmt: skip
             for _ in range(args.rounds):
                 for processes in args.processes:
                     for threads in args.threads:
-                        for name, env in variants:
-                            rate, steady, cpu = asyncio.run(
-                                trial(
-                                    bootstrap,
-                                    args.events,
-                                    args.rules,
-                                    work,
-                                    partitions=args.partitions,
-                                    processes=processes,
-                                    threads=threads,
-                                    env=env,
+                        for rules in folders:
+                            for name, env in variants:
+                                rate, steady, cpu = asyncio.run(
+                                    trial(
+                                        bootstrap,
+                                        args.events,
+                                        rules,
+                                        work,
+                                        partitions=args.partitions,
+                                        processes=processes,
+                                        threads=threads,
+                                        env=env,
+                                    )
                                 )
-                            )
-                            results.setdefault((name, processes, threads), []).append(
-                                (rate, steady, cpu)
-                            )
-                            print(
-                                f"{name:>{width}} {processes:>9} {threads:>7} "
-                                f"{rate:>10,.0f} {steady:>10,.0f} {cpu:>7.1f}",
-                                flush=True,
-                            )
-    if args.rounds > 1 or len(variants) > 1:
+                                key = (name, labels[rules], processes, threads)
+                                results.setdefault(key, []).append((rate, steady, cpu))
+                                print(
+                                    f"{name:>{width}} {labels[rules]:>6} {processes:>9} "
+                                    f"{threads:>7} {rate:>10,.0f} {steady:>10,.0f} {cpu:>7.1f}",
+                                    flush=True,
+                                )
+    if args.rounds > 1 or len(variants) > 1 or len(folders) > 1:
         print(f"\nover {args.rounds} round(s): events/s (from launch), steady, CPU seconds")
-        for (name, processes, threads), rates in results.items():
+        for (name, label, processes, threads), rates in results.items():
             launched, steadily, cpus = (_span([r[n] for r in rates], n // 2) for n in range(3))
             print(
-                f"{name:>{width}} {processes:>9} {threads:>7} "
+                f"{name:>{width}} {label:>6} {processes:>9} {threads:>7} "
                 f"{launched:>15} {steadily:>15} {cpus:>11}"
             )
 

@@ -70,6 +70,7 @@ from detect.distinct import ROWS, fan_out, group_rows, holds_floats
 from detect.expressions import INTERNAL_PREFIX, InlineColumns, to_expr
 from detect.files import RuleProblem
 from detect.folding import fold_expr
+from detect.ir import ALL_TEXT, TEXT_SEPARATOR
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipeline_names import DEFAULT_PIPELINE
 from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
@@ -127,6 +128,32 @@ class _EngineColumns(InlineColumns):
 
     def lower(self, field: str) -> pl.Expr:
         return pl.col(_LOWER + field)
+
+    def all_lower(self) -> pl.Expr | None:
+        return pl.col(_LOWER + ALL_TEXT)
+
+
+def _text_columns(frame: pl.DataFrame) -> list[str]:
+    """The columns a keyword reads: every text column but the engine's own."""
+    return [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String and not name.startswith(INTERNAL_PREFIX)
+    ]
+
+
+def _joined_folding(texts: list[str], parts: list[pl.Expr]) -> pl.Expr:
+    """The folded ``texts`` (``parts``) joined into the folded ``ALL_TEXT``.
+
+    Folding is per character and leaves the separator as it is, so the joined foldings
+    are the folding of the joined text. Null where every value is: no keyword matches
+    there, not even an empty one.
+    """
+    if not parts:
+        return pl.lit(None, dtype=pl.String).alias(_LOWER + ALL_TEXT)
+    joined = pl.concat_str(parts, separator=TEXT_SEPARATOR, ignore_nulls=True)
+    some = pl.any_horizontal(pl.col(t).is_not_null() for t in texts)
+    return pl.when(some).then(joined).alias(_LOWER + ALL_TEXT)
 
 
 def _folded(column: str, text: pl.Expr, ascii_only: bool, repetitive: bool = False) -> pl.Expr:
@@ -563,12 +590,25 @@ class CompiledRuleSet:
         """
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
-        ascii_only = _ascii_only(frame, self._lowered)
+        fields = [f for f in self._lowered if f != ALL_TEXT]
+        # Keywords read every text column, joined: each folded once (a field's folding
+        # serves again).
+        texts = _text_columns(frame) if len(fields) < len(self._lowered) else []
+        ascii_only = _ascii_only(frame, sorted({*fields, *texts}))
         lowered = frame.with_columns(
             _folded(f, pl.col(f).cast(pl.String), ascii_only(f), f in self._repetitive)
-            for f in self._lowered
+            for f in fields
         )
-        ascii_text = frozenset(f for f in self._lowered if ascii_only(f))
+        if len(fields) < len(self._lowered):
+            folded = set(fields)
+            parts = [
+                pl.col(_LOWER + t) if t in folded else _folded(t, pl.col(t), ascii_only(t))
+                for t in texts
+            ]
+            lowered = lowered.with_columns(_joined_folding(texts, parts))
+        ascii_text = frozenset(f for f in fields if ascii_only(f))
+        if texts and all(ascii_only(t) for t in texts):
+            ascii_text |= {ALL_TEXT}
         if self.strategy == "naive" or not self._shared:
             return lowered, ascii_text
         return lowered.with_columns(self._shared), ascii_text

@@ -23,6 +23,7 @@ import polars as pl
 from detect.addresses import in_networks
 from detect.folding import fold, fold_expr
 from detect.ir import (
+    TEXT_SEPARATOR,
     WILDCARD_ANY,
     WILDCARD_ONE,
     And,
@@ -67,6 +68,10 @@ class Columns(Protocol):
 
     def any_lower(self) -> pl.Expr: ...
 
+    def all_lower(self) -> pl.Expr | None:
+        """The case-folded text of every text column joined (``ALL_TEXT``), or None."""
+        ...
+
 
 class InlineColumns:
     """Resolve fields straight from the frame, case-folding inline.
@@ -95,6 +100,9 @@ class InlineColumns:
 
     def any_lower(self) -> pl.Expr:
         return fold_expr(self.any_text())
+
+    def all_lower(self) -> pl.Expr | None:
+        return None
 
 
 def _any_list(test: Callable[[pl.Expr], pl.Expr], *, lower: bool) -> pl.Expr:
@@ -298,8 +306,13 @@ def _build(node: Node, c: Columns) -> pl.Expr:
         case StrMatch(field, kind, value, cased):
             needle = value if cased else fold(value)
             if field is None:
-                target = c.any_text() if cased else c.any_lower()
-                test = _string_test(target, kind, needle)
+                joined = None if cased or kind is not StrKind.CONTAINS else c.all_lower()
+                if joined is not None and TEXT_SEPARATOR not in needle:
+                    # One search of the joined text, not one per column.
+                    test = joined.str.contains(needle, literal=True)
+                else:
+                    target = c.any_text() if cased else c.any_lower()
+                    test = _string_test(target, kind, needle)
                 listed = _any_list(lambda t: _string_test(t, kind, needle), lower=not cased)
                 return pl.any_horizontal(pl.lit(False), test.fill_null(False), listed)
             return _on(c, field, lambda t: _string_test(t, kind, needle), lower=not cased)

@@ -17,6 +17,8 @@ from enum import Enum
 from typing import TypeAlias
 
 __all__ = [
+    "ALL_TEXT",
+    "TEXT_SEPARATOR",
     "WILDCARD_ANY",
     "WILDCARD_ONE",
     "And",
@@ -56,6 +58,13 @@ class StrKind(Enum):
 # Glob parts: literal text, or one of these two wildcard markers.
 WILDCARD_ANY = "\x00*"
 WILDCARD_ONE = "\x00?"
+
+# A keyword (a test with no field) reads every text column. The engine joins them into one
+# column under this name, TEXT_SEPARATOR between values: text that holds no separator
+# occurs in the joined text exactly where it occurs in one of the values, so a keyword is
+# one search and its literals a fast pattern like a field's.
+ALL_TEXT = "__neakta_text"
+TEXT_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True, slots=True)

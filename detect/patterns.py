@@ -24,7 +24,19 @@ from functools import lru_cache
 from typing import Any, TypeAlias
 
 from detect.folding import fold
-from detect.ir import WILDCARD_ANY, WILDCARD_ONE, And, Const, Glob, Node, Or, Regex, StrMatch
+from detect.ir import (
+    ALL_TEXT,
+    TEXT_SEPARATOR,
+    WILDCARD_ANY,
+    WILDCARD_ONE,
+    And,
+    Const,
+    Glob,
+    Node,
+    Or,
+    Regex,
+    StrMatch,
+)
 
 __all__ = [
     "USELESS_ABOVE",
@@ -60,17 +72,23 @@ def _literal(node: StrMatch | Glob) -> str:
     return fold(max(parts, key=len, default=""))
 
 
-def _usable(node: StrMatch | Glob) -> bool:
-    # Bytes, not characters: a 4-byte emoji is as selective as a 4-letter word.
-    return node.field is not None and len(_literal(node).encode("utf-8")) >= MIN_LENGTH
+def _column(field: str | None) -> str:
+    """Where a test's literals are searched: its field, or the joined text for a keyword."""
+    return ALL_TEXT if field is None else field
+
+
+def _searchable(field: str | None, literal: str) -> bool:
+    # Bytes, not characters: a 4-byte emoji is as selective as a 4-letter word. A keyword's
+    # literal holding the separator could span two values of the joined text.
+    return len(literal.encode("utf-8")) >= MIN_LENGTH and (
+        field is not None or TEXT_SEPARATOR not in literal
+    )
 
 
 def _slot_literal(node: StrMatch | Glob) -> tuple[str, str] | None:
     """``(column, literal)`` of a string test, or None where it gives no usable literal."""
-    if node.field is None:
-        return None
     literal = _literal(node)
-    return (str(node.field), literal) if len(literal.encode("utf-8")) >= MIN_LENGTH else None
+    return (_column(node.field), literal) if _searchable(node.field, literal) else None
 
 
 # Python's parser reads the regex to find its required literals, but Polars runs it with
@@ -197,11 +215,13 @@ def pattern_literals(node: Node) -> Iterator[tuple[str, str]]:
     """
     match node:
         case StrMatch() | Glob():
-            if _usable(node):
-                yield (str(node.field), _literal(node))
-        case Regex(field=str(field), pattern=pattern):
+            pair = _slot_literal(node)
+            if pair is not None:
+                yield pair
+        case Regex(field=field, pattern=pattern):
             for literal in regex_literals(pattern) or ():
-                yield (field, literal)
+                if field is not None or TEXT_SEPARATOR not in literal:
+                    yield (_column(field), literal)
         case And(children) | Or(children):
             for child in children:
                 yield from pattern_literals(child)
@@ -215,12 +235,13 @@ def _cheapest(node: Node, cost: Cost) -> tuple[float, Slot] | None:
         case StrMatch() | Glob():
             pair = _slot_literal(node)
             return None if pair is None else (cost(*pair), frozenset({pair}))
-        case Regex(field=str(field), pattern=pattern):
+        case Regex(field=field, pattern=pattern):
             literals = regex_literals(pattern)
-            if literals is None:
+            if literals is None or (field is None and any(TEXT_SEPARATOR in x for x in literals)):
                 return None
-            return sum(cost(field, lit) for lit in literals), frozenset(
-                (field, lit) for lit in literals
+            column = _column(field)
+            return sum(cost(column, lit) for lit in literals), frozenset(
+                (column, lit) for lit in literals
             )
         case And(children):
             found = [s for c in children if (s := _cheapest(c, cost)) is not None]

@@ -22,6 +22,7 @@ import polars as pl
 
 from detect import ir
 from detect.expressions import INTERNAL_PREFIX, Columns, to_expr
+from detect.folding import fold
 
 __all__ = [
     "CHEAP_COST",
@@ -152,6 +153,9 @@ def lowered_fields(node: ir.Node) -> set[str]:
             return lowered_fields(child)
         case ir.StrMatch(field=str(f), cased=False) | ir.Glob(field=str(f), cased=False):
             return {f}
+        case ir.StrMatch(field=None, kind=ir.StrKind.CONTAINS, cased=False, value=value):
+            # A keyword contains test reads the joined text (the engine's resolver).
+            return {ir.ALL_TEXT} if ir.TEXT_SEPARATOR not in fold(value) else set()
         case ir.BoolEq(field=f):
             return {f}
         case ir.FieldRef(field=f, other=o):

@@ -103,18 +103,20 @@ events = st.lists(
 )
 
 
-def check_agreement(rule_text: str, batch: list[dict[str, object]]) -> None:
+SCHEMA: dict[str, pl.DataType] = {
+    "a": pl.String(),
+    "b": pl.String(),
+    "c": pl.String(),
+    "d": pl.List(pl.String()),
+    "n": pl.Int64(),
+}
+
+
+def check_agreement(
+    rule_text: str, batch: list[dict[str, object]], schema: dict[str, pl.DataType] = SCHEMA
+) -> None:
     expected = reference_matches(SigmaRule.from_yaml(rule_text), batch)
-    frame = pl.DataFrame(
-        batch,
-        schema={
-            "a": pl.String,
-            "b": pl.String,
-            "c": pl.String,
-            "d": pl.List(pl.String),
-            "n": pl.Int64,
-        },
-    )
+    frame = pl.DataFrame(batch, schema=schema)
     # Fast row by row (searched in one step or column by column; groups of rules verified
     # together in Python or in one select, or one query each), fast once per distinct
     # row, and naive.
@@ -147,3 +149,51 @@ def test_each_detection_item_agrees_with_reference(
 @given(rule_text=rules(), batch=events)
 def test_conditions_agree_with_reference(rule_text: str, batch: list[dict[str, object]]) -> None:
     check_agreement(rule_text, batch)
+
+
+@st.composite
+def keyword_rules(draw: st.DrawFn) -> str:
+    """A keyword list (a search of every text value) alone or with a selection."""
+    values = draw(st.lists(pattern_values, min_size=1, max_size=3))
+    keywords = "\n".join(f"    - {json.dumps(v)}" for v in values)
+    item = draw(detection_items().filter(lambda i: _field_of(i) != "d"))
+    condition = draw(
+        st.sampled_from(
+            [
+                "keywords",
+                "keywords and sel0",
+                "keywords or sel0",
+                "not keywords",
+                "sel0 and not keywords",
+            ]
+        )
+    )
+    return (
+        "title: Generated keywords\n"
+        "id: 4b3c2d1e-0f9a-4b8c-9d7e-6f5a4b3c2d1e\n"
+        "logsource: {category: test, product: test}\n"
+        f"detection:\n  keywords:\n{keywords}\n  sel0:\n    {item}\n  condition: {condition}\n"
+    )
+
+
+# Text columns only: a keyword is then searched in the values joined into one text, where
+# a value that ends as the next one starts must not make a match across the two.
+text_events = st.lists(
+    st.fixed_dictionaries(
+        {
+            "a": st.one_of(st.none(), text_values),
+            "b": st.one_of(st.none(), text_values),
+            "c": st.one_of(st.none(), text_values),
+            "n": st.one_of(st.none(), st.integers(-1, 5)),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_text=keyword_rules(), batch=text_events)
+def test_keywords_agree_with_reference(rule_text: str, batch: list[dict[str, object]]) -> None:
+    schema = {name: dtype for name, dtype in SCHEMA.items() if name != "d"}
+    check_agreement(rule_text, batch, schema)

@@ -6,6 +6,7 @@ import polars as pl
 
 from detect import CompiledRuleSet
 from detect.candidates import REPETITIVE_MIN_ROWS
+from detect.ir import ALL_TEXT
 
 RULE = """
 title: Encoded command via cmd
@@ -155,6 +156,29 @@ def test_keywords_see_every_text_column_when_rows_are_evaluated_once_each() -> N
     ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, RULE, pipeline="none")
     ruleset = ruleset.with_distinct_share(1.0)
     assert ruleset.evaluate(events).select("row", "rule_title").rows() == [(5, "Mimikatz anywhere")]
+
+
+def test_a_keyword_is_a_fast_pattern_over_every_text_value_joined() -> None:
+    ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, pipeline="none")
+    assert ruleset.patterns == ((frozenset({(ALL_TEXT, "sekurlsa")}),),)
+    events = pl.DataFrame(
+        {
+            "Image": ["C:\\x.exe", "SEKURLSA.exe", None, "sekur", "x"],
+            "CommandLine": ["run sekurlſa::x", None, "none", "lsa::pth", "-"],
+            "EventID": [1, 1, 1, 1, 1],
+        }
+    )
+    # Folded (ſ is s), in any column, never across two: "sekur" then "lsa" is no match.
+    assert ruleset.evaluate(events)["row"].to_list() == [0, 1]
+    assert ruleset.calibrate(events).evaluate(events)["row"].to_list() == [0, 1]
+
+
+def test_a_keyword_holding_the_joining_separator_is_searched_value_by_value() -> None:
+    rule = KEYWORD_RULE.replace("'sekurlsa'", '"ab\\u001fcd"')
+    ruleset = CompiledRuleSet.from_yaml(rule, pipeline="none")
+    assert ruleset.patterns == ((),)
+    events = pl.DataFrame({"A": ["xab\x1fcdx", "ab", "q"], "B": ["-", "cd", "ab\x1fcD"]})
+    assert ruleset.evaluate(events)["row"].to_list() == [0, 2]
 
 
 HASH_RULE = """
