@@ -121,7 +121,11 @@ def _pattern_text(pattern: Pattern) -> str:
     if any(not slot for slot in pattern):
         return "never: the rule can never match"
     slots = [
-        "one of " + ", ".join(f"{column} ~ {_literal_text(lit)}" for column, lit in sorted(slot))
+        "one of "
+        + ", ".join(
+            f"{'<any field>' if column == ir.ALL_TEXT else column} ~ {_literal_text(lit)}"
+            for column, lit in sorted(slot)
+        )
         for slot in pattern
     ]
     return " and ".join(slots)

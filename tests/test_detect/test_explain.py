@@ -41,3 +41,17 @@ def test_explain_agrees_with_the_engine_on_endpoint_samples() -> None:
 def test_explain_agrees_with_the_engine_on_web_samples() -> None:
     lines = pl.Series((DATA_DIR / "sample_web_nginx.log").read_text().splitlines())
     _agree(parse_web(lines, year=2026).events.head(600))
+
+
+def test_a_keyword_rule_names_its_fast_pattern_on_any_field(tmp_path: Path) -> None:
+    path = tmp_path / "kw.yml"
+    path.write_text(
+        "title: Mimikatz anywhere\n"
+        "id: 6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        "detection:\n  keywords: ['sekurlsa']\n  condition: keywords\n"
+    )
+    (source,) = load_rules([path]).rules
+    explained = explain(source, {"CommandLine": "x sekurlsa::y"}, pipeline="none")
+    assert explained.matched
+    assert "fast pattern: one of <any field> ~ 'sekurlsa'" in explained.lines
