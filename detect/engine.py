@@ -73,7 +73,14 @@ from detect.folding import fold_expr
 from detect.ir import ALL_TEXT, TEXT_SEPARATOR
 from detect.patterns import USELESS_ABOVE, Pattern, choose_pattern
 from detect.pipeline_names import DEFAULT_PIPELINE
-from detect.plans import has_keywords, lowered_fields, plan_rule, shared_conjuncts, verify_query
+from detect.plans import (
+    has_keywords,
+    keyword_tests,
+    lowered_fields,
+    plan_rule,
+    shared_conjuncts,
+    verify_query,
+)
 from detect.rowwise import LeafTests, RowProgram, compile_program, run_programs
 
 if TYPE_CHECKING:
@@ -449,6 +456,21 @@ class CompiledRuleSet:
     def columns_read(self) -> tuple[str, ...] | None:
         """The fields the rules read; None where some rule searches every text column."""
         return None if any(self._keywords) else tuple(self._fields)
+
+    @property
+    def fields_read(self) -> tuple[str, ...]:
+        """The fields the rules name (keywords name none)."""
+        return tuple(self._fields)
+
+    @property
+    def keyword_tests(self) -> tuple[ir.Node, ...]:
+        """Every keyword test of the rules (a test of every text value), in rule order."""
+        return tuple(
+            test
+            for rule, keywords in zip(self.rules, self._keywords, strict=True)
+            if keywords
+            for test in keyword_tests(rule.node)
+        )
 
     @property
     def fast_pattern_coverage(self) -> float:

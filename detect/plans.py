@@ -29,6 +29,7 @@ __all__ = [
     "SHARED_MIN_RULES",
     "RulePlan",
     "has_keywords",
+    "keyword_tests",
     "lowered_fields",
     "plan_rule",
     "shared_conjuncts",
@@ -142,6 +143,26 @@ def has_keywords(node: ir.Node) -> bool:
             return False
         case _:
             return node.field is None
+
+
+def keyword_tests(node: ir.Node) -> list[ir.Node]:
+    """The keyword tests of ``node``: its leaves with no field (a search of every value).
+
+    >>> from detect.ir import NumEq, StrKind, StrMatch
+    >>> keyword_tests(ir.And((StrMatch("Image", StrKind.SUFFIX, "x"), NumEq(None, 4624))))
+    [NumEq(field=None, number=4624)]
+    """
+    match node:
+        case ir.And(children) | ir.Or(children):
+            return [test for child in children for test in keyword_tests(child)]
+        case ir.Not(child):
+            return keyword_tests(child)
+        case ir.StrMatch(field=None) | ir.NumEq(field=None) | ir.Glob(field=None):
+            return [node]
+        case ir.Regex(field=None):
+            return [node]
+        case _:
+            return []
 
 
 def lowered_fields(node: ir.Node) -> set[str]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Final
 
 import polars as pl
 
-from detect import CompiledRuleSet
+from detect import CompiledRuleSet, ir
+from detect.folding import fold
+from detect.patterns import regex_literals
 from ingest.archive import EventArchive
 from ingest.identity import fill_event_ids
 from ingest.sources import SourceBatch
@@ -100,6 +103,37 @@ def detect_batch(
 
 
 def _reads_event_ids(ruleset: CompiledRuleSet) -> bool:
-    """Whether a rule reads ``event.id``: by name, or as one of every text field."""
-    columns = ruleset.columns_read
-    return columns is None or "event.id" in columns
+    """Whether a rule reads ``event.id``: by name, or a keyword that could occur in one.
+
+    A computed id is 32 lower-case hexadecimal digits: a keyword with any other character
+    (``sekurlsa::``) cannot occur in it, so its rule is the same with the id left null.
+    """
+    if "event.id" in ruleset.fields_read:
+        return True
+    return any(_could_occur_in_an_id(test) for test in ruleset.keyword_tests)
+
+
+_HEX_DIGITS: Final = frozenset("0123456789abcdef")
+
+
+def _could_occur_in_an_id(test: ir.Node) -> bool:
+    """Whether a keyword test could hold on a computed id (True where it cannot tell)."""
+    match test:
+        case ir.StrMatch(value=value):
+            return _hexadecimal(fold(value))
+        case ir.NumEq(number=number):
+            return _hexadecimal(str(number))
+        case ir.Glob(parts=parts):
+            # Every literal part must occur in the value.
+            texts = [fold(p) for p in parts if p not in (ir.WILDCARD_ANY, ir.WILDCARD_ONE)]
+            return all(_hexadecimal(text) for text in texts)
+        case ir.Regex(pattern=pattern):
+            # One of its required literals must occur; none known: it could match.
+            literals = regex_literals(pattern)
+            return literals is None or any(_hexadecimal(text) for text in literals)
+        case _:
+            return True
+
+
+def _hexadecimal(text: str) -> bool:
+    return len(text) <= 32 and set(text) <= _HEX_DIGITS

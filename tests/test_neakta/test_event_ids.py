@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from detect import CompiledRuleSet
@@ -16,7 +17,7 @@ from ingest.sources import SourceBatch
 from ingest.sources.parsing import parse_records
 from ingest.testing import MemorySource
 from neakta.alerting import AlertStage
-from neakta.detecting import detect_batch
+from neakta.detecting import _reads_event_ids, detect_batch
 from neakta.stage import SimpleAlerts
 from respond.assembly import Lookups
 from respond.sinks import SinkBatch
@@ -141,6 +142,33 @@ def test_a_keyword_rule_sees_every_events_id() -> None:
     target = eager_ids()[0]
     alerts = detected(keywords_rule(target[4:20])).alerts
     assert alerts.get_column("event.id").to_list() == [target]
+
+
+@pytest.mark.parametrize(
+    ("rule", "computed_first"),
+    [
+        (keywords_rule("whoami /all"), False),  # not hexadecimal: never in an id
+        (keywords_rule("Dead"), True),  # folds to hexadecimal digits
+        (keywords_rule("4624"), True),
+        (keywords_rule("who*mi"), False),  # every part of a pattern must occur
+        (keywords_rule("de*ad"), True),
+        (keywords_rule("*"), True),
+        (rule_on_id("0" * 32), True),  # names the field
+        (WHOAMI, False),
+    ],
+)
+def test_ids_are_computed_before_detection_only_where_a_rule_could_read_one(
+    rule: str, computed_first: bool
+) -> None:
+    assert _reads_event_ids(CompiledRuleSet.from_yaml(rule, pipeline="ecs")) is computed_first
+
+
+def test_a_keyword_rule_that_cannot_read_an_id_still_names_its_events_by_their_ids() -> None:
+    alerts = detected(keywords_rule("whoami")).alerts
+    assert alerts.height
+    assert sorted(alerts.get_column("event.id").to_list()) == sorted(
+        i for i, line in zip(eager_ids(), LINES, strict=True) if "whoami" in line.lower()
+    )
 
 
 def test_the_archive_keeps_every_events_id() -> None:
