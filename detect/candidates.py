@@ -296,16 +296,46 @@ def _needed(slot: Slot) -> Slot:
         # Shortest first: a literal holding another one holds a kept one (the shortest
         # it holds), and only a shorter one, so testing against the kept shorter ones is
         # enough (hashes, all of one length, test nothing).
-        shorter: list[str] = []
+        shorter = _Kept()
         same_length: list[str] = []
         for literal in sorted(literals, key=len):
             if same_length and len(same_length[0]) < len(literal):
                 shorter.extend(same_length)
                 same_length = []
-            if not any(other in literal for other in shorter):
+            if not shorter.any_in(literal):
                 same_length.append(literal)
                 needed.append((column, literal))
     return frozenset(needed)
+
+
+class _Kept:
+    """Literals kept so far, all shorter than the ones asked about, by length too."""
+
+    def __init__(self) -> None:
+        self.all: list[str] = []
+        self.by_length: dict[int, set[str]] = {}
+
+    def extend(self, literals: list[str]) -> None:
+        self.all.extend(literals)
+        for literal in literals:
+            self.by_length.setdefault(len(literal), set()).add(literal)
+
+    def any_in(self, text: str) -> bool:
+        """Whether ``text`` holds one of them.
+
+        Each one is tried, or each of ``text``'s substrings of their lengths looked up,
+        whichever is fewer: thousands of hashes of three lengths take a few dozen lookups
+        instead of thousands of searches.
+        """
+        size = len(text)
+        windows = sum(size - length + 1 for length in self.by_length)
+        if windows < len(self.all):
+            return any(
+                text[start : start + length] in kept
+                for length, kept in self.by_length.items()
+                for start in range(size - length + 1)
+            )
+        return any(other in text for other in self.all)
 
 
 def _column_hits(

@@ -5,7 +5,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detect.candidates import PREFILTER_MAX_BYTES, CandidateIndex, RuleGroup
+from detect.candidates import PREFILTER_MAX_BYTES, CandidateIndex, RuleGroup, _needed
 from detect.patterns import Slot
 
 # Regex syntax, a line break and non-ASCII letters: all only text inside a literal.
@@ -73,3 +73,38 @@ def test_literals_too_long_to_compile_at_every_search_are_not_narrowed() -> None
         .with_prefilters(["a"])
         .prefilters
     ) == {"a"}
+
+
+@st.composite
+def slots(draw: st.DrawFn) -> set[tuple[str, str]]:
+    """Literals of two columns, many holding others: short texts of few letters, and
+    hash-like ones of fixed lengths with longer ones built around some of them (many
+    kept, so each of a longer text's substrings is looked up instead)."""
+    column = st.sampled_from(["c", "d"])
+    short = st.tuples(column, st.text(alphabet="ab=", min_size=1, max_size=7))
+    bases = draw(st.lists(st.text(alphabet="abcdef", min_size=4, max_size=4), max_size=30))
+    found = set(draw(st.lists(short, max_size=20)))
+    for base in bases:
+        found.add((draw(column), base))
+        if draw(st.booleans()):
+            pad = st.text(alphabet="abcdef", max_size=3)
+            found.add((draw(column), draw(pad) + base + draw(pad)))
+    return found or {("c", "a")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(literals=slots())
+def test_a_slot_searches_the_literals_that_hold_no_shorter_one_of_their_column(
+    literals: set[tuple[str, str]],
+) -> None:
+    slot = frozenset(literals)
+    expected = {
+        (column, literal)
+        for column, literal in slot
+        if not any(
+            other_column == column and len(other) < len(literal) and other in literal
+            for other_column, other in slot
+        )
+    }
+    _needed.cache_clear()
+    assert _needed(slot) == expected
