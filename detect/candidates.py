@@ -193,6 +193,8 @@ class CandidateIndex:
             ]
         queries = []
         for column, (_, table) in self.tables.items():
+            if _all_null(frame, lowered(column)):
+                continue  # no literal occurs in a null (most of a family's fields)
             ascii_only = column in ascii_text
             literals = self.literals(column, ascii_only)
             if not literals:
@@ -250,6 +252,7 @@ class CandidateIndex:
             column: literals
             for column in self.tables
             if (literals := self.literals(column, column in ascii_text))
+            and not _all_null(frame, lowered(column))
         }
         if not searched:
             return pl.DataFrame(schema={"row": pl.UInt32, "group": pl.UInt32})
@@ -274,6 +277,11 @@ class CandidateIndex:
             .agg(pl.len().alias("hit"), pl.col("need").first())
         )
         return counted.filter(pl.col("hit") == pl.col("need")).select("row", "group")
+
+
+def _all_null(frame: pl.DataFrame, column: str) -> bool:
+    """Whether ``column`` of ``frame`` holds no value at all (a field the family lacks)."""
+    return frame.get_column(column).null_count() == frame.height
 
 
 # A calibrated index shares most slots with the static one built before it (924 of
