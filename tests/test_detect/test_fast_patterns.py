@@ -3,8 +3,9 @@
 from collections.abc import Sequence
 
 import polars as pl
+import pytest
 
-from detect import CompiledRuleSet
+from detect import CompiledRuleSet, engine
 from detect.candidates import REPETITIVE_MIN_ROWS
 from detect.ir import ALL_TEXT
 
@@ -171,6 +172,19 @@ def test_a_keyword_is_a_fast_pattern_over_every_text_value_joined() -> None:
     # Folded (ſ is s), in any column, never across two: "sekur" then "lsa" is no match.
     assert ruleset.evaluate(events)["row"].to_list() == [0, 1]
     assert ruleset.calibrate(events).evaluate(events)["row"].to_list() == [0, 1]
+
+
+def test_the_joined_text_built_a_slice_per_thread_gives_the_same_matches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "SLICED_ROWS", 4)
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)
+    images = [f"x{n}.exe" for n in range(10)]
+    lines = ["-"] * 10
+    for row in (0, 3, 4, 7, 9):  # either side of the slices' edges (4 rows each)
+        lines[row] = "run SEKURLſA::x"
+    ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, pipeline="none")
+    assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0, 3, 4, 7, 9]
 
 
 def test_a_keyword_holding_the_joining_separator_is_searched_value_by_value() -> None:
