@@ -186,21 +186,19 @@ def parsed_sysmon_frame(rows: int, *, seed: int = 7, chunk: int = 50_000) -> pl.
     """``rows`` events as ``neakta run`` detects on them: the lines parsed to ECS columns."""
     from ingest.sources.parsing import parse_records
 
-    names = ("family", "source", "origin", "line", "header_organization", "source_organization")
     parts = []
     for start in range(0, rows, chunk):
         lines = sysmon_lines(generate_sysmon_frame(min(chunk, rows - start), seed=seed + start))
-        count = len(lines)
-        records = pl.DataFrame(
-            {
-                "family": ["endpoint"] * count,
-                "source": ["logs.endpoint"] * count,
-                "origin": [f"logs.endpoint/0/{start + n}" for n in range(count)],
-                "line": [line.decode() for line in lines],
-                "header_organization": [None] * count,
-                "source_organization": [None] * count,
-            },
-            schema=dict.fromkeys(names, pl.String()),
+        # The raw record columns a Kafka source gives (one partition, offsets from start).
+        records = pl.DataFrame({"line": lines}, schema={"line": pl.Binary()}).select(
+            pl.lit("endpoint").alias("family"),
+            pl.lit("logs.endpoint").alias("source"),
+            pl.format("logs.endpoint/0/{}", pl.int_range(start, start + len(lines))).alias(
+                "origin"
+            ),
+            pl.col("line").cast(pl.String),
+            pl.lit(None, dtype=pl.String).alias("header_organization"),
+            pl.lit(None, dtype=pl.String).alias("source_organization"),
         )
         parts.append(parse_records(records, year=2026).events["endpoint"])
     return pl.concat(parts, how="diagonal_relaxed").rechunk()
