@@ -174,8 +174,6 @@ def _joined_folding(texts: list[str], parts: list[pl.Expr]) -> pl.Expr:
     are the folding of the joined text. Null where every value is: no keyword matches
     there, not even an empty one.
     """
-    if not parts:
-        return pl.lit(None, dtype=pl.String).alias(_LOWER + ALL_TEXT)
     joined = pl.concat_str(parts, separator=TEXT_SEPARATOR, ignore_nulls=True)
     some = pl.any_horizontal(pl.col(t).is_not_null() for t in texts)
     return pl.when(some).then(joined).alias(_LOWER + ALL_TEXT)
@@ -645,7 +643,10 @@ class CompiledRuleSet:
                 pl.col(_LOWER + t) if t in folded else _folded(t, pl.col(t), ascii_only(t))
                 for t in texts
             ]
-            lowered = lowered.with_columns(_in_slices(lowered, _joined_folding(texts, parts)))
+            if parts:
+                lowered = lowered.with_columns(_in_slices(lowered, _joined_folding(texts, parts)))
+            else:  # no text column: no keyword matches
+                lowered = lowered.with_columns(pl.lit(None, pl.String).alias(_LOWER + ALL_TEXT))
         ascii_text = frozenset(f for f in fields if ascii_only(f))
         if texts and all(ascii_only(t) for t in texts):
             ascii_text |= {ALL_TEXT}

@@ -185,6 +185,8 @@ def test_the_joined_text_built_a_slice_per_thread_gives_the_same_matches(
         lines[row] = "run SEKURLſA::x"
     ruleset = CompiledRuleSet.from_yaml(KEYWORD_RULE, pipeline="none")
     assert ruleset.evaluate(frame(images, lines))["row"].to_list() == [0, 3, 4, 7, 9]
+    # A batch with no text column at all: nothing to join, no keyword matches.
+    assert ruleset.evaluate(pl.DataFrame({"EventID": list(range(10))})).height == 0
 
 
 def test_a_keyword_holding_the_joining_separator_is_searched_value_by_value() -> None:
