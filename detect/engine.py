@@ -629,15 +629,16 @@ class CompiledRuleSet:
         missing = [f for f in self._fields if f not in events.columns]
         frame = events.with_columns(pl.lit(None, dtype=pl.String).alias(f) for f in missing)
         fields = [f for f in self._lowered if f != ALL_TEXT]
+        joined = len(fields) < len(self._lowered)
         # Keywords read every text column, joined: each folded once (a field's folding
         # serves again).
-        texts = _text_columns(frame) if len(fields) < len(self._lowered) else []
+        texts = _text_columns(frame) if joined else []
         ascii_only = _ascii_only(frame, sorted({*fields, *texts}))
         lowered = frame.with_columns(
             _folded(f, pl.col(f).cast(pl.String), ascii_only(f), f in self._repetitive)
             for f in fields
         )
-        if len(fields) < len(self._lowered):
+        if joined:
             folded = set(fields)
             parts = [
                 pl.col(_LOWER + t) if t in folded else _folded(t, pl.col(t), ascii_only(t))

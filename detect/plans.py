@@ -132,17 +132,7 @@ def verify_query(subset: pl.DataFrame, rows: pl.Series, plan: RulePlan, index: i
 
 def has_keywords(node: ir.Node) -> bool:
     """Whether a node searches every text column (so it needs the whole frame)."""
-    match node:
-        case ir.And(children) | ir.Or(children):
-            return any(has_keywords(c) for c in children)
-        case ir.Not(child):
-            return has_keywords(child)
-        case ir.Const() | ir.BoolEq() | ir.Compare() | ir.Cidr() | ir.IsNull() | ir.Exists():
-            return False
-        case ir.FieldRef() | ir.TimePart():
-            return False
-        case _:
-            return node.field is None
+    return bool(keyword_tests(node))
 
 
 def keyword_tests(node: ir.Node) -> list[ir.Node]:
@@ -157,9 +147,12 @@ def keyword_tests(node: ir.Node) -> list[ir.Node]:
             return [test for child in children for test in keyword_tests(child)]
         case ir.Not(child):
             return keyword_tests(child)
-        case ir.StrMatch(field=None) | ir.NumEq(field=None) | ir.Glob(field=None):
-            return [node]
-        case ir.Regex(field=None):
+        case (
+            ir.StrMatch(field=None)
+            | ir.NumEq(field=None)
+            | ir.Glob(field=None)
+            | ir.Regex(field=None)
+        ):
             return [node]
         case _:
             return []

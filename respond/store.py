@@ -114,6 +114,7 @@ def _json(document: dict[str, Any]) -> str:
 
 
 _ALERT_FIELDS: Final = ("@timestamp", "rule.id", "organization.id", "event.severity")
+_ALERT_TIMES: Final = frozenset({"@timestamp"})
 _INCIDENT_TIMES: Final = frozenset({"incident.first_seen", "incident.last_seen"})
 _INCIDENT_FIELDS: Final = (
     "incident.severity",
@@ -360,7 +361,7 @@ class SqliteStore:
         dead: list[tuple[str, str, str, str]] = []
         if alerts.height == 0:
             return rows, dead
-        fast = _fast_rows(alerts, _ALERT_FIELDS, frozenset({"@timestamp"}))
+        fast = _fast_rows(alerts, _ALERT_FIELDS, _ALERT_TIMES)
         if fast is not None:
             texts, (stamps, rules, orgs, severities) = fast
             ids = alerts.get_column("_id").to_list()
