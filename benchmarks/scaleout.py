@@ -22,7 +22,9 @@ committed after the first commit over the time they took (start-up and joining l
 Side by side: ``--variant NAME:VAR=VALUE,VAR=VALUE`` (repeatable) runs every trial once per
 variant with those environment variables set (``--variant 'one-at-a-time:NEAKTA_RUN__AHEAD=0'``
 against ``--variant 'default:'``), interleaved, ``--rounds R`` times; a summary gives each
-variant's range over the rounds.
+variant's range over the rounds. ``--variant 'supervised:NEAKTA_RUN__PROCESSES=2'`` makes
+each of the K processes a supervisor of 2 workers (``neakta run --processes 2``); the CPU
+seconds count every process's children too.
 """
 
 from __future__ import annotations
@@ -198,17 +200,25 @@ async def trial(
             except subprocess.TimeoutExpired:
                 process.kill()
         log = (work / f"{group}-0" / "neakta.log").read_text(errors="replace")
-        print(*(line for line in log.splitlines() if line.startswith("matches:")), flush=True)
+        print(*(line for line in log.splitlines() if "matches:" in line), flush=True)
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
-    """User and system CPU seconds ``process`` used so far (0 without ``/proc``)."""
-    try:
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU seconds of ``process`` and its children so far (0 without /proc).
+
+    A supervisor's workers are its children.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+        except OSError:
+            continue
+        # Fields 4 (ppid), 14 and 15 (utime, stime), counted from the state field (3rd).
+        fields = rest.rsplit(")", 1)[1].split()
+        if int(pid) == process.pid or int(fields[1]) == process.pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 _WARM = """

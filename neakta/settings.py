@@ -85,7 +85,9 @@ class RunSettings(BaseModel):
     """``neakta run`` / ``replay``: inputs in file mode, outputs, limits, what is shown.
 
     ``ahead``: batches fetched and parsed while the one in hand is detected and delivered
-    (0: one batch at a time; see :mod:`neakta.pipeline`).
+    (0: one batch at a time; see :mod:`neakta.pipeline`). ``processes``: ``neakta run``
+    processes started in one consumer group by one command (:mod:`neakta.supervisor`);
+    ``worker``: which of them this one is (set by the supervisor, never by hand).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -103,6 +105,8 @@ class RunSettings(BaseModel):
     archive_retention_days: int = 30
     reload_interval_s: float = 2.0
     ahead: Annotated[int, Field(ge=0)] = 1
+    processes: Annotated[int, Field(ge=1)] = 1
+    worker: Annotated[int, Field(ge=1)] | None = None
 
 
 class ElasticSettings(BaseModel):

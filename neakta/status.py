@@ -251,6 +251,18 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+class _Worker(logging.Filter):
+    """Adds ``worker`` to every record."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__()
+        self.number = number
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.number
+        return True
+
+
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return orjson.dumps(_fields(record), default=str).decode()
@@ -267,10 +279,17 @@ class _KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def configure_logging(stream: TextIO, *, fmt: str = "kv", level: str = "INFO") -> None:
-    """Send the ``neakta`` loggers to ``stream`` as key=value (``kv``) or ``json`` lines."""
+def configure_logging(
+    stream: TextIO, *, fmt: str = "kv", level: str = "INFO", worker: int | None = None
+) -> None:
+    """Send the ``neakta`` loggers to ``stream`` as key=value (``kv``) or ``json`` lines.
+
+    ``worker``: the number of a ``neakta run --processes`` worker, added to every line.
+    """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _KeyValueFormatter())
+    if worker is not None:
+        handler.addFilter(_Worker(worker))
     logger = logging.getLogger("neakta")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())

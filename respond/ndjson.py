@@ -22,15 +22,22 @@ opened again.
 :class:`NdjsonAlertWriter` writes alerts alone, one nested ECS document per line with its
 ``_id`` first (to a file or to stdout). Its file is the acknowledgement: ``write`` returns
 after the lines are flushed to the operating system; when the file already exists its ids
-are read first, so a replay reports the alerts it already holds as duplicates.
+are read first, so a replay reports the alerts it already holds as duplicates. Several
+processes may append to one file or one standard output (``neakta run --processes``): a
+batch's lines go in under a POSIX lock on it, so no two batches interleave, and after a
+line a crashed process cut short the next batch starts on a line of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import io
 import os
+import stat
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -267,6 +274,50 @@ def _put(handle: TextIO, lines: str | pl.DataFrame) -> None:
     lines.write_csv(buffer, include_header=False, quote_style="never")
 
 
+@contextmanager
+def _appending(handle: TextIO) -> Iterator[None]:
+    """Hold a POSIX lock on ``handle``'s file (or pipe) while a batch's lines go in.
+
+    Other processes appending to the same file, or writing to the same standard output,
+    wait for the lock (a ``flock`` lock would not do: processes started with one standard
+    output share it). Where the file's last line lacks its newline (a writer killed
+    mid-line), one is written first. A handle with no descriptor, or whose file takes no
+    lock, is written to as it is.
+    """
+    try:
+        descriptor = handle.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    handle.flush()
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX)
+    except OSError:
+        yield
+        return
+    try:
+        if _ends_mid_line(descriptor):
+            handle.write("\n")
+        yield
+    finally:
+        handle.flush()
+        fcntl.lockf(descriptor, fcntl.LOCK_UN)
+
+
+def _ends_mid_line(descriptor: int) -> bool:
+    """Whether the regular file open at ``descriptor`` ends without a newline.
+
+    Only a file open for reading too can tell (standard output sent to a file cannot).
+    """
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return False
+    try:
+        return os.pread(descriptor, 1, info.st_size - 1) != b"\n"
+    except OSError:
+        return False
+
+
 def read_alert_ids(path: Path) -> set[str]:
     """The ``_id`` of every complete alert line of an NDJSON alert file (none if absent)."""
     if not path.exists():
@@ -280,15 +331,6 @@ def read_alert_ids(path: Path) -> set[str]:
         if isinstance(document, dict) and isinstance(document.get("_id"), str):
             ids.add(document["_id"])
     return ids
-
-
-def _cut_short(path: Path) -> bool:
-    """Whether the file's last line lacks its newline."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) != b"\n"
 
 
 class NdjsonAlertWriter:
@@ -318,11 +360,9 @@ class NdjsonAlertWriter:
                 path = Path(self.target)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._seen = read_alert_ids(path)
-                cut_short = _cut_short(path)
-                self._file = path.open("a", encoding="utf-8")
-                if cut_short:
-                    # Keep a line cut short by a crash on its own line.
-                    self._file.write("\n")
+                # A line cut short by a crash is ended before the next batch: opened for
+                # reading too, so that its last byte can be read (_appending).
+                self._file = path.open("a+", encoding="utf-8")
         return self._file
 
     async def write(self, batch: SinkBatch) -> Delivery:
@@ -336,8 +376,9 @@ class NdjsonAlertWriter:
         seen = self._seen if self._seen is not None else set()
         lines, written, duplicates = _alert_lines(alerts, seen)
         if written:
-            _put(handle, lines)
-            handle.flush()
+            with _appending(handle):
+                _put(handle, lines)
+                handle.flush()
             if self.fsync and handle is not self._stdout:
                 os.fsync(handle.fileno())
         return Delivery(written=written, duplicates=duplicates)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -45,6 +46,7 @@ from neakta.preflight import OPERATOR_EXIT, OperatorError, describe, redact
 from neakta.reload import RuleReload
 from neakta.settings import Settings, rules_cache_dir
 from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
+from neakta.supervisor import Supervisor, command_for, stop_when_orphaned
 
 __all__ = ["cmd_replay", "cmd_run", "register"]
 
@@ -69,7 +71,9 @@ def register(
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """Handler of ``neakta run``."""
+    """Handler of ``neakta run``; with ``--processes`` other than 1, the workers' supervisor."""
+    if args.processes != 1:
+        return _supervise(args, settings)
     return asyncio.run(_run(args, settings, out))
 
 
@@ -106,8 +110,39 @@ def _stages(
     return stages, close
 
 
-async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """``--processes N``: check what the operator gave once, then start and watch N workers."""
     configure_logging(sys.stderr, fmt=args.log_format)
+    try:
+        if args.processes > 1 and not args.bootstrap_servers:
+            raise OperatorError(
+                f"--processes {args.processes} needs Kafka mode (--bootstrap-servers): "
+                "input files are read by one process"
+            )
+        preflight(args, settings)
+    except OperatorError as error:
+        print(f"neakta: {redact(str(error), secrets(settings))}", file=sys.stderr)
+        return OPERATOR_EXIT
+    command = command_for(args, settings.respond.ndjson_path)
+    return Supervisor(command, args.processes).run()
+
+
+def _rule_sets(args: argparse.Namespace, settings: Settings) -> dict[str, CompiledRuleSet]:
+    """The compiled rule sets; rejected rules logged (by the first of several workers)."""
+    rulesets = wiring.compile_rulesets(
+        args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
+    )
+    first = next(iter(rulesets.values()))
+    if settings.run.worker in (None, 1):
+        for problem in first.rejected:
+            _log.warning("rule rejected: %s", problem)
+    if not first.rules:
+        raise OperatorError(f"--rules {' '.join(map(str, args.rules))}: no rule could be loaded")
+    return rulesets
+
+
+async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    configure_logging(sys.stderr, fmt=args.log_format, worker=settings.run.worker)
     try:
         return await _run_checked(args, settings, out)
     except (OperatorError, CheckpointError) as error:
@@ -120,14 +155,8 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
     if not args.bootstrap_servers and not args.inputs:
         raise OperatorError("nothing to read: give --input FILES or set Kafka")
     preflight(args, settings)
-    rulesets = wiring.compile_rulesets(
-        args.rules, placeholders=settings.placeholders, cache_dir=rules_cache_dir(settings)
-    )
+    rulesets = _rule_sets(args, settings)
     first = next(iter(rulesets.values()))
-    for problem in first.rejected:
-        _log.warning("rule rejected: %s", problem)
-    if not first.rules:
-        raise OperatorError(f"--rules {' '.join(map(str, args.rules))}: no rule could be loaded")
     stages, close_store = _stages(args, settings, first)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -178,7 +207,11 @@ async def _run_checked(args: argparse.Namespace, settings: Settings, out: TextIO
         if close_store is not None:
             await close_store()
     assert pipeline is not None
-    print(format_summary(pipeline.stats, time.monotonic() - started), file=sys.stderr)
+    summary = format_summary(pipeline.stats, time.monotonic() - started)
+    worker = settings.run.worker
+    if worker is not None:  # one of several: each of its lines says whose it is
+        summary = "\n".join(f"worker {worker}: {line}" for line in summary.splitlines())
+    print(summary, file=sys.stderr)
     _print_skipped(stages.stage)
     return code
 
@@ -240,13 +273,15 @@ async def _consume(
     pipeline: Pipeline, source: Source, args: argparse.Namespace, settings: Settings
 ) -> int:
     """Run the pipeline; an operator error ends it with one line and status 2."""
-    watcher = (
-        asyncio.create_task(
-            stop_when_idle(pipeline.stop, lambda: pipeline.active, source, args.idle_exit)
+    watchers = []
+    if args.idle_exit:
+        watchers.append(
+            asyncio.create_task(
+                stop_when_idle(pipeline.stop, lambda: pipeline.active, source, args.idle_exit)
+            )
         )
-        if args.idle_exit
-        else None
-    )
+    if settings.run.worker is not None:
+        watchers.append(asyncio.create_task(stop_when_orphaned(pipeline.stop, os.getppid())))
     try:
         await pipeline.run(source, status=StatusLine(sys.stderr, enabled=args.status))
     except Exception as error:
@@ -258,7 +293,7 @@ async def _consume(
         print("neakta: stopped; the batch in hand was not committed", file=sys.stderr)
         return OPERATOR_EXIT
     finally:
-        if watcher is not None:
+        for watcher in watchers:
             watcher.cancel()
     return 0
 

@@ -36,6 +36,7 @@ def secrets(settings: Settings) -> list[SecretStr | None]:
 def preflight(args: argparse.Namespace, settings: Settings) -> None:
     """Check what an operator gives before anything starts (raises :class:`OperatorError`)."""
     check_rule_paths(args.rules)
+    check_positive(getattr(args, "processes", 1), option="--processes", env="NEAKTA_RUN__PROCESSES")
     if args.bootstrap_servers:
         check_bootstrap(args.bootstrap_servers)
         if settings.correlation.store == "sqlite" and args.checkpoints is not None:

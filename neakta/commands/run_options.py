@@ -57,6 +57,14 @@ def add_run_options(parser: argparse.ArgumentParser, settings: Settings) -> None
         type=Path,
         default=settings.correlation.checkpoint_path,
     )
+    add_option(
+        parser,
+        "--processes",
+        env="NEAKTA_RUN__PROCESSES",
+        help="processes in the consumer group, started and watched by this one (Kafka mode)",
+        type=int,
+        default=settings.run.processes,
+    )
 
 
 def add_common_options(parser: argparse.ArgumentParser, settings: Settings) -> None:

@@ -1,0 +1,147 @@
+"""``neakta run --processes 2`` on a real broker: the replay's alerts, a worker killed.
+
+The bundled logs go to three topics of two partitions, interleaved at random. One command
+starts two workers in one group, sharing the alert file and the checkpoint file; once every
+record is committed one worker is killed (SIGKILL) and the supervisor starts it again,
+which rebalances the group. The alert file must hold exactly the replay's alerts, each
+line whole, and the incidents of the two workers' stores must be the replay's.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from neakta.settings import DEFAULT_RULES
+from tests.integration.conftest import Broker, committed, run, unique
+from tests.integration.test_kafka_run import SAMPLES
+from tests.integration.test_stream_equals_replay import incidents
+from testsupport.stream import alert_ids, documents, fill_topics, member_env, start, wait_for
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 2
+IDLE_S = 1.5
+
+
+def replayed(folder: Path) -> list[dict[str, object]]:
+    """``neakta replay`` of the bundled logs; its alerts (its store beside them)."""
+    args = ["replay", str(SAMPLES), "--rules", str(DEFAULT_RULES)]
+    args += ["--alerts", str(folder / "alerts.ndjson"), "--db", str(folder / "neakta.db")]
+    process = start([*args, "--no-status"], {}, folder)
+    assert process.wait(600) == 0, (folder / "neakta.log").read_text()
+    return documents(folder / "alerts.ndjson")
+
+
+def pids(log: str, worker: int) -> list[int]:
+    """The pids worker ``worker`` had, in order, from the supervisor's log."""
+    first = re.search(r"started 2 workers: pids (\d+) (\d+)", log)
+    found = [int(first.group(worker))] if first else []
+    again = rf"worker {worker} started again: pid (\d+)"
+    return found + [int(pid) for pid in re.findall(again, log)]
+
+
+def test_two_workers_give_the_replay_alerts_through_a_kill(broker: Broker, tmp_path: Path) -> None:
+    rng = random.Random(5)
+    suffix = unique("p")
+    topics = {family: f"{family}-{suffix}" for family in ("firewall", "endpoint", "web")}
+    group = unique("g")
+    total = run(fill_topics(broker.bootstrap, topics, SAMPLES, rng, PARTITIONS))
+    env = {
+        **member_env("sqlite", topics, idle_s=IDLE_S),
+        "NEAKTA_KAFKA__DLQ_IDEMPOTENCE": "false",
+        "NEAKTA_KAFKA__MAX_RECORDS": "97",
+    }
+    folder = tmp_path / "run"
+    args = [
+        "run", "--processes", "2", "--bootstrap-servers", broker.bootstrap,
+        "--group-id", group, "--topics", *topics.values(), "--rules", str(DEFAULT_RULES),
+        "--alerts", str(folder / "alerts.ndjson"), "--db", str(folder / "neakta.db"),
+        "--checkpoints", str(folder / "checkpoints.db"),
+    ]  # fmt: skip
+    log = folder / "neakta.log"
+
+    def done() -> int:
+        return sum(
+            sum(run(committed(broker.bootstrap, group, topic, PARTITIONS)).values())
+            for topic in topics.values()
+        )
+
+    def assigned(worker: int) -> int:
+        return len(re.findall(rf"partitions assigned.* worker={worker}\b", log.read_text()))
+
+    supervisor = start(args, env, folder)
+    try:
+        wait_for(lambda: done() == total, 180, "every record to be committed")
+        wait_for(lambda: assigned(1) > 0 and assigned(2) > 0, 60, "both workers to hold partitions")
+        os.kill(pids(log.read_text(), 1)[0], signal.SIGKILL)
+        wait_for(lambda: len(pids(log.read_text(), 1)) == 2, 30, "worker 1 to start again")
+        wait_for(lambda: assigned(1) >= 2, 60, "worker 1 to hold partitions again")
+        # Every input idle: the windows still open are decided, as at a replay's end.
+        time.sleep(IDLE_S + 2.0)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(60) == 0, log.read_text()
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+    text = log.read_text()
+    assert "worker 1 ended with signal SIGKILL" in text, text
+    assert re.search(r"worker 1: ", text) and re.search(r"worker 2: ", text), text
+    lines = (folder / "alerts.ndjson").read_bytes().splitlines()
+    streamed = [orjson.loads(line) for line in lines]  # every line whole
+    replay = replayed(tmp_path / "replay")
+    assert len(alert_ids(replay)) >= 20
+    assert len(streamed) == len(alert_ids(streamed))  # none written twice
+    assert alert_ids(streamed) == alert_ids(replay)
+    stores = [folder / "neakta.1.db", folder / "neakta.2.db"]
+    assert all(store.exists() for store in stores)
+    assert not (folder / "neakta.db").exists()
+    assert incidents(*stores) == incidents(tmp_path / "replay" / "neakta.db")
+
+
+def test_workers_stop_once_their_supervisor_is_killed(broker: Broker, tmp_path: Path) -> None:
+    suffix = unique("k")
+    topics = {family: f"{family}-{suffix}" for family in ("firewall", "endpoint", "web")}
+    group = unique("g")
+    run(fill_topics(broker.bootstrap, topics, SAMPLES, random.Random(3), PARTITIONS))
+    env = {
+        **member_env("sqlite", topics, idle_s=IDLE_S),
+        "NEAKTA_KAFKA__DLQ_IDEMPOTENCE": "false",
+    }
+    folder = tmp_path / "run"
+    args = [
+        "run", "--processes", "2", "--bootstrap-servers", broker.bootstrap,
+        "--group-id", group, "--topics", *topics.values(),
+        "--alerts", str(folder / "alerts.ndjson"),
+        "--db", str(folder / "neakta.db"), "--checkpoints", str(folder / "checkpoints.db"),
+    ]  # fmt: skip
+    log = folder / "neakta.log"
+    supervisor = start(args, env, folder)
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(re.findall("partitions assigned", log.read_text())) >= 2, 60, "both")
+        workers = [pids(log.read_text(), k)[0] for k in (1, 2)]
+        supervisor.kill()
+        supervisor.wait()
+        wait_for(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+            30,
+            "the workers to stop",
+        )
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        for pid in workers:  # none left running, whatever failed
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    text = log.read_text()
+    assert text.count("is gone: stopping") == 2, text
+    assert "worker 1: neakta:" in text and "worker 2: neakta:" in text, text
