@@ -14,7 +14,8 @@ N such *workers*, each with the run's own options, and watches them:
   host) or the group's changelog topic.
 - Each worker keeps its own embedded store and NDJSON export, ``<name>.<k><suffix>``
   (``neakta.2.db``): a store holds the incident tracker and source counters of the one
-  process that writes it.
+  process that writes it. The commands that read the store read them all
+  (:mod:`neakta.stores`).
 - Each worker gets ``POLARS_MAX_THREADS`` of the cores divided by N (at least 1), unless
   the variable is set.
 - SIGTERM and SIGINT are passed on to every worker; each ends after its batch in hand,

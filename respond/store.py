@@ -297,22 +297,29 @@ class SqliteStore:
             result = dict(row)
             document = orjson.loads(result.pop("document"))
             ids = document.get("incident", {}).get("alert_ids", [])
-            marks = ",".join("?" * len(ids))
-            alerts = self._db.execute(
-                f"SELECT id, document FROM alerts WHERE id IN ({marks})",
-                ids,
-            ).fetchall()
             history = self._db.execute(
                 "SELECT at, state, who, note FROM incident_history WHERE incident_id = ? "
                 "ORDER BY at, rowid",
                 (incident_id,),
             ).fetchall()
-        by_id = {a["id"]: orjson.loads(a["document"]) for a in alerts}
+        by_id = self.alert_documents(ids)
         document.setdefault("incident", {})["state"] = result["state"]
         result["document"] = document
         result["alerts"] = [{"_id": i, **by_id[i]} for i in ids if i in by_id]
         result["history"] = [dict(h) for h in history]
         return result
+
+    def alert_documents(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents of the alerts with these ids that the store holds, by id."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT id, document FROM alerts WHERE id IN ({marks})"
+                for row in self._db.execute(query, chunk).fetchall():
+                    found[row["id"]] = orjson.loads(row["document"])
+        return found
 
     def set_state(
         self,

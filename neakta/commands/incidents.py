@@ -1,7 +1,7 @@
 """``neakta incidents list|show|ack|close``: the incidents in the embedded SQLite store.
 
-The respond stage's objects (tracker, store, export, notifier) are built by
-:mod:`neakta.outputs`.
+``--db`` names the store; the stores of ``neakta run --processes`` workers beside it
+(``neakta.1.db`` ...) are read with it (:mod:`neakta.stores`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from neakta import outputs
+from neakta import stores
 from neakta.options import add_store_option
 from neakta.settings import Settings
 from respond.alerts import SEVERITY
@@ -36,11 +36,12 @@ def _severity(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: use {choices} or a number") from None
 
 
-def _open(path: Path) -> SqliteStore | None:
-    if not path.exists():
+def _paths(path: Path) -> list[Path]:
+    """The store and its workers' stores; none: said on stderr."""
+    found = stores.store_paths(path)
+    if not found:
         print(f"neakta: no incident store at {path}", file=sys.stderr)
-        return None
-    return outputs.open_store(path)
+    return found
 
 
 def _dump(value: Any, out: TextIO) -> None:
@@ -61,18 +62,17 @@ def _table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    store = _open(args.db)
-    if store is None:
+    paths = _paths(args.db)
+    if not paths:
         return 2
-    try:
-        incidents = store.list_incidents(
+    with stores.opened(paths) as opened:
+        incidents = stores.list_incidents(
+            opened,
             state=args.state,
             organization=args.ministry,
             min_severity=args.min_severity,
             limit=args.limit,
         )
-    finally:
-        store.close_now()
     if args.json:
         _dump(incidents, out)
         return 0
@@ -128,16 +128,15 @@ def _print_incident(incident: dict[str, Any], out: TextIO) -> None:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    store = _open(args.db)
-    if store is None:
+    paths = _paths(args.db)
+    if not paths:
         return 2
     try:
-        incident = store.get_incident(args.id)
+        with stores.opened(paths) as opened:
+            incident = stores.get_incident(opened, args.id)
     except IncidentNotFoundError as error:
         print(f"neakta: {error}", file=sys.stderr)
         return 1
-    finally:
-        store.close_now()
     if args.json:
         _dump(incident, out)
     else:
@@ -146,16 +145,17 @@ def cmd_show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def cmd_state(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    store = _open(args.db)
-    if store is None:
+    paths = _paths(args.db)
+    if not paths:
         return 2
     try:
-        incident = store.set_state(args.id, args.new_state, who=args.by, note=args.note)
+        with stores.opened(paths) as opened:
+            incident = stores.set_state(
+                opened, args.id, args.new_state, who=args.by, note=args.note
+            )
     except (IncidentNotFoundError, IncidentStateError) as error:
         print(f"neakta: {error}", file=sys.stderr)
         return 1
-    finally:
-        store.close_now()
     if args.json:
         _dump(incident, out)
     else:

@@ -29,6 +29,7 @@ from neakta.onboarding import (
 )
 from neakta.options import add_option, add_store_option
 from neakta.settings import Settings
+from neakta.stores import merge_ministry_rows, store_paths
 from respond.errors import RespondError
 from respond.sources import SourceStats
 
@@ -153,19 +154,24 @@ def _write(folder: Path, configs: dict[str, str], commands: list[str]) -> None:
 
 def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Handler of ``neakta ministries list``."""
-    if not Path(args.db).exists():
+    paths = store_paths(Path(args.db))
+    if not paths:
         print(f"neakta: no store at {args.db}: run `neakta run` or `ministries add` first",
               file=sys.stderr)  # fmt: skip
         return 1
-    try:
-        stats = SourceStats(args.db)
-    except RespondError as error:
-        print(f"neakta: {error}", file=sys.stderr)
-        return 1
-    try:
-        rows = stats.ministries(now=datetime.now(UTC), kind="host" if args.hosts else "family")
-    finally:
-        stats.close()
+    now = datetime.now(UTC)
+    parts = []
+    for path in paths:  # the store and its workers' (neakta.stores)
+        try:
+            stats = SourceStats(path)
+        except RespondError as error:
+            print(f"neakta: {error}", file=sys.stderr)
+            return 1
+        try:
+            parts.append(stats.ministries(now=now, kind="host" if args.hosts else "family"))
+        finally:
+            stats.close()
+    rows = merge_ministry_rows(parts)
     header = (
         "ministry",
         "name",

@@ -19,6 +19,7 @@ from typing import TextIO
 from enrich.errors import SourceFileError
 from neakta.options import add_option, add_store_option
 from neakta.settings import ElasticSettings, Settings
+from neakta.stores import combined_report_data, store_paths
 from respond.report import (
     LANGUAGES,
     ReportData,
@@ -83,7 +84,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
                 return 2
             data = _read_elastic(settings.elastic, args.hosts, args.ministry, since)
         else:
-            data = read_sqlite(args.db, ministry=args.ministry, since=since)
+            # The store and its workers' stores (neakta run --processes), as one.
+            paths = store_paths(Path(args.db)) or [Path(args.db)]
+            data = combined_report_data(
+                [read_sqlite(path, ministry=args.ministry, since=since) for path in paths]
+            )
         report = write_report(
             data,
             out=args.out,

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from neakta.settings import DEFAULT_RULES
+from neakta.stores import list_incidents, opened, store_paths
 from tests.integration.conftest import Broker, committed, run, unique
 from tests.integration.test_kafka_run import SAMPLES
 from tests.integration.test_stream_equals_replay import incidents
@@ -104,7 +105,13 @@ def test_two_workers_give_the_replay_alerts_through_a_kill(broker: Broker, tmp_p
     stores = [folder / "neakta.1.db", folder / "neakta.2.db"]
     assert all(store.exists() for store in stores)
     assert not (folder / "neakta.db").exists()
-    assert incidents(*stores) == incidents(tmp_path / "replay" / "neakta.db")
+    replay_incidents = incidents(tmp_path / "replay" / "neakta.db")
+    assert incidents(*stores) == replay_incidents
+    # What `neakta incidents list --db <run>/neakta.db` shows: the same, each once.
+    with opened(store_paths(folder / "neakta.db")) as both:
+        listed = list_incidents(both, limit=10_000)
+    counts = {(i[0], i[5]) for i in replay_incidents}  # id, alert count
+    assert {(i["id"], i["alert_count"]) for i in listed} == counts
 
 
 def test_workers_stop_once_their_supervisor_is_killed(broker: Broker, tmp_path: Path) -> None:
