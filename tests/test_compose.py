@@ -138,6 +138,7 @@ def test_neakta_environment_is_read_by_the_settings(
     assert str(settings.elastic.ca_file) == "/certs/ca/ca.crt"
     assert settings.elastic.namespace == "default"
     assert settings.elastic.kibana_url == "http://kibana:5601"
+    assert settings.run.processes == 1
 
 
 def test_forwarders_must_sign_in_with_scram_and_acls_deny_by_default() -> None:
