@@ -250,3 +250,46 @@ def test_non_ascii_literals_are_searched_only_where_the_text_is_not_ascii() -> N
         assert found == list(range(1, 30, 3))
         found = split.evaluate(pl.DataFrame({"CommandLine": mixed}))["row"].to_list()
         assert found == [*range(1, 30, 3), 30, 31, 32]
+
+
+def keyword_rule(*values: str) -> str:
+    listed = "\n".join(f"    - {value!r}" for value in values)
+    return KEYWORD_RULE.replace("    - 'sekurlsa'", listed)
+
+
+FOLDED_TEXTS = [
+    "run MimiKatz now",  # ASCII case
+    "mimi\u212aatz",  # the Kelvin sign folds to k
+    "M\u0130M\u0130KATZ",  # İ folds to i and a combining dot: no match
+    "WinWord® con\ufb01g",  # the fi ligature folds to fi: "config"
+    "Stra\u00dfe",  # ß folds to ss: "strasse"
+    "mimi katz",
+    None,
+    # Rows no keyword is in: the keywords' literals are rare, first narrowed by a regex.
+    *[f"filler {n}" for n in range(60)],
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [(("mimikatz",), [0, 1]), (("config", "strasse"), [3, 4]), (("mimikatz", "ΟΣΑ"), [0, 1])],
+)
+def test_keywords_match_the_folded_text_however_the_rows_are_searched(
+    values: tuple[str, ...], expected: list[int]
+) -> None:
+    # Characters whose folding is ASCII (K, ß, ﬁ) or holds more than ASCII (İ).
+    ruleset = CompiledRuleSet.from_yaml(keyword_rule(*values), pipeline="none")
+    events = pl.DataFrame({"Product": FOLDED_TEXTS, "Other": ["-"] * len(FOLDED_TEXTS)})
+    reference = [
+        row
+        for row, text in enumerate(FOLDED_TEXTS)
+        if text is not None and any(v.casefold() in text.casefold() for v in values)
+    ]
+    assert reference == expected
+    assert ruleset.evaluate(events)["row"].to_list() == expected
+    calibrated = ruleset.calibrate(events)
+    assert calibrated.evaluate(events)["row"].to_list() == expected
+    # Column by column, the rare literals first narrowed by a regex.
+    stepwise = calibrated.with_thresholds(one_step_rows=0)
+    assert stepwise.evaluate(events)["row"].to_list() == expected
+    assert stepwise.with_thresholds(together_rows=0).evaluate(events)["row"].to_list() == expected
