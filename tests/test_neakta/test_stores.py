@@ -6,30 +6,19 @@ over with a partition is in two stores, an older version in one of them.
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
-from neakta.cli import build_parser
-from neakta.settings import Settings
 from neakta.stores import store_paths
 from respond.incidents import IncidentTracker
 from respond.sinks import SinkBatch
 from respond.sources import SourceStats
 from respond.store import SqliteStore
-from tests.test_neakta.test_ministries import activity
+from tests.test_neakta.test_ministries import activity, cli
 from tests.test_respond.factories import alerts_frame
-
-
-def cli(*argv: str) -> tuple[int, str]:
-    settings = Settings()
-    args = build_parser(settings).parse_args(argv)
-    out = io.StringIO()
-    code: int = args.handler(args, settings, out)
-    return code, out.getvalue()
 
 
 def test_a_stores_workers_are_found_beside_it_by_number(tmp_path: Path) -> None:
