@@ -25,7 +25,10 @@ after the lines are flushed to the operating system; when the file already exist
 are read first, so a replay reports the alerts it already holds as duplicates. Several
 processes may append to one file or one standard output (``neakta run --processes``): a
 batch's lines go in under a POSIX lock on it, so no two batches interleave, and after a
-line a crashed process cut short the next batch starts on a line of its own.
+line a crashed process cut short the next batch starts on a line of its own. Under that
+lock a writer first takes in the ids of the lines appended since its last batch, so an
+alert another process already wrote is not written again (on standard output, which
+cannot be read back, it may be).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,8 +325,19 @@ def read_alert_ids(path: Path) -> set[str]:
     """The ``_id`` of every complete alert line of an NDJSON alert file (none if absent)."""
     if not path.exists():
         return set()
+    return _line_ids(path.read_bytes().splitlines())
+
+
+# An alert file is read in pieces of at most this many bytes.
+_READ_BYTES: Final = 64 << 20
+
+
+def _line_ids(lines: Iterable[bytes]) -> set[str]:
+    """The ``_id`` of each complete alert line (a line cut short is no JSON: skipped)."""
     ids: set[str] = set()
-    for line in path.read_bytes().splitlines():
+    for line in lines:
+        if not line:
+            continue
         try:
             document = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -349,39 +363,62 @@ class NdjsonAlertWriter:
         self.fsync = fsync
         self._stdout = stdout or sys.stdout
         self._file: TextIO | None = None
-        self._seen: set[str] | None = None
+        self._seen: set[str] = set()
+        self._read_to = 0  # the file's ids are in _seen up to this byte
 
     def _open(self) -> TextIO:
         if self._file is None:
             if str(self.target) == "-":
                 self._file = self._stdout
-                self._seen = set()
             else:
                 path = Path(self.target)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._seen = read_alert_ids(path)
-                # A line cut short by a crash is ended before the next batch: opened for
-                # reading too, so that its last byte can be read (_appending).
+                # Opened for reading too: before each batch, under the lock, the ids of the
+                # lines appended since (by this process or others sharing the file) are
+                # read, and a line cut short by a crash is ended first (_appending).
                 self._file = path.open("a+", encoding="utf-8")
         return self._file
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Append the batch's new alerts; report those already in the file as duplicates."""
-        # Off the event loop: opening reads the file's ids, and the lines are built and
-        # written here (mostly in Polars' engine, see :mod:`respond.encoded`).
+        # Off the event loop: the file's ids are read, and the lines are built and written
+        # here (mostly in Polars' engine, see :mod:`respond.encoded`).
         return await asyncio.to_thread(self._write, batch.alerts)
 
     def _write(self, alerts: pl.DataFrame) -> Delivery:
+        if not alerts.height:
+            return Delivery(written=0, duplicates=0)
         handle = self._open()
-        seen = self._seen if self._seen is not None else set()
-        lines, written, duplicates = _alert_lines(alerts, seen)
-        if written:
-            with _appending(handle):
+        # Built before the lock is taken (kept for the frame): other writers wait less.
+        encoded_rows(alerts, naive_utc=False)
+        with _appending(handle):
+            if handle is not self._stdout:
+                self._catch_up(handle.fileno())
+            lines, written, duplicates = _alert_lines(alerts, self._seen)
+            if written:
                 _put(handle, lines)
                 handle.flush()
-            if self.fsync and handle is not self._stdout:
-                os.fsync(handle.fileno())
+            if handle is not self._stdout:
+                self._read_to = os.fstat(handle.fileno()).st_size
+        if written and self.fsync and handle is not self._stdout:
+            os.fsync(handle.fileno())
         return Delivery(written=written, duplicates=duplicates)
+
+    def _catch_up(self, descriptor: int) -> None:
+        """Take in the ids of the lines appended since the last batch, by any process."""
+        size = os.fstat(descriptor).st_size
+        rest = b""
+        while self._read_to < size:
+            chunk = os.pread(descriptor, min(_READ_BYTES, size - self._read_to), self._read_to)
+            if not chunk:
+                break
+            self._read_to += len(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            self._seen.update(_line_ids(lines))
+        # The lock is held: no line is being written, and one without its newline was
+        # cut short by a crash (its alert is written again).
+        self._seen.update(_line_ids([rest]))
 
     async def close(self) -> None:
         """Close the file (standard output stays open)."""
