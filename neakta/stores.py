@@ -153,15 +153,10 @@ def set_state(
     Nothing changes where a store holds it closed (:class:`IncidentStateError`) or none
     holds it (:class:`IncidentNotFoundError`).
     """
-    holding = []
-    for store in stores:
-        try:
-            version = store.get_incident(incident_id)
-        except IncidentNotFoundError:
-            continue
-        if version["state"] == "closed":
-            raise IncidentStateError(f"incident {incident_id} is closed")
-        holding.append(store)
+    held = {store: store.incident_states([incident_id]).get(incident_id) for store in stores}
+    holding = [store for store, held_state in held.items() if held_state is not None]
+    if "closed" in held.values():
+        raise IncidentStateError(f"incident {incident_id} is closed")
     if not holding:
         raise IncidentNotFoundError(f"no incident {incident_id!r}")
     for store in holding:

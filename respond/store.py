@@ -251,14 +251,7 @@ class SqliteStore:
 
     def incident_states(self, ids: Sequence[str]) -> dict[str, str]:
         """The stored state of each of these incidents that the store holds."""
-        states: dict[str, str] = {}
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT id, state FROM incidents WHERE id IN ({marks})"
-                states.update(dict(self._db.execute(query, chunk).fetchall()))
-        return states
+        return dict(self._by_ids("SELECT id, state FROM incidents WHERE id IN ({})", ids))
 
     def list_incidents(
         self,
@@ -311,15 +304,18 @@ class SqliteStore:
 
     def alert_documents(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The documents of the alerts with these ids that the store holds, by id."""
-        found: dict[str, dict[str, Any]] = {}
+        rows = self._by_ids("SELECT id, document FROM alerts WHERE id IN ({})", ids)
+        return {identifier: orjson.loads(document) for identifier, document in rows}
+
+    def _by_ids(self, query: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` (``{}`` marks where the ids go) for ``ids``, 500 at a time."""
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                query = f"SELECT id, document FROM alerts WHERE id IN ({marks})"
-                for row in self._db.execute(query, chunk).fetchall():
-                    found[row["id"]] = orjson.loads(row["document"])
-        return found
+                rows.extend(tuple(row) for row in self._db.execute(query.format(marks), chunk))
+        return rows
 
     def set_state(
         self,
