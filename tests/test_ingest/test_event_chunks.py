@@ -185,3 +185,30 @@ def test_a_chunk_that_cannot_be_read_raises_where_it_is_asked_for(tmp_path: Path
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(EOFError):
         list(iter_events_file(path, chunk_bytes=1_000))
+
+
+@pytest.mark.parametrize("end", [b"\n", b""])
+def test_lines_are_counted_alike_in_place_and_in_python(end: bytes) -> None:
+    data = b'{"a": 1}\n\n{"a": "x"}\r\n' * 1000 + b'{"a": "last"}' + end
+    expected = data.count(b"\n") + (not end)
+    assert events_module._line_count(data) == expected
+    assert events_module._line_count_in_place(data) == expected
+
+
+def test_a_large_file_with_a_blank_line_keeps_every_line_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted: list[int] = []
+    in_place = events_module._line_count_in_place
+
+    def counting(data: bytes) -> int:
+        counted.append(len(data))
+        return in_place(data)
+
+    monkeypatch.setattr(events_module, "_line_count_in_place", counting)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b'{"a": 1}\n' * 40 + b"\n" + b'{"a": "last"}\n')
+    chunks = list(iter_events_file(path, chunk_bytes=90))
+    assert counted and sum(counted) == path.stat().st_size
+    assert pl.concat([c.lines for c in chunks]).to_list() == [*range(40), 41]
+    assert chunks[-1].events["a"][-1] == "last"
