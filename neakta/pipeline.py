@@ -58,7 +58,7 @@ from neakta.delivery import PipelineStoppedError, deliver, write_all
 from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
 from neakta.stage import SimpleAlerts, Stage
-from neakta.status import BatchResult, RunStats, StatusLine, reason_key, report_conflicts
+from neakta.status import BatchResult, RunStats, Status, reason_key, report_conflicts
 from respond.sinks import AlertSink, SinkBatch
 from respond.source_watch import SourceWatch
 
@@ -220,7 +220,7 @@ class Pipeline:
             what, write, backoff=self.backoff, max_backoff=self.max_backoff, stop=self.stop
         )
 
-    async def run(self, source: Source, *, status: StatusLine | None = None) -> RunStats:
+    async def run(self, source: Source, *, status: Status | None = None) -> RunStats:
         """Process and commit batch after batch until the source ends or ``stop`` is set."""
         lag: Callable[[], Mapping[str, int]] = getattr(source, "lag", dict)
         inputs: list[str] | None = getattr(source, "inputs", None)

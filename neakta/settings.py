@@ -87,7 +87,8 @@ class RunSettings(BaseModel):
     ``ahead``: batches fetched and parsed while the one in hand is detected and delivered
     (0: one batch at a time; see :mod:`neakta.pipeline`). ``processes``: ``neakta run``
     processes started in one consumer group by one command (:mod:`neakta.supervisor`);
-    ``worker``: which of them this one is (set by the supervisor, never by hand).
+    ``worker``: which of them this one is, and ``status_fd`` the pipe its totals go to
+    (both set by the supervisor, never by hand).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -107,6 +108,7 @@ class RunSettings(BaseModel):
     ahead: Annotated[int, Field(ge=0)] = 1
     processes: Annotated[int, Field(ge=1)] = 1
     worker: Annotated[int, Field(ge=1)] | None = None
+    status_fd: Annotated[int, Field(ge=0)] | None = None
 
 
 class ElasticSettings(BaseModel):

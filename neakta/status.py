@@ -4,31 +4,45 @@ The status line goes to stderr at most once per ``interval`` seconds, rewritten 
 on a terminal and one line at a time otherwise (only when asked for). The summary is
 printed once at the end. Logs are stdlib :mod:`logging` records, formatted as
 ``key=value`` pairs or one JSON object per line.
+
+A ``neakta run --processes`` worker sends its totals to the supervisor instead
+(:class:`StatusReport`, one JSON line per report on a pipe): the supervisor shows one
+status line and one summary for all of them (:func:`combined`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 import orjson
 
 __all__ = [
+    "STATUS_FD_ENV",
     "BatchResult",
     "RunStats",
+    "Status",
     "StatusLine",
+    "StatusReport",
+    "combined",
     "configure_logging",
     "format_status",
     "format_summary",
+    "from_snapshot",
     "reason_key",
     "report_conflicts",
+    "snapshot",
     "stop_when_idle",
 ]
+
+STATUS_FD_ENV: Final = "NEAKTA_RUN__STATUS_FD"
+"""The variable that gives a worker the pipe its totals go to (set by the supervisor)."""
 
 
 def reason_key(reason: str) -> str:
@@ -97,6 +111,56 @@ class RunStats:
     def dead_total(self) -> int:
         """Dead letters over all reasons."""
         return sum(self.dead.values())
+
+
+_COUNTS: Final = ("batches", "records", "events", "matches", "alerts", "written", "duplicates")
+_COUNTERS: Final = ("dead", "families", "sources", "conflicts")
+
+
+def combined(parts: Iterable[RunStats], started: float) -> RunStats:
+    """The totals of several runs (a supervisor's workers), timed from ``started``.
+
+    >>> one = RunStats(records=3, dead=Counter({"invalid JSON": 1}))
+    >>> two = RunStats(records=4, dead=Counter({"invalid JSON": 2}))
+    >>> total = combined([one, two], started=0.0)
+    >>> total.records, total.dead
+    (7, Counter({'invalid JSON': 3}))
+    """
+    total = RunStats(started=started)
+    for part in parts:
+        for name in _COUNTS:
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        for name in _COUNTERS:
+            getattr(total, name).update(getattr(part, name))
+    return total
+
+
+def snapshot(stats: RunStats, lag: Mapping[str, int]) -> bytes:
+    """``stats`` and ``lag`` as one JSON line (:func:`from_snapshot` reads it back).
+
+    >>> stats, lag = from_snapshot(snapshot(RunStats(records=2), {"logs.web/0": 5}))
+    >>> stats.records, lag
+    (2, {'logs.web/0': 5})
+    """
+    document: dict[str, Any] = {name: getattr(stats, name) for name in _COUNTS}
+    document.update({name: dict(getattr(stats, name)) for name in _COUNTERS})
+    document["lag"] = dict(lag)
+    return orjson.dumps(document) + b"\n"
+
+
+def from_snapshot(line: bytes) -> tuple[RunStats, dict[str, int]]:
+    """The totals and lag of a :func:`snapshot` line; ValueError where it is not one."""
+    try:
+        document = orjson.loads(line)
+        stats = RunStats()
+        for name in _COUNTS:
+            setattr(stats, name, int(document[name]))
+        for name in _COUNTERS:
+            getattr(stats, name).update({str(k): int(v) for k, v in dict(document[name]).items()})
+        lag = {str(key): int(value) for key, value in dict(document["lag"]).items()}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"not a status snapshot: {error}") from error
+    return stats, lag
 
 
 def format_status(stats: RunStats, lag: Mapping[str, int], elapsed: float) -> str:
@@ -194,6 +258,16 @@ def _source_lines(stats: RunStats) -> list[str]:
     return lines
 
 
+class Status(Protocol):
+    """Where a running pipeline shows its totals (after each batch, and once at the end)."""
+
+    def update(self, stats: RunStats, lag: Mapping[str, int]) -> None:
+        """The totals so far, and each partition's lag."""
+
+    def finish(self) -> None:
+        """The run ended (the last :meth:`update` came before)."""
+
+
 class StatusLine:
     """Writes :func:`format_status` at most once per ``interval`` seconds, when enabled."""
 
@@ -233,6 +307,66 @@ class StatusLine:
             self.stream.write("\n")
             self.stream.flush()
             self._open = False
+
+
+class StatusReport:
+    """A worker's totals to its supervisor: a :func:`snapshot` per ``interval``, and at the end.
+
+    ``fd`` is the write end of a pipe, made non-blocking: a report the pipe has no room for
+    is sent in pieces as room comes, the next reports skipped meanwhile (each holds the
+    totals so far). Once the supervisor is gone, reports stop.
+    """
+
+    def __init__(
+        self, fd: int, *, interval: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.fd = fd
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+        self._latest: tuple[RunStats, Mapping[str, int]] | None = None
+        self._unsent = b""
+        self._stale = False  # the report under way is older than the latest totals
+        self._closed = False
+        os.set_blocking(fd, False)
+
+    def update(self, stats: RunStats, lag: Mapping[str, int]) -> None:
+        """Send the totals if the last report is old enough."""
+        self._latest = (stats, lag)
+        self._stale = bool(self._unsent)
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
+            return
+        self._last = now
+        self._send()
+
+    def finish(self) -> None:
+        """Send the last totals, waiting for the pipe where it must, and close it."""
+        if self._closed:
+            return
+        os.set_blocking(self.fd, True)
+        self._send()
+        if self._stale:  # that was the rest of an older report
+            self._send()
+        if not self._closed:
+            self._closed = True
+            os.close(self.fd)
+
+    def _send(self) -> None:
+        if self._closed:
+            return
+        if not self._unsent and self._latest is not None:
+            self._unsent = snapshot(*self._latest)
+            self._stale = False
+        try:
+            while self._unsent:
+                sent = os.write(self.fd, self._unsent)
+                self._unsent = self._unsent[sent:]
+        except BlockingIOError:
+            return
+        except OSError:  # the supervisor is gone
+            self._closed = True
+            os.close(self.fd)
 
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}

@@ -25,6 +25,11 @@ N such *workers*, each with the run's own options, and watches them:
   within a minute of its start, at most 60 s); meanwhile the group hands its partitions to
   the others. A worker that stops on an operator error (exit status 2: a bad setting, an
   unreachable broker) stops them all: starting it again would fail the same way.
+- Each worker sends its totals and lag on a pipe of its own (:class:`neakta.status.
+  StatusReport`, about once a second and when it ends); the supervisor adds them up into
+  one status line (:meth:`Supervisor.totals`, :meth:`Supervisor.lag`), and the command
+  prints their summary after the workers' own. A worker started again counts on from what
+  its earlier runs reported; one that was killed counts up to its last report.
 
 The run ends when every worker has ended, with status 0, or the first failure's.
 """
@@ -40,12 +45,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Final
 
 from neakta.preflight import OPERATOR_EXIT
+from neakta.status import STATUS_FD_ENV, RunStats, Status, combined, from_snapshot
 
 __all__ = [
     "WORKER_ENV",
@@ -159,13 +165,21 @@ class _Worker:
     pause_s: float = 0.0
     restart_at: float | None = None
     done: bool = False
+    reports: int | None = None
+    """The read end of the pipe its running process reports on."""
+    unread: bytes = b""
+    earlier: RunStats = field(default_factory=RunStats)
+    """The totals of its runs before this one."""
+    current: RunStats = field(default_factory=RunStats)
+    lag: dict[str, int] = field(default_factory=dict)
+    reported: float = 0.0
 
 
 class Supervisor:
     """Start ``processes`` workers, pass signals on, start failed ones again; see the module.
 
     ``command(k)`` gives worker ``k``'s command line and environment; ``clock`` and
-    ``sleep`` pace the restarts.
+    ``sleep`` pace the restarts; ``status`` shows the workers' totals as they come.
     """
 
     def __init__(
@@ -175,15 +189,30 @@ class Supervisor:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        status: Status | None = None,
     ) -> None:
         self.command = command
         self.workers = [_Worker(number) for number in range(1, processes + 1)]
         self.clock = clock
         self.sleep = sleep
+        self.status = status
         self.restarts = 0
+        self.started = time.monotonic()
         self._stopping = False
         self._passed_on = False
         self._status = 0
+
+    def totals(self) -> RunStats:
+        """What every worker reported so far, added up (timed from the supervisor's start)."""
+        parts = [part for w in self.workers for part in (w.earlier, w.current)]
+        return combined(parts, self.started)
+
+    def lag(self) -> dict[str, int]:
+        """Each partition's lag as the worker that reported it last saw it."""
+        lag: dict[str, int] = {}
+        for worker in sorted(self.workers, key=lambda w: w.reported):
+            lag.update(worker.lag)
+        return lag
 
     def stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         """End the run: every worker is sent SIGTERM (from a signal handler too)."""
@@ -196,6 +225,7 @@ class Supervisor:
             signal.SIGINT: signal.signal(signal.SIGINT, self.stop),
             signal.SIGHUP: signal.signal(signal.SIGHUP, self._reload),
         }
+        self.started = time.monotonic()
         try:
             for worker in self.workers:
                 self._start(worker)
@@ -208,7 +238,10 @@ class Supervisor:
                 if self._stopping and not self._passed_on:
                     self._pass_on()
                 for worker in self.workers:
+                    self._read(worker)
                     self._watch(worker)
+                if self.status is not None:
+                    self.status.update(self.totals(), self.lag())
                 self.sleep(POLL_S)
         finally:
             for signum, handler in previous.items():
@@ -217,6 +250,10 @@ class Supervisor:
                 if worker.process is not None and worker.process.poll() is None:
                     worker.process.kill()
                     worker.process.wait()
+                self._ended(worker)
+            if self.status is not None:
+                self.status.update(self.totals(), {})
+                self.status.finish()
         return self._status
 
     def _reload(self, signum: int, _frame: FrameType | None) -> None:
@@ -227,9 +264,52 @@ class Supervisor:
 
     def _start(self, worker: _Worker) -> None:
         argv, env = self.command(worker.number)
-        worker.process = subprocess.Popen(argv, env=env)
+        reports, sends = os.pipe()
+        try:
+            worker.process = subprocess.Popen(
+                argv, env={**env, STATUS_FD_ENV: str(sends)}, pass_fds=(sends,)
+            )
+        except BaseException:
+            os.close(reports)
+            raise
+        finally:
+            os.close(sends)
+        os.set_blocking(reports, False)
+        worker.reports = reports
         worker.started = self.clock()
         worker.restart_at = None
+
+    def _read(self, worker: _Worker) -> None:
+        """Take in what the worker reported since; its latest totals replace the ones before."""
+        if worker.reports is None:
+            return
+        while True:
+            try:
+                data = os.read(worker.reports, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:  # the worker ended: nothing more will come
+                os.close(worker.reports)
+                worker.reports = None
+                break
+            worker.unread += data
+        *lines, worker.unread = worker.unread.split(b"\n")
+        for line in reversed(lines):
+            try:
+                worker.current, worker.lag = from_snapshot(line)
+            except ValueError as error:
+                _log.warning("worker %d: a status report not read: %s", worker.number, error)
+                continue
+            worker.reported = self.clock()
+            break
+
+    def _ended(self, worker: _Worker) -> None:
+        """The worker's process ended: its last report counts as an earlier run's."""
+        if worker.reports is not None:
+            os.set_blocking(worker.reports, True)
+            self._read(worker)
+        worker.earlier = combined([worker.earlier, worker.current], 0.0)
+        worker.current, worker.lag, worker.unread = RunStats(), {}, b""
 
     def _pass_on(self) -> None:
         self._passed_on = True
@@ -255,6 +335,7 @@ class Supervisor:
         if status is None:
             return
         worker.process = None
+        self._ended(worker)
         if status == 0 or self._stopping:
             worker.done = True
             if status != 0 and self._status == 0:

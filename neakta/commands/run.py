@@ -45,7 +45,14 @@ from neakta.pipeline import Pipeline
 from neakta.preflight import OPERATOR_EXIT, OperatorError, describe, redact
 from neakta.reload import RuleReload
 from neakta.settings import Settings, rules_cache_dir
-from neakta.status import StatusLine, configure_logging, format_summary, stop_when_idle
+from neakta.status import (
+    Status,
+    StatusLine,
+    StatusReport,
+    configure_logging,
+    format_summary,
+    stop_when_idle,
+)
 from neakta.supervisor import Supervisor, command_for, stop_when_orphaned
 
 __all__ = ["cmd_replay", "cmd_run", "register"]
@@ -124,7 +131,15 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
         print(f"neakta: {redact(str(error), secrets(settings))}", file=sys.stderr)
         return OPERATOR_EXIT
     command = command_for(args, settings.respond.ndjson_path)
-    return Supervisor(command, args.processes).run()
+    supervisor = Supervisor(
+        command, args.processes, status=StatusLine(sys.stderr, enabled=args.status)
+    )
+    code = supervisor.run()
+    totals = supervisor.totals()
+    summary = format_summary(totals, time.monotonic() - totals.started)
+    workers = f"{args.processes} workers"
+    print("\n".join(f"{workers}: {line}" for line in summary.splitlines()), file=sys.stderr)
+    return code
 
 
 def _rule_sets(args: argparse.Namespace, settings: Settings) -> dict[str, CompiledRuleSet]:
@@ -269,6 +284,17 @@ async def _source(
     return kafka, dead_letters, f"kafka {args.bootstrap_servers} group {args.group_id}"
 
 
+def _status(args: argparse.Namespace, settings: Settings) -> Status:
+    """The status line; a worker's totals go to its supervisor instead."""
+    fd = settings.run.status_fd
+    if fd is not None:
+        try:
+            return StatusReport(fd)
+        except OSError as error:
+            _log.warning("no status reports to the supervisor (descriptor %d: %s)", fd, error)
+    return StatusLine(sys.stderr, enabled=args.status)
+
+
 async def _consume(
     pipeline: Pipeline, source: Source, args: argparse.Namespace, settings: Settings
 ) -> int:
@@ -283,7 +309,7 @@ async def _consume(
     if settings.run.worker is not None:
         watchers.append(asyncio.create_task(stop_when_orphaned(pipeline.stop, os.getppid())))
     try:
-        await pipeline.run(source, status=StatusLine(sys.stderr, enabled=args.status))
+        await pipeline.run(source, status=_status(args, settings))
     except Exception as error:
         line = describe(error)
         if line is None:

@@ -103,6 +103,9 @@ def test_two_workers_give_the_replay_alerts_through_a_kill(
     text = log.read_text()
     assert "worker 1 ended with signal SIGKILL" in text, text
     assert re.search(r"worker 1: ", text) and re.search(r"worker 2: ", text), text
+    # The supervisor's summary adds up what the workers reported (a killed worker's
+    # totals count up to its last report, so not exactly the records produced).
+    assert re.search(r"^2 workers: neakta: [1-9][\d,]* records in", text, re.MULTILINE), text
     lines = (folder / "alerts.ndjson").read_bytes().splitlines()
     streamed = [orjson.loads(line) for line in lines]  # every line whole
     replay = replayed(tmp_path / "replay")

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import textwrap
+import threading
 import time
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from neakta.cli import build_parser
 from neakta.settings import Settings
+from neakta.status import RunStats, Status, StatusReport, from_snapshot
 from neakta.supervisor import (
     FIRST_PAUSE_S,
     Supervisor,
@@ -29,7 +34,7 @@ from neakta.supervisor import (
 )
 
 
-def scripted(folder: Path, scripts: dict[int, str]) -> Supervisor:
+def scripted(folder: Path, scripts: dict[int, str], status: Status | None = None) -> Supervisor:
     """A supervisor of workers running ``scripts[k]`` (Python, ``WORKER`` and ``MARK`` set)."""
 
     def command(number: int) -> tuple[list[str], dict[str, str]]:
@@ -37,7 +42,7 @@ def scripted(folder: Path, scripts: dict[int, str]) -> Supervisor:
         code = prelude + textwrap.dedent(scripts[number])
         return [sys.executable, "-c", code], {}
 
-    return Supervisor(command, len(scripts))
+    return Supervisor(command, len(scripts), status=status)
 
 
 def test_workers_that_end_well_end_the_run_with_status_0(tmp_path: Path) -> None:
@@ -199,3 +204,110 @@ def test_no_processes_is_an_operator_error(capsys: pytest.CaptureFixture[str]) -
     code = main(["run", "--processes", "0", "--bootstrap-servers", "localhost:9092"])
     assert code == 2
     assert "--processes must be a positive number, not 0" in capsys.readouterr().err
+
+
+# A worker's report through the real StatusReport on the pipe the supervisor gave it.
+REPORTS = textwrap.dedent("""
+    from collections import Counter
+    from neakta.status import STATUS_FD_ENV, RunStats, StatusReport
+    report = StatusReport(int(os.environ[STATUS_FD_ENV]), interval=0)
+
+    def send(records, lag={}):
+        stats = RunStats(records=records, sources=Counter({"mef/web": records}))
+        report.update(stats, lag)
+""")
+
+
+class Seen:
+    """A status that keeps every update, and marks the partitions whose lag it was shown."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.records: list[int] = []
+        self.finished = False
+
+    def update(self, stats: RunStats, lag: Mapping[str, int]) -> None:
+        self.records.append(stats.records)
+        for partition, behind in lag.items():
+            (self.folder / f"lag-{partition.replace('/', '-')}-{behind}").touch()
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def test_the_status_adds_up_every_workers_totals_across_restarts(tmp_path: Path) -> None:
+    # Worker 1 reports 5 records and is killed; started again, it reports 7 and ends.
+    # Worker 2 reports 2, then 3 (its totals so far, not more records) with a lag, and
+    # ends once the supervisor has shown that lag.
+    killed_then_ends = REPORTS + textwrap.dedent(
+        """
+        first = not os.path.exists(os.path.join(MARK, "started"))
+        open(os.path.join(MARK, "started"), "a").close()
+        if first:
+            send(5)
+            os.kill(os.getpid(), signal.SIGKILL)
+        send(7)
+        report.finish()
+        """
+    )
+    reports_twice = REPORTS + textwrap.dedent(
+        """
+        send(2)
+        send(3, {"logs.web/1": 4})
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(MARK, "lag-logs.web-1-4")):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        report.finish()
+        """
+    )
+    seen = Seen(tmp_path)
+    supervisor = scripted(tmp_path, {1: killed_then_ends, 2: reports_twice}, seen)
+    assert supervisor.run() == 0
+    assert supervisor.restarts == 1
+    totals = supervisor.totals()
+    assert (totals.records, totals.sources) == (15, {"mef/web": 15})
+    assert seen.records[-1] == 15 and seen.finished
+    assert supervisor.lag() == {}  # every worker ended
+
+
+def test_a_report_the_pipe_has_no_room_for_is_sent_whole_later_the_latest_at_the_end() -> None:
+    reads, writes = os.pipe()
+    report = StatusReport(writes, interval=0)
+    filler = b"x" * 4096
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(writes, filler)
+    many = Counter({f"ministry{n}/web": n for n in range(500)})
+    report.update(RunStats(records=1, sources=many), {})  # no room: waits
+    report.update(RunStats(records=2, sources=many), {})  # newer, while the first waits
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(reads, 1 << 16):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    report.finish()
+    reader.join(10)
+    os.close(reads)
+    lines = bytes(received).lstrip(b"x").splitlines()
+    assert lines and all(from_snapshot(line)[0].sources == many for line in lines)
+    assert from_snapshot(lines[-1])[0].records == 2
+
+
+def test_reports_stop_quietly_once_the_supervisor_is_gone() -> None:
+    reads, writes = os.pipe()
+    report = StatusReport(writes, interval=0)
+    os.close(reads)
+    report.update(RunStats(records=1), {})
+    report.update(RunStats(records=2), {})
+    report.finish()
+
+
+def test_a_line_that_is_not_a_report_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a status snapshot"):
+        from_snapshot(b'{"records": 1}')
+    with pytest.raises(ValueError, match="not a status snapshot"):
+        from_snapshot(b"Traceback (most recent call last):")
