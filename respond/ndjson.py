@@ -15,7 +15,8 @@ Alerts use ``create`` (a data stream takes only ``create``; a second ``create`` 
 ``index``: each change of an incident is a new pair and the last one wins.
 
 A replay never writes an alert twice: the sink reads the ids already in the file when it
-opens and keeps them in memory (about 100 bytes per alert). An incident is written again
+opens (in pieces, never the whole file at once) and keeps them in memory (about 100 bytes
+per alert). An incident is written again
 only when its document changed. A pair cut short by a crash is cut off when the file is
 opened again.
 
@@ -145,10 +146,14 @@ class NdjsonSink:
     def _load(self) -> None:
         if not self.path.exists():
             return
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
+        with self.path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            self._read_pairs(_file_lines(file.fileno(), 0, size), size)
+
+    def _read_pairs(self, lines: Iterator[bytes], size: int) -> None:
+        """Take in the file's pairs; end or cut off a pair a crash left unfinished."""
         good = 0
-        for action_line, document in zip(lines[0::2], lines[1::2], strict=False):
+        for action_line, document in zip(lines, lines, strict=False):
             try:
                 action = orjson.loads(action_line)
                 orjson.loads(document)
@@ -161,10 +166,10 @@ class NdjsonSink:
             else:
                 self._incidents[identifier] = document
             good += len(action_line) + len(document) + 2
-        if good > len(data):  # the last pair lacks only its final newline
+        if good > size:  # the last pair lacks only its final newline
             with self.path.open("ab") as file:
                 file.write(b"\n")
-        elif good < len(data):
+        elif good < size:
             with self.path.open("r+b") as file:
                 file.truncate(good)
 
@@ -325,11 +330,31 @@ def read_alert_ids(path: Path) -> set[str]:
     """The ``_id`` of every complete alert line of an NDJSON alert file (none if absent)."""
     if not path.exists():
         return set()
-    return _line_ids(path.read_bytes().splitlines())
+    with path.open("rb") as file:
+        return _line_ids(_file_lines(file.fileno(), 0, os.fstat(file.fileno()).st_size))
 
 
 # An alert file is read in pieces of at most this many bytes.
 _READ_BYTES: Final = 64 << 20
+
+
+def _file_lines(descriptor: int, start: int, end: int) -> Iterator[bytes]:
+    """The lines between bytes ``start`` and ``end`` of a file, without their newlines.
+
+    Read in pieces of at most :data:`_READ_BYTES`, so a large file is never in memory
+    whole. As ``bytes.split`` gives them: the last one is what follows the last newline
+    (empty where the range ends with one).
+    """
+    rest = b""
+    while start < end:
+        chunk = os.pread(descriptor, min(_READ_BYTES, end - start), start)
+        if not chunk:
+            break
+        start += len(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    yield rest
 
 
 def _line_ids(lines: Iterable[bytes]) -> set[str]:
@@ -407,18 +432,10 @@ class NdjsonAlertWriter:
     def _catch_up(self, descriptor: int) -> None:
         """Take in the ids of the lines appended since the last batch, by any process."""
         size = os.fstat(descriptor).st_size
-        rest = b""
-        while self._read_to < size:
-            chunk = os.pread(descriptor, min(_READ_BYTES, size - self._read_to), self._read_to)
-            if not chunk:
-                break
-            self._read_to += len(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            self._seen.update(_line_ids(lines))
         # The lock is held: no line is being written, and one without its newline was
-        # cut short by a crash (its alert is written again).
-        self._seen.update(_line_ids([rest]))
+        # cut short by a crash (no JSON: its alert is written again).
+        self._seen.update(_line_ids(_file_lines(descriptor, self._read_to, size)))
+        self._read_to = size
 
     async def close(self) -> None:
         """Close the file (standard output stays open)."""

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
+from respond import ndjson
 from respond.incidents import IncidentTracker
-from respond.ndjson import NdjsonSink
+from respond.ndjson import NdjsonSink, read_alert_ids
 from respond.sinks import SinkBatch
 from tests.test_respond.factories import alerts_frame
 
@@ -91,3 +93,46 @@ async def test_duplicate_ids_within_one_batch_are_written_once(tmp_path: Path) -
     delivery = await sink.write(SinkBatch(alerts=pl.DataFrame({"_id": ["a1", "a1"]})))
     await sink.close()
     assert (delivery.written, delivery.duplicates) == (1, 1)
+
+
+@pytest.mark.parametrize("piece", [3, 50, 1 << 20])
+@pytest.mark.parametrize("tail", ["cut short", "no final newline"])
+async def test_a_file_read_in_pieces_gives_what_reading_it_whole_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int, tail: str
+) -> None:
+    # The file is read a piece at a time, never whole: any size of piece finds the same
+    # ids and incidents, and mends the same unfinished pair.
+    monkeypatch.setattr(ndjson, "_READ_BYTES", piece)
+    path = tmp_path / "alerts.ndjson"
+    tracker = IncidentTracker()
+    alerts = alerts_frame([{"_id": f"a{n}", "minute": n} for n in range(5)])
+    sink = NdjsonSink(path)
+    await sink.write(SinkBatch(alerts=alerts, incidents=tracker.update(alerts)))
+    await sink.close()
+    pair = b'{"create":{"_index":"logs-neakta.alerts-default","_id":"a9"}}\n{"message":"nine"}'
+    with path.open("ab") as file:
+        file.write(pair[:-12] if tail == "cut short" else pair)
+
+    reopened = NdjsonSink(path)
+    assert reopened.alert_ids == {f"a{n}" for n in range(5)} | (
+        {"a9"} if tail == "no final newline" else set()
+    )
+    assert len(reopened._incidents) == 1
+    later = alerts_frame([{"_id": "a4", "minute": 4}, {"_id": "a5", "minute": 5}])
+    delivery = await reopened.write(SinkBatch(alerts=later))
+    await reopened.close()
+    assert (delivery.written, delivery.duplicates) == (1, 1)
+    nine = ["a9"] if tail == "no final newline" else []
+    created = [action["create"] for action in lines(path)[0::2] if "create" in action]
+    assert [c["_id"] for c in created] == [f"a{n}" for n in range(5)] + nine + ["a5"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("piece", [3, 50, 1 << 20])
+def test_alert_ids_are_read_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    monkeypatch.setattr(ndjson, "_READ_BYTES", piece)
+    path = tmp_path / "alerts.ndjson"
+    path.write_bytes(b'{"_id":"a1","n":1}\n\n{"_id":"a2","n":2}\n{"_id":"a3","n"')
+    assert read_alert_ids(path) == {"a1", "a2"}
+    assert read_alert_ids(tmp_path / "absent.ndjson") == set()
