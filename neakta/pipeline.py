@@ -19,8 +19,9 @@ sinks, the dead-letter destination) and runs one short chain of calls per batch:
 Overlap: with ``ahead`` = 1 (the default of ``neakta run``), the next batch is fetched
 and parsed (step 1, in a worker thread) while this one is detected and delivered (steps
 2-6, detection and alert building in a second worker thread: Polars releases the GIL), so
-the event loop stays free for the Kafka fetcher. Batches are still completed one at a
-time, in order; the parser state saved with a batch is the one its own parse left.
+the event loop stays free for the Kafka fetcher; the batch after it is fetched while it is
+parsed (:mod:`neakta.readahead`). Batches are still completed one at a time, in order; the
+parser state saved with a batch is the one its own parse left.
 
 When a finite source (files) ends, ``make_alerts.finish()`` gives what stateful stages
 still hold, such as correlation windows waiting for later events.

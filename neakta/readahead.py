@@ -4,7 +4,9 @@
 ``ahead`` = 0 each batch is prepared when it is asked for, in turn; with ``ahead`` = N a
 task keeps reading: it takes up to N batches beyond the one in hand from the source and
 prepares them (the pipeline parses them, in a worker thread), so fetching and parsing the
-next batch overlap the detection and delivery of this one. Pairs come out in the
+next batch overlap the detection and delivery of this one, and fetching the batch after
+it overlaps that parse (one batch more is taken from the source: it waits to be parsed,
+so at most N + 1 are held beyond the one in hand). Pairs come out in the
 source's order; what the reading task raises comes out after the pairs before it. When the
 consumer stops early, the task is cancelled and the source's iterator closed: batches read
 ahead and not committed are read again by the next reader (a Kafka consumer commits only
@@ -73,25 +75,9 @@ async def read_ahead(
             async for batch in batches:
                 yield batch, await prepare(batch)
         return
-    ready: asyncio.Queue[_Ready[_T] | _End] = asyncio.Queue()
-    slots = asyncio.Semaphore(ahead)
-
-    async def read() -> None:
-        try:
-            async with contextlib.aclosing(batches):  # type: ignore[type-var]
-                while True:
-                    await slots.acquire()
-                    try:
-                        batch = await anext(batches)
-                    except StopAsyncIteration:
-                        break
-                    ready.put_nowait(_Ready(batch, await prepare(batch)))
-        except Exception as error:
-            ready.put_nowait(_End(error))
-        else:
-            ready.put_nowait(_End())
-
-    reader = asyncio.create_task(read(), name="neakta-read-ahead")
+    reading = _Reading(batches, prepare, ahead)
+    reader = asyncio.create_task(reading.read(), name="neakta-read-ahead")
+    ready, slots = reading.ready, reading.slots
     try:
         while True:
             item = await ready.get()
@@ -106,3 +92,63 @@ async def read_ahead(
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+
+
+class _Reading(Generic[_T]):
+    """Two tasks: one takes batches from the source, the other prepares them in turn.
+
+    At most ``ahead`` batches are prepared (or being prepared) beyond the one in hand, and
+    at most one more is taken from the source and waits to be prepared: the source is
+    read while the batch before it is prepared.
+    """
+
+    def __init__(
+        self,
+        batches: AsyncIterator[SourceBatch],
+        prepare: Callable[[SourceBatch], Awaitable[_T]],
+        ahead: int,
+    ) -> None:
+        self.batches = batches
+        self.prepare = prepare
+        self.ready: asyncio.Queue[_Ready[_T] | _End] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(ahead)
+        self._fetched: asyncio.Queue[SourceBatch | _End] = asyncio.Queue()
+        self._room = asyncio.Semaphore(1)
+
+    async def fetch(self) -> None:
+        """Take the source's batches, one at a time once the one before is being prepared."""
+        try:
+            async with contextlib.aclosing(self.batches):  # type: ignore[type-var]
+                while True:
+                    await self._room.acquire()
+                    try:
+                        batch = await anext(self.batches)
+                    except StopAsyncIteration:
+                        break
+                    self._fetched.put_nowait(batch)
+        except Exception as error:
+            self._fetched.put_nowait(_End(error))
+        else:
+            self._fetched.put_nowait(_End())
+
+    async def read(self) -> None:
+        """Prepare the fetched batches in order while there is a free slot."""
+        fetcher = asyncio.create_task(self.fetch(), name="neakta-fetch-ahead")
+        try:
+            while True:
+                await self.slots.acquire()
+                batch = await self._fetched.get()
+                if isinstance(batch, _End):
+                    self.ready.put_nowait(batch)
+                    return
+                self._room.release()  # the next batch is read while this one is prepared
+                try:
+                    prepared = await self.prepare(batch)
+                except Exception as error:
+                    self.ready.put_nowait(_End(error))
+                    return
+                self.ready.put_nowait(_Ready(batch, prepared))
+        finally:
+            fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetcher

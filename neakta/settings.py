@@ -85,7 +85,8 @@ class RunSettings(BaseModel):
     """``neakta run`` / ``replay``: inputs in file mode, outputs, limits, what is shown.
 
     ``ahead``: batches fetched and parsed while the one in hand is detected and delivered
-    (0: one batch at a time; see :mod:`neakta.pipeline`). ``processes``: ``neakta run``
+    (0: one batch at a time; see :mod:`neakta.readahead`: one more is fetched while the
+    last of them is parsed). ``processes``: ``neakta run``
     processes started in one consumer group by one command (:mod:`neakta.supervisor`);
     ``worker``: which of them this one is, and ``status_fd`` the pipe its totals go to
     (both set by the supervisor, never by hand).

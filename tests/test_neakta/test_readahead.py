@@ -67,27 +67,51 @@ def numbered(count: int) -> LoggedSource:
     return LoggedSource(MemorySource.of_lines("endpoint", lines, batch_size=1).given)
 
 
-async def test_the_next_batch_is_read_before_this_one_is_written_and_commits_stay_in_order() -> (
+async def test_the_next_batches_are_read_before_this_one_is_written_and_commits_stay_in_order() -> (
     None
 ):
-    source = numbered(3)
+    source = numbered(4)
     pipeline = Pipeline(rulesets(), sinks=[LoggedSink(source)], dead_letters=ListDeadLetters())
     pipeline.ahead = 1
     stats = await pipeline.run(source)
-    assert stats.batches == 3
+    assert stats.batches == 4
+    # Batch 2 is read while batch 1 is parsed, batch 3 while batch 2 is: with one batch
+    # parsed ahead, two are read beyond the one in hand, never more.
     # The source may end (closed) before or after the last write.
     assert [entry for entry in source.log if entry != "closed"] == [
         "read 1",
         "read 2",
+        "read 3",
         "write 1",
         "commit 1",
-        "read 3",
+        "read 4",
         "write 2",
         "commit 2",
         "write 3",
         "commit 3",
+        "write 4",
+        "commit 4",
     ]
     assert source.log.count("closed") == 1
+
+
+async def test_the_source_is_read_while_the_batch_before_is_prepared() -> None:
+    asked = asyncio.Event()
+
+    async def numbers() -> AsyncIterator[SourceBatch]:
+        for n in range(1, 4):
+            if n == 2:
+                asked.set()
+            yield SourceBatch(position={"n": n})
+
+    async def prepare(batch: SourceBatch) -> int:
+        if batch.position["n"] == 1:
+            # Batch 2 is asked for while batch 1 is still being prepared.
+            await asyncio.wait_for(asked.wait(), 5)
+        return batch.position["n"]
+
+    prepared = [p async for _, p in read_ahead(numbers(), prepare, ahead=1)]
+    assert prepared == [1, 2, 3]
 
 
 async def test_one_batch_at_a_time_reads_after_the_commit() -> None:
