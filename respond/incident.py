@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate, chain
 from typing import Any, Final
 
@@ -100,12 +101,40 @@ class Incident:
     alert_count: int = 0
     alert_ids: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    """The ids of the alerts counted, as long as they are recent (:meth:`remember`)."""
+    recent: deque[tuple[datetime, str]] = field(default_factory=deque, compare=False)
+    """``seen`` with each alert's time, in the order they were counted."""
     rules: list[str] = field(default_factory=list)
     tactics: list[str] = field(default_factory=list)
     alert_severity: int = 0
     criticality: str | None = None
     severity: int = 0
     slot: int = FILE_SLOT
+
+    def remember(self, alert_id: str, time: datetime, keep: timedelta) -> list[str]:
+        """Count ``alert_id`` as seen; forget those of alerts more than ``keep`` before the last.
+
+        Returns the ids forgotten. An alert id comes again with its event's time, so only a
+        copy later than ``keep`` behind the incident's last alert could find its id
+        forgotten (see :class:`respond.incidents.IncidentTracker`, which asks its store).
+
+        >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+        >>> incident = Incident("i", ("o", "r", "h"), "t", "rule", t, t)
+        >>> incident.remember("a1", t, timedelta(hours=2))
+        []
+        >>> incident.last_seen = t + timedelta(hours=3)
+        >>> incident.remember("a2", incident.last_seen, timedelta(hours=2)), incident.seen
+        (['a1'], {'a2'})
+        """
+        self.seen.add(alert_id)
+        self.recent.append((time, alert_id))
+        horizon = self.last_seen - keep
+        forgotten = []
+        while self.recent[0][0] < horizon:
+            _, old = self.recent.popleft()
+            self.seen.discard(old)
+            forgotten.append(old)
+        return forgotten
 
     def raise_criticality(self, criticality: str | None) -> None:
         """Keep the highest asset criticality seen among the incident's alerts."""
@@ -151,7 +180,7 @@ class Incident:
             "state": self.state,
             "alert_count": self.alert_count,
             "alert_ids": self.alert_ids,
-            "seen": sorted(self.seen),
+            "seen": [[alert_id, _micros(time)] for time, alert_id in self.recent],
             "rules": self.rules,
             "tactics": self.tactics,
             "alert_severity": self.alert_severity,
@@ -174,7 +203,7 @@ class Incident:
             state=state["state"],
             alert_count=state["alert_count"],
             alert_ids=list(state["alert_ids"]),
-            seen=set(state["seen"]),
+            recent=_recent(state["seen"], datetime.fromisoformat(state["last_seen"])),
             rules=list(state["rules"]),
             tactics=list(state["tactics"]),
             alert_severity=state["alert_severity"],
@@ -182,6 +211,32 @@ class Incident:
             severity=state["severity"],
             slot=int(state.get("slot", FILE_SLOT)),
         )
+
+    def __post_init__(self) -> None:
+        if self.recent and not self.seen:
+            self.seen = {alert_id for _, alert_id in self.recent}
+
+
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def _micros(time: datetime) -> int:
+    """Microseconds since 1970 (UTC), exactly."""
+    return (time - _EPOCH) // _MICROSECOND
+
+
+def _recent(saved: Sequence[Any], last_seen: datetime) -> deque[tuple[datetime, str]]:
+    """The ``seen`` of a saved state: ``[id, microseconds]`` pairs, or plain ids.
+
+    Plain ids (a state saved before times were kept) take the incident's last alert time:
+    they are kept until it is ``keep`` behind.
+    """
+    return deque(
+        (last_seen, entry)
+        if isinstance(entry, str)
+        else (_EPOCH + timedelta(microseconds=int(entry[1])), str(entry[0]))
+        for entry in saved
+    )
 
 
 def incident_id(key: tuple[str, str, str], first_seen: datetime, first_alert: str) -> str:

@@ -30,7 +30,7 @@ event time seen) are dropped from memory (they stay in the store).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -78,11 +78,15 @@ class TrackerChanges:
         Ids of incidents no longer held (evicted or closed).
     whole
         ``states`` is every incident held: what was saved before is to be replaced.
+    forgotten
+        (incident id, alert id) of the counted alerts an incident no longer remembers
+        (:meth:`respond.incident.Incident.remember`): the store keeps them for it.
     """
 
     states: list[dict[str, Any]]
     dropped: list[str]
     whole: bool
+    forgotten: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +115,16 @@ class IncidentTracker:
         How many alert ids an incident lists (the first ones).
     retention
         How long past its window an incident stays in memory for late and replayed alerts.
+    known
+        Which of these alert ids a store remembers as counted, and by which incident
+        (:meth:`respond.store.SqliteStore.seen_alerts`); None: no store.
+
+    An incident counts each alert id once. It keeps in memory (and in its checkpoints) the
+    ids of its alerts up to ``window + retention`` behind its last one; older ones go to
+    the store with the next save (:attr:`TrackerChanges.forgotten`). An alert older than
+    that behind the latest alert time, as in a replay of logs already seen, is looked up
+    there: so a replay into the same store still counts nothing twice. Without a store, a
+    copy of an alert that comes that late is counted again.
     """
 
     window: timedelta = timedelta(hours=1)
@@ -119,6 +133,7 @@ class IncidentTracker:
     escalate_count: int = 10
     max_alert_ids: int = 100
     retention: timedelta = timedelta(hours=1)
+    known: Callable[[Sequence[str]], set[tuple[str, str]]] | None = field(default=None, repr=False)
     watermark: datetime | None = None
     assigned: dict[str, str] = field(default_factory=dict)
     late: int = 0
@@ -134,6 +149,7 @@ class IncidentTracker:
     _changed: dict[str, Incident] = field(default_factory=dict, init=False, repr=False)
     _dropped: set[str] = field(default_factory=set, init=False, repr=False)
     _whole: bool = field(default=True, init=False, repr=False)
+    _forgotten: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
     # Per slot, a time before which none of its incidents had its last alert: eviction
     # looks at a slot's incidents only once its horizon passes that time.
     _oldest: dict[int, datetime] = field(default_factory=dict, init=False, repr=False)
@@ -329,11 +345,14 @@ class IncidentTracker:
         """Place alerts (in the order given) into incidents; the incidents they changed."""
         before: dict[str, int | None] = {}
         touched: dict[str, Incident] = {}
+        forgotten = self._forgotten_among(alerts)
         for alert in alerts:
             incident = self._place(alert)
             self.assigned[alert["id"]] = incident.id
             if incident.id not in before:
                 before[incident.id] = None if incident.alert_count == 0 else incident.severity
+            if (incident.id, alert["id"]) in forgotten:
+                continue  # counted long ago: the incident forgot it, the store did not
             if self._add(incident, alert):
                 touched[incident.id] = incident
         for incident in touched.values():
@@ -410,15 +429,19 @@ class IncidentTracker:
         >>> [state["key"][2] for state in tracker.changes().states]
         ['pc2']
         """
+        forgotten = list(self._forgotten)
         if self._whole:
-            return TrackerChanges(self.snapshot(), [], whole=True)
+            return TrackerChanges(self.snapshot(), [], whole=True, forgotten=forgotten)
         ordered = sorted(self._changed.values(), key=lambda i: (i.first_seen, i.id))
-        return TrackerChanges([i.to_state() for i in ordered], sorted(self._dropped), whole=False)
+        return TrackerChanges(
+            [i.to_state() for i in ordered], sorted(self._dropped), False, forgotten
+        )
 
     def saved(self) -> None:
         """The last :meth:`changes` are saved: start counting anew."""
         self._changed.clear()
         self._dropped.clear()
+        self._forgotten.clear()
         self._whole = False
 
     def _drop(self, incident_id: str) -> None:
@@ -490,16 +513,36 @@ class IncidentTracker:
         if oldest is None or incident.last_seen < oldest:
             self._oldest[incident.slot] = incident.last_seen
 
+    def _forgotten_among(self, alerts: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """(incident id, alert id) of the alerts here that an incident counted and forgot.
+
+        Only an alert ``window + retention`` behind the latest alert time can be one: an
+        incident forgets an id once its own last alert is that far past it.
+        """
+        if self.watermark is None:
+            return set()
+        horizon = self.watermark - (self.window + self.retention)
+        old = [alert["id"] for alert in alerts if alert["time"] < horizon]
+        if not old:
+            return set()
+        wanted = set(old)
+        found = {pair for pair in self._forgotten if pair[1] in wanted}  # not saved yet
+        if self.known is not None:
+            found |= self.known(old)
+        return found
+
     def _add(self, incident: Incident, alert: Mapping[str, Any]) -> bool:
         if alert["id"] in incident.seen:
             return False
         time: datetime = alert["time"]
-        incident.seen.add(alert["id"])
         incident.alert_count += 1
         if len(incident.alert_ids) < self.max_alert_ids:
             incident.alert_ids.append(alert["id"])
         incident.first_seen = min(incident.first_seen, time)
         incident.last_seen = max(incident.last_seen, time)
+        forgotten = incident.remember(alert["id"], time, self.window + self.retention)
+        if self.known is not None:  # else no store takes them: forgotten for good
+            self._forgotten.extend((incident.id, alert_id) for alert_id in forgotten)
         if alert["rule"] not in incident.rules:
             incident.rules.append(alert["rule"])
         incident.tactics.extend(t for t in alert["tactics"] if t not in incident.tactics)

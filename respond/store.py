@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS incident_history (
     incident_id TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL, who TEXT, note TEXT);
 CREATE INDEX IF NOT EXISTS incident_history_id ON incident_history (incident_id);
 CREATE TABLE IF NOT EXISTS tracker (incident_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS incident_seen (
+    alert_id TEXT NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (alert_id, incident_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incident_seen_incident ON incident_seen (incident_id);
 """
 _UPDATE_INCIDENT: Final = """
 UPDATE incidents SET severity = ?, organization_id = ?, title = ?, first_seen = ?,
@@ -203,6 +207,9 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        if tracker is not None:
+            # The alert ids the tracker's incidents forgot are kept here (incident_seen).
+            tracker.known = self.seen_alerts
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
@@ -248,6 +255,15 @@ class SqliteStore:
         """Give the tracker the states analysts set since (a closed incident takes no alert)."""
         ids = [incident.id for incident in tracker.incidents]
         tracker.set_state(await asyncio.to_thread(self.incident_states, ids))
+
+    def seen_alerts(self, alert_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(incident id, alert id) of these alerts as counted by incidents held in memory.
+
+        The tracker's incidents keep the ids of their recent alerts; the older ones are
+        kept here while the incident is held (see :class:`respond.incidents.IncidentTracker`).
+        """
+        query = "SELECT incident_id, alert_id FROM incident_seen WHERE alert_id IN ({})"
+        return {(str(row[0]), str(row[1])) for row in self._by_ids(query, alert_ids)}
 
     def incident_states(self, ids: Sequence[str]) -> dict[str, str]:
         """The stored state of each of these incidents that the store holds."""
@@ -486,13 +502,24 @@ class SqliteStore:
         return stored
 
     def _save_tracker(self, changes: TrackerChanges) -> None:
+        """Save the tracker's changes; keep what its incidents forgot while they are held."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO incident_seen VALUES (?, ?)",
+            ((alert, incident) for incident, alert in changes.forgotten),
+        )
         if changes.whole:
             self._db.execute("DELETE FROM tracker")
         else:
-            self._db.executemany(
-                "DELETE FROM tracker WHERE incident_id = ?", ((i,) for i in changes.dropped)
-            )
+            dropped = [(i,) for i in changes.dropped]
+            self._db.executemany("DELETE FROM tracker WHERE incident_id = ?", dropped)
+            self._db.executemany("DELETE FROM incident_seen WHERE incident_id = ?", dropped)
         self._db.executemany(
             "INSERT OR REPLACE INTO tracker VALUES (?, ?)",
             ((s["id"], orjson.dumps(s).decode()) for s in changes.states),
         )
+        if changes.whole:
+            # Incidents no longer held: no alert will be looked up for them.
+            self._db.execute(
+                "DELETE FROM incident_seen WHERE incident_id NOT IN "
+                "(SELECT incident_id FROM tracker)"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
@@ -289,3 +290,54 @@ def test_track_links_each_alert_to_its_incident_also_on_replay() -> None:
     replayed, unchanged = tracker.track(batch)
     assert unchanged.height == 0
     assert replayed.equals(linked)
+
+
+def test_an_incident_remembers_the_ids_of_its_recent_alerts_only() -> None:
+    # A window of 10 minutes and 10 more of retention: an incident keeps the ids of the
+    # alerts less than 20 minutes behind its last one, in memory and in its state.
+    tracker = IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
+    alerts = [{"_id": f"a{n:03}", "minute": 5 * n} for n in range(100)]  # 8 h, one incident
+    for start in range(0, 100, 10):
+        tracker.update(alerts_frame(alerts[start : start + 10]))
+    [incident] = tracker.incidents
+    assert incident.alert_count == 100
+    assert sorted(incident.seen) == ["a095", "a096", "a097", "a098", "a099"]
+    assert [entry[0] for entry in incident.to_state()["seen"]] == sorted(incident.seen)
+    # A copy of a recent alert is not counted again; without a store to keep the ids an
+    # incident forgot, a copy of an old one is (a store: tests/test_respond/test_store.py).
+    assert tracker.changes().forgotten == []
+    assert tracker.update(alerts_frame([alerts[97]])).height == 0
+    assert tracker.update(alerts_frame([alerts[3]]))["incident.alert_count"].to_list() == [101]
+
+
+def test_a_state_saved_with_plain_ids_keeps_them_until_the_incident_moves_on() -> None:
+    tracker = IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
+    tracker.update(alerts_frame([{"_id": "a1"}, {"_id": "a2", "minute": 1}]))
+    [state] = tracker.snapshot()
+    state["seen"] = ["a1", "a2"]  # as saved before the times were kept
+    resumed = IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
+    resumed.restore([state])
+    assert resumed.update(alerts_frame([{"_id": "a1"}])).height == 0
+    resumed.update(alerts_frame([{"_id": "a3", "minute": 30}]))
+    assert resumed.incidents[0].seen == {"a3"}
+
+
+def test_ids_forgotten_since_the_last_save_are_still_known() -> None:
+    # The store keeps what incidents forgot once it saves the tracker; until then the
+    # tracker itself knows them.
+    asked: list[list[str]] = []
+
+    def store_knows_nothing_yet(ids: Sequence[str]) -> set[tuple[str, str]]:
+        asked.append(list(ids))
+        return set()
+
+    tracker = IncidentTracker(
+        window=timedelta(minutes=10), retention=timedelta(minutes=10), known=store_knows_nothing_yet
+    )
+    alerts = [{"_id": f"a{n:03}", "minute": 5 * n} for n in range(20)]
+    tracker.update(alerts_frame(alerts))
+    [incident] = tracker.incidents
+    assert len(tracker.changes().forgotten) == 15
+    assert tracker.update(alerts_frame([alerts[3], alerts[19]])).height == 0
+    assert incident.alert_count == 20
+    assert asked == [["a003"]]  # only an alert that old is looked up

@@ -332,3 +332,38 @@ def test_time_texts_built_by_polars_are_those_of_each_value(
     assert _iso_texts(series) == [_iso(value) for value in series.to_list()]
     text = pl.Series(["2026-01-01", None])
     assert _iso_texts(text) == ["2026-01-01", None]
+
+
+async def test_ids_a_long_incident_forgot_are_kept_and_a_replay_counts_none_twice(
+    db: Path,
+) -> None:
+    def tracker() -> IncidentTracker:
+        return IncidentTracker(window=timedelta(minutes=10), retention=timedelta(minutes=10))
+
+    # One incident over 5 hours: it keeps the ids of its last 20 minutes of alerts; the
+    # store keeps the others while it is held.
+    alerts = [{"_id": f"a{n:03}", "minute": 5 * n} for n in range(60)]
+    ids = [f"a{n:03}" for n in range(60)]
+    first = tracker()
+    store = SqliteStore(db, tracker=first)
+    for start in range(0, 60, 10):
+        await store.write(batch_of(first, alerts_frame(alerts[start : start + 10])))
+    [incident] = first.incidents
+    assert sorted(incident.seen) == ids[55:]
+    assert store.seen_alerts(ids) == {(incident.id, alert_id) for alert_id in ids[:55]}
+    await store.close()
+
+    replaying = tracker()
+    store = SqliteStore(db, tracker=replaying)
+    assert store.resume(replaying) == 1
+    for start in range(0, 60, 10):
+        await store.write(batch_of(replaying, alerts_frame(alerts[start : start + 10])))
+    assert [i["alert_count"] for i in store.list_incidents()] == [60]
+    await store.write(batch_of(replaying, alerts_frame([{"_id": "b1", "minute": 296}])))
+    assert [i["alert_count"] for i in store.list_incidents()] == [61]
+
+    # Once the incident is no longer held, what it forgot is not kept any more.
+    later = alerts_frame([{"_id": "c1", "minute": 1000, "host.name": "mef-ws-09"}])
+    await store.write(batch_of(replaying, later))
+    assert store.seen_alerts(ids) == set()
+    store.close_now()
