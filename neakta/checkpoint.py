@@ -89,9 +89,12 @@ class Checkpoint:
         for a partition it leaves out went to another process, even when no revocation
         named it (a member that rejoins as a new one is told of none), and is dropped.
         """
+        assigned = sorted({partition for _topic, partition in committed})
+        if self.sources is not None:
+            # Sources read only from partitions another process now has are its to watch.
+            self.sources.forget_slots(self.sources.held_slots() - set(assigned))
         if self.slots is None:
             return {}
-        assigned = sorted({partition for _topic, partition in committed})
         self._drop_unassigned(self.slots, set(assigned))
         seeks = self.slots.assign(committed)
         for slot in assigned:
@@ -123,6 +126,8 @@ class Checkpoint:
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
         """Partitions were revoked: drop their slots (their state is in the store)."""
         revoked = list(partitions)
+        if self.sources is not None:
+            self.sources.forget_slots({partition for _topic, partition in revoked})
         if self.slots is not None:
             self.slots.revoke(revoked)
         for topic, partition in revoked:

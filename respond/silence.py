@@ -26,14 +26,14 @@ forwarders' clocks synchronised (NTP).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import polars as pl
 
-from ingest.identity import HOSTNAME_COLUMNS
+from ingest.identity import HOSTNAME_COLUMNS, PARTITION_COLUMN
 from ingest.schema import TIMESTAMP
 
 __all__ = [
@@ -88,10 +88,52 @@ class SourceState:
 
 @dataclass(frozen=True, slots=True)
 class SourceClock:
-    """Every source's state and the watermark (latest event time seen), checkpointable."""
+    """Every source's state and the watermark (latest event time seen), checkpointable.
+
+    ``slots``: per source, the Kafka partitions (numbers) its events were read from, where
+    they name one (``neakta.partition``); see :meth:`forget_slots`.
+    """
 
     sources: Mapping[Key, SourceState] = field(default_factory=dict)
     watermark: datetime | None = None
+    slots: Mapping[Key, frozenset[int]] = field(default_factory=dict)
+
+    def seen_in(self, activity: pl.DataFrame) -> SourceClock:
+        """The clock with the partitions of :func:`source_activity` rows (``slots``) noted."""
+        if "slots" not in activity.columns:
+            return self
+        slots = dict(self.slots)
+        for org, kind, name, read in activity.select(
+            "organization.id", "kind", "name", "slots"
+        ).iter_rows():
+            if read:
+                key = (org, kind, name)
+                slots[key] = slots.get(key, frozenset()) | frozenset(read)
+        return replace(self, slots=slots)
+
+    def forget_slots(self, gone: Iterable[int]) -> SourceClock:
+        """Forget the sources read only from partitions this process no longer reads.
+
+        Their events now go to another process, which watches them from there: this one
+        would find them silent after the gap although they are not. A source read from
+        a partition it keeps stays, and so does one read from none (files).
+
+        >>> t = datetime(2026, 11, 20, 8, tzinfo=UTC)
+        >>> a, b = ("mef", "family", "web"), ("moh", "family", "web")
+        >>> clock = SourceClock({a: SourceState(t), b: SourceState(t)}, t,
+        ...                     {a: frozenset({0}), b: frozenset({0, 1})})
+        >>> later = clock.forget_slots([0])
+        >>> sorted(later.sources), later.slots[b]
+        ([('moh', 'family', 'web')], frozenset({1}))
+        """
+        lost = frozenset(gone)
+        slots = {key: held - lost for key, held in self.slots.items()}
+        dropped = {key for key, held in slots.items() if not held}
+        return SourceClock(
+            {key: state for key, state in self.sources.items() if key not in dropped},
+            self.watermark,
+            {key: held for key, held in slots.items() if held},
+        )
 
     def to_checkpoint(self) -> dict[str, Any]:
         """A JSON-ready dict for :meth:`from_checkpoint`.
@@ -106,20 +148,22 @@ class SourceClock:
         return {
             "watermark": None if self.watermark is None else self.watermark.isoformat(),
             "sources": [
-                [*key, state.last_seen.isoformat(), state.silent]
+                [*key, state.last_seen.isoformat(), state.silent, sorted(self.slots.get(key, ()))]
                 for key, state in sorted(self.sources.items())
             ],
         }
 
     @classmethod
     def from_checkpoint(cls, data: Mapping[str, Any]) -> SourceClock:
-        """The clock a :meth:`to_checkpoint` dict describes."""
+        """The clock a :meth:`to_checkpoint` dict describes (also one saved without slots)."""
         watermark = data.get("watermark")
-        sources = {
-            (org, kind, name): SourceState(datetime.fromisoformat(last), bool(silent))
-            for org, kind, name, last, silent in data.get("sources", [])
-        }
-        return cls(sources, None if watermark is None else datetime.fromisoformat(watermark))
+        sources: dict[Key, SourceState] = {}
+        slots: dict[Key, frozenset[int]] = {}
+        for org, kind, name, last, silent, *read in data.get("sources", []):
+            sources[(org, kind, name)] = SourceState(datetime.fromisoformat(last), bool(silent))
+            if read and read[0]:
+                slots[(org, kind, name)] = frozenset(int(slot) for slot in read[0])
+        return cls(sources, None if watermark is None else datetime.fromisoformat(watermark), slots)
 
 
 def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
@@ -143,8 +187,17 @@ def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
         pl.col("organization.id").is_not_null() & pl.col("@timestamp").is_not_null()
     )
     hosts = [pl.col(c).cast(pl.String) for c in HOSTNAME_COLUMNS if c in known.columns]
-    frames = [known.select("organization.id", "@timestamp", pl.lit(family).alias("name"))]
-    frames[0] = frames[0].with_columns(pl.lit("family").alias("kind"))
+    # The partition each event was read from, where it names one (see SourceClock.slots).
+    read = [pl.col(PARTITION_COLUMN).cast(pl.Int64)] if PARTITION_COLUMN in known.columns else []
+    frames = [
+        known.select(
+            "organization.id",
+            "@timestamp",
+            pl.lit(family).alias("name"),
+            pl.lit("family").alias("kind"),
+            *read,
+        )
+    ]
     if hosts:
         frames.append(
             known.select(
@@ -152,15 +205,18 @@ def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
                 "@timestamp",
                 pl.coalesce(hosts).str.to_lowercase().alias("name"),
                 pl.lit("host").alias("kind"),
+                *read,
             ).filter(pl.col("name").is_not_null())
         )
-    stacked = pl.concat([f.select("organization.id", "kind", "name", "@timestamp") for f in frames])
+    stacked = pl.concat(frames)
     grouped = stacked.group_by("organization.id", "kind", "name", maintain_order=True).agg(
         pl.col("@timestamp").min().alias("first"),
         pl.col("@timestamp").max().alias("last"),
         pl.len().alias("events"),
+        *(pl.col(PARTITION_COLUMN).drop_nulls().unique().sort().alias("slots") for _ in read),
     )
-    return grouped.cast(ACTIVITY_SCHEMA).sort("organization.id", "kind", "name")  # type: ignore[arg-type]
+    schema = {**ACTIVITY_SCHEMA, **({"slots": pl.List(pl.Int64())} if read else {})}
+    return grouped.cast(schema).sort("organization.id", "kind", "name")  # type: ignore[arg-type]
 
 
 def watch_sources(
@@ -200,7 +256,7 @@ def watch_sources(
     sources = dict(clock.sources)
     watermark = clock.watermark
     rows: list[dict[str, Any]] = []
-    for org, kind, name, first, last, _count in activity.iter_rows():
+    for org, kind, name, first, last, _count in activity.select(list(ACTIVITY_SCHEMA)).iter_rows():
         key = (org, kind, name)
         known = sources.get(key)
         if known is not None and known.silent:
@@ -216,7 +272,7 @@ def watch_sources(
                 rows.append(_row(key, "silent", state.last_seen + gap, state.last_seen, gap_s))
                 sources[key] = replace(state, silent=True)
     transitions = pl.DataFrame(rows, schema=TRANSITION_SCHEMA, orient="row")
-    return SourceClock(sources, watermark), transitions
+    return SourceClock(sources, watermark, clock.slots).seen_in(activity), transitions
 
 
 def _row(key: Key, status: str, at: datetime, last_seen: datetime, quiet: float) -> dict[str, Any]:

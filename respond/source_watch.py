@@ -12,7 +12,7 @@ there, so a source that went quiet while neakta was down is still reported in ev
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -85,7 +85,8 @@ class SourceWatch:
         ['mef web logs: no events for 1 min since 2026-11-20T08:00:00Z']
         """
         parts = [source_activity(frame, family) for family, frame in events.items()]
-        activity = pl.concat(parts) if parts else pl.DataFrame(schema=ACTIVITY_SCHEMA)
+        read = pl.concat(parts, how="diagonal") if parts else pl.DataFrame(schema=ACTIVITY_SCHEMA)
+        activity = read.select(list(ACTIVITY_SCHEMA))
         self._pending.append(activity)
         families = activity.filter(pl.col("kind") == "family")
         counts = Counter(
@@ -98,11 +99,23 @@ class SourceWatch:
         )
         if self.gap_s is None:
             return SinkBatch(), counts
-        self.state, transitions = watch_sources(self.state, activity, gap_s=self.gap_s)
+        # With the partitions each source was read from (see forget_slots).
+        self.state, transitions = watch_sources(self.state, read, gap_s=self.gap_s)
         if transitions.height == 0:
             return SinkBatch(), counts
         alerts = silence_alerts(transitions, ingested=self.clock())
         return with_incidents(alerts, self.tracker), counts
+
+    def forget_slots(self, gone: Iterable[int]) -> None:
+        """Partitions went to another process: stop watching the sources read only there.
+
+        The process that reads them now watches them (:meth:`SourceClock.forget_slots`).
+        """
+        self.state = self.state.forget_slots(gone)
+
+    def held_slots(self) -> set[int]:
+        """The partitions some watched source was read from."""
+        return set().union(*self.state.slots.values())
 
     def close(self) -> None:
         """Close the store."""

@@ -14,6 +14,7 @@ from neakta.status import format_summary
 from respond.incidents import IncidentTracker
 from respond.source_watch import SourceWatch
 from respond.testing import ListSink
+from tests.test_respond.test_source_watch import NOW, batch, read_from, silent
 
 DENY_REDIS = """
 title: Redis Port Reached
@@ -84,3 +85,27 @@ async def test_a_ministry_that_stops_sending_raises_silent_then_resumed_in_event
     ]
     assert stats.sources == Counter({"mef/firewall": 3, "moh/firewall": 2})
     assert "sources: mef/firewall 3, moh/firewall 2" in format_summary(stats, 1.0)
+
+
+def test_a_rebalance_hands_the_sources_of_the_partitions_it_moves_over() -> None:
+    # What the Kafka source calls on a rebalance: the revoked partitions, then the whole
+    # new assignment (a member that rejoins is told of no revocation).
+    watch = SourceWatch(gap_s=600, clock=lambda: NOW)
+    checkpoint = Checkpoint(sources=watch)
+    watch.observe(
+        {
+            "firewall": pl.concat(
+                [
+                    read_from(batch("mef", "fw1", 0), 0),
+                    read_from(batch("moh", "fw2", 0), 1),
+                    read_from(batch("mfa", "fw3", 0), 2),
+                ]
+            )
+        }
+    )
+    checkpoint.revoke([("logs.firewall", 2)])
+    assert watch.held_slots() == {0, 1}
+    checkpoint.assign({("logs.firewall", 0): None, ("logs.firewall", 3): None})
+    assert watch.held_slots() == {0}
+    output, _ = watch.observe({"firewall": read_from(batch("mef", "fw1", 30), 0)})
+    assert silent(output) == []

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from respond.incidents import IncidentTracker
+from respond.sinks import SinkBatch
 from respond.source_watch import SourceWatch
 from respond.sources import SourceStats
 
@@ -86,3 +87,58 @@ def test_silence_alerts_open_incidents_per_ministry_and_source() -> None:
         ("mef", "Log source silent on fw1"),
         ("mef", "Log source silent on unknown"),
     ]
+
+
+def read_from(frame: pl.DataFrame, partition: int) -> pl.DataFrame:
+    """The events as the Kafka source reads them: from one partition."""
+    return frame.with_columns(pl.lit(partition, dtype=pl.Int32).alias("neakta.partition"))
+
+
+def silent(output: SinkBatch) -> list[tuple[str, str]]:
+    if not output.alerts.height:
+        return []
+    chosen = output.alerts.filter(pl.col("rule.name") == "Log source silent")
+    return sorted(chosen.select("organization.id", "neakta.silence.source").rows())
+
+
+def test_sources_read_only_from_partitions_gone_elsewhere_are_not_called_silent(
+    tmp_path: Path,
+) -> None:
+    # mef is read from partition 0, moh from partitions 0 and 1, mfa from partition 1.
+    # Partition 1 goes to another process: mfa's events go there, so this process must
+    # not call mfa silent; moh is still read here, and is still watched here.
+    path = tmp_path / "n.db"
+    watch = SourceWatch(gap_s=600, stats=SourceStats(path), clock=lambda: NOW)
+    watch.observe(
+        {
+            "firewall": pl.concat(
+                [
+                    read_from(batch("mef", "fw1", 0), 0),
+                    read_from(batch("moh", "fw2", 0), 0),
+                    read_from(batch("moh", "fw2", 1), 1),
+                    read_from(batch("mfa", "fw3", 0), 1),
+                ]
+            )
+        }
+    )
+    watch.checkpoint()
+    assert watch.held_slots() == {0, 1}
+    watch.forget_slots({1})
+    output, _ = watch.observe({"firewall": read_from(batch("mef", "fw1", 30), 0)})
+    assert silent(output) == [("moh", "firewall"), ("moh", "fw2")]
+
+    # The slots are saved with the clock: a restart that gets partition 1 only forgets
+    # what was read from partition 0 alone (mef; moh went silent there already).
+    watch.checkpoint()
+    again = SourceWatch(gap_s=600, stats=SourceStats(path), clock=lambda: NOW)
+    assert again.held_slots() == {0}
+    again.forget_slots({0})
+    assert again.state.sources == {}
+
+
+def test_files_name_no_partition_and_nothing_is_forgotten() -> None:
+    watch = SourceWatch(gap_s=600, clock=lambda: NOW)
+    watch.observe({"firewall": batch("mef", "fw1", 0)})
+    watch.forget_slots({0, 1})
+    output, _ = watch.observe({"firewall": batch("moh", "fw2", 30)})
+    assert silent(output) == [("mef", "firewall"), ("mef", "fw1")]
