@@ -170,7 +170,9 @@ def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
     """One family batch's events per source: the ministry's family and each forwarding host.
 
     Events without ``organization.id`` or ``@timestamp`` are left out: a source is a
-    ministry's, and silence is measured in event time.
+    ministry's, and silence is measured in event time. Where the events name the Kafka
+    partition they were read from (``neakta.partition``), a ``slots`` column lists each
+    source's partitions.
 
     Examples
     --------
@@ -188,7 +190,11 @@ def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
     )
     hosts = [pl.col(c).cast(pl.String) for c in HOSTNAME_COLUMNS if c in known.columns]
     # The partition each event was read from, where it names one (see SourceClock.slots).
-    read = [pl.col(PARTITION_COLUMN).cast(pl.Int64)] if PARTITION_COLUMN in known.columns else []
+    partitioned = PARTITION_COLUMN in known.columns
+    read = [pl.col(PARTITION_COLUMN).cast(pl.Int64)] if partitioned else []
+    slots = [pl.col(PARTITION_COLUMN).drop_nulls().unique().sort().alias("slots")]
+    if not partitioned:
+        slots = []
     frames = [
         known.select(
             "organization.id",
@@ -213,9 +219,9 @@ def source_activity(events: pl.DataFrame, family: str) -> pl.DataFrame:
         pl.col("@timestamp").min().alias("first"),
         pl.col("@timestamp").max().alias("last"),
         pl.len().alias("events"),
-        *(pl.col(PARTITION_COLUMN).drop_nulls().unique().sort().alias("slots") for _ in read),
+        *slots,
     )
-    schema = {**ACTIVITY_SCHEMA, **({"slots": pl.List(pl.Int64())} if read else {})}
+    schema = {**ACTIVITY_SCHEMA, **({"slots": pl.List(pl.Int64())} if partitioned else {})}
     return grouped.cast(schema).sort("organization.id", "kind", "name")  # type: ignore[arg-type]
 
 
