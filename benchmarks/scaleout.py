@@ -17,7 +17,8 @@ every trial runs once per folder, interleaved, on the same events), ``--no-match
 workload where detection finds next to nothing, so no alert is built). K x T beyond the
 machine's cores is still run: the table shows where adding either stops paying. Each
 trial also prints the first process's matches and alerts, and a steady rate: the records
-committed after the first commit over the time they took (start-up and joining left out).
+committed after the first commit over the time they took (start-up and joining left out),
+the CPU seconds used and the peak resident memory (summed over the processes).
 
 Side by side: ``--variant NAME:VAR=VALUE,VAR=VALUE`` (repeatable) runs every trial once per
 variant with those environment variables set (``--variant 'one-at-a-time:NEAKTA_RUN__AHEAD=0'``
@@ -39,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -159,7 +160,7 @@ async def trial(
     processes: int,
     threads: int,
     env: dict[str, str] | None = None,
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """Aggregate events/s of ``processes`` x ``threads`` over the whole topic.
 
     ``env``: more environment variables for every process (see :func:`launch`).
@@ -170,7 +171,8 @@ async def trial(
         From launch (start-up and joining the group included), and from the first commit
         on (the records committed after it, over the time they took: the steady rate); and
         the CPU seconds the processes used until the last commit (0 where ``/proc`` is
-        missing): the work done, whatever share of the cores other jobs took.
+        missing): the work done, whatever share of the cores other jobs took; and their
+        peak resident memory in MB (:func:`peak_rss_mb`, summed over the processes).
     """
     group = f"scaleout-{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
@@ -189,8 +191,9 @@ async def trial(
             await asyncio.sleep(0.25)
         ended = time.perf_counter()
         cpu = sum(map(cpu_seconds, running))
+        rss = sum(map(peak_rss_mb, running))
         steady = (events - first[1]) / (ended - first[0]) if first is not None else 0.0
-        return events / (ended - started), steady, cpu
+        return events / (ended - started), steady, cpu, rss
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -203,22 +206,49 @@ async def trial(
         print(*(line for line in log.splitlines() if "matches:" in line), flush=True)
 
 
-def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
-    """User and system CPU seconds of ``process`` and its children so far (0 without /proc).
+def _family(process: subprocess.Popen[bytes]) -> Iterator[tuple[int, list[str]]]:
+    """``process`` and its children (a supervisor's workers), by ``/proc``.
 
-    A supervisor's workers are its children.
+    Yields each pid and its ``/proc/<pid>/stat`` fields counted from the state field (the
+    3rd); nothing without ``/proc``.
     """
-    total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             pid, rest = stat.read_text().split(" (", 1)
         except OSError:
             continue
-        # Fields 4 (ppid), 14 and 15 (utime, stime), counted from the state field (3rd).
         fields = rest.rsplit(")", 1)[1].split()
         if int(pid) == process.pid or int(fields[1]) == process.pid:
-            total += int(fields[11]) + int(fields[12])
+            yield int(pid), fields
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User and system CPU seconds of ``process`` and its children so far (0 without /proc).
+
+    A supervisor's workers are its children.
+    """
+    # Fields 14 and 15 (utime, stime).
+    total = sum(int(fields[11]) + int(fields[12]) for _, fields in _family(process))
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(process: subprocess.Popen[bytes]) -> float:
+    """Peak resident memory (``VmHWM``) of ``process`` in MB, 0 without ``/proc``.
+
+    Where it has children (a supervisor's workers), the sum of their peaks, each reached
+    at its own time: an upper bound of what they held at once.
+    """
+    peaks: dict[int, float] = {}
+    for pid, _ in _family(process):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        if found:
+            peaks[pid] = int(found.group(1)) / 1024
+    workers = [peak for pid, peak in peaks.items() if pid != process.pid]
+    return sum(workers) if workers else peaks.get(process.pid, 0.0)
 
 
 _WARM = """
@@ -286,7 +316,7 @@ def main() -> None:
     variants: list[tuple[str, dict[str, str]]] = args.variant or [("default", {})]
     folders: list[Path] = args.rules or [default]
     width = max(7, *(len(name) for name, _ in variants))
-    results: dict[tuple[str, str, int, int], list[tuple[float, float, float]]] = {}
+    results: dict[tuple[str, str, int, int], list[tuple[float, float, float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="neakta-scaleout-") as raw:
         work = Path(raw)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
@@ -306,13 +336,13 @@ def main() -> None:
             keep = without_matches(folders, work / "cache" / "raw") if args.no_matches else None
             asyncio.run(produce(bootstrap, args.events, args.partitions, keep))
             print(f"{'variant':>{width}} {'rules':>6} {'processes':>9} {'threads':>7} "
-                  f"{'events/s':>10} {'steady':>10} {'cpu s':>7}")  # fmt: skip
+                  f"{'events/s':>10} {'steady':>10} {'cpu s':>7} {'peak MB':>8}")  # fmt: skip
             for _ in range(args.rounds):
                 for processes in args.processes:
                     for threads in args.threads:
                         for rules in folders:
                             for name, env in variants:
-                                rate, steady, cpu = asyncio.run(
+                                rate, steady, cpu, rss = asyncio.run(
                                     trial(
                                         bootstrap,
                                         args.events,
@@ -325,19 +355,24 @@ def main() -> None:
                                     )
                                 )
                                 key = (name, labels[rules], processes, threads)
-                                results.setdefault(key, []).append((rate, steady, cpu))
+                                results.setdefault(key, []).append((rate, steady, cpu, rss))
                                 print(
                                     f"{name:>{width}} {labels[rules]:>6} {processes:>9} "
-                                    f"{threads:>7} {rate:>10,.0f} {steady:>10,.0f} {cpu:>7.1f}",
+                                    f"{threads:>7} {rate:>10,.0f} {steady:>10,.0f} {cpu:>7.1f} "
+                                    f"{rss:>8,.0f}",
                                     flush=True,
                                 )
     if args.rounds > 1 or len(variants) > 1 or len(folders) > 1:
-        print(f"\nover {args.rounds} round(s): events/s (from launch), steady, CPU seconds")
+        print(
+            f"\nover {args.rounds} round(s): events/s (from launch), steady, CPU seconds, peak MB"
+        )
         for (name, label, processes, threads), rates in results.items():
-            launched, steadily, cpus = (_span([r[n] for r in rates], n // 2) for n in range(3))
+            launched, steadily, cpus, peaks = (
+                _span([r[n] for r in rates], digits) for n, digits in enumerate((0, 0, 1, 0))
+            )
             print(
                 f"{name:>{width}} {label:>6} {processes:>9} {threads:>7} "
-                f"{launched:>15} {steadily:>15} {cpus:>11}"
+                f"{launched:>15} {steadily:>15} {cpus:>11} {peaks:>13}"
             )
 
 
