@@ -22,14 +22,16 @@ opened again.
 
 :class:`NdjsonAlertWriter` writes alerts alone, one nested ECS document per line with its
 ``_id`` first (to a file or to stdout). Its file is the acknowledgement: ``write`` returns
-after the lines are flushed to the operating system; when the file already exists its ids
-are read first, so a replay reports the alerts it already holds as duplicates. Several
-processes may append to one file or one standard output (``neakta run --processes``): a
-batch's lines go in under a POSIX lock on it, so no two batches interleave, and after a
-line a crashed process cut short the next batch starts on a line of its own. Under that
-lock a writer first takes in the ids of the lines appended since its last batch, so an
+after the lines are flushed to the operating system. The file's ids are kept on disk
+beside it (``alerts.ndjson.ids``, :mod:`respond.alert_ids`), so a replay reports the
+alerts the file already holds as duplicates, a writer's memory does not grow with the file,
+and a writer started again reads only the lines appended since. Several processes may
+append to one file or one standard output (``neakta run --processes``): a batch's lines go
+in under a POSIX lock on it, so no two batches interleave, and after a line a crashed
+process cut short the next batch starts on a line of its own. Under that lock a writer
+first takes in the ids of the lines appended since the index last covered the file, so an
 alert another process already wrote is not written again (on standard output, which
-cannot be read back, it may be).
+cannot be read back, only the ids this process wrote are known, in memory).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ from typing import Any, Final, TextIO
 import orjson
 import polars as pl
 
+from respond.alert_ids import AlertIdIndex, alert_ids_path, line_ids
 from respond.documents import documents
 from respond.encoded import encoded_rows
 from respond.errors import SinkUnavailableError
@@ -331,7 +334,7 @@ def read_alert_ids(path: Path) -> set[str]:
     if not path.exists():
         return set()
     with path.open("rb") as file:
-        return _line_ids(_file_lines(file.fileno(), 0, os.fstat(file.fileno()).st_size))
+        return set(line_ids(_file_lines(file.fileno(), 0, os.fstat(file.fileno()).st_size)))
 
 
 # An alert file is read in pieces of at most this many bytes.
@@ -357,21 +360,6 @@ def _file_lines(descriptor: int, start: int, end: int) -> Iterator[bytes]:
     yield rest
 
 
-def _line_ids(lines: Iterable[bytes]) -> set[str]:
-    """The ``_id`` of each complete alert line (a line cut short is no JSON: skipped)."""
-    ids: set[str] = set()
-    for line in lines:
-        if not line:
-            continue
-        try:
-            document = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a line cut short by a crash: its alert is written again
-        if isinstance(document, dict) and isinstance(document.get("_id"), str):
-            ids.add(document["_id"])
-    return ids
-
-
 class NdjsonAlertWriter:
     """An :class:`respond.sinks.AlertSink` appending alerts to NDJSON (``-``: stdout).
 
@@ -388,8 +376,8 @@ class NdjsonAlertWriter:
         self.fsync = fsync
         self._stdout = stdout or sys.stdout
         self._file: TextIO | None = None
-        self._seen: set[str] = set()
-        self._read_to = 0  # the file's ids are in _seen up to this byte
+        self._index: AlertIdIndex | None = None  # the file's ids (None for stdout)
+        self._seen: set[str] = set()  # on stdout, which cannot be read back: this run's ids
 
     def _open(self) -> TextIO:
         if self._file is None:
@@ -402,6 +390,7 @@ class NdjsonAlertWriter:
                 # lines appended since (by this process or others sharing the file) are
                 # read, and a line cut short by a crash is ended first (_appending).
                 self._file = path.open("a+", encoding="utf-8")
+                self._index = AlertIdIndex(alert_ids_path(path))
         return self._file
 
     async def write(self, batch: SinkBatch) -> Delivery:
@@ -416,29 +405,31 @@ class NdjsonAlertWriter:
         handle = self._open()
         # Built before the lock is taken (kept for the frame): other writers wait less.
         encoded_rows(alerts, naive_utc=False)
+        index = self._index if handle is not self._stdout else None
         with _appending(handle):
-            if handle is not self._stdout:
-                self._catch_up(handle.fileno())
-            lines, written, duplicates = _alert_lines(alerts, self._seen)
+            seen, held = self._seen, set[str]()
+            if index is not None:
+                # The lock is held: no line is being written, and one without its newline
+                # was cut short by a crash (no JSON: its alert is written again).
+                index.catch_up(handle.fileno(), _file_lines)
+                held = index.known(alerts.get_column("_id").to_list())
+                seen = set(held)
+            lines, written, duplicates = _alert_lines(alerts, seen)
             if written:
                 _put(handle, lines)
                 handle.flush()
-            if handle is not self._stdout:
-                self._read_to = os.fstat(handle.fileno()).st_size
-        if written and self.fsync and handle is not self._stdout:
-            os.fsync(handle.fileno())
+                if self.fsync and index is not None:
+                    # On disk before the index says the file holds them.
+                    os.fsync(handle.fileno())
+                if index is not None:
+                    index.add(seen - held, handle.fileno())
         return Delivery(written=written, duplicates=duplicates)
-
-    def _catch_up(self, descriptor: int) -> None:
-        """Take in the ids of the lines appended since the last batch, by any process."""
-        size = os.fstat(descriptor).st_size
-        # The lock is held: no line is being written, and one without its newline was
-        # cut short by a crash (no JSON: its alert is written again).
-        self._seen.update(_line_ids(_file_lines(descriptor, self._read_to, size)))
-        self._read_to = size
 
     async def close(self) -> None:
         """Close the file (standard output stays open)."""
         if self._file is not None and self._file is not self._stdout:
             self._file.close()
+        if self._index is not None:
+            self._index.close()
         self._file = None
+        self._index = None
