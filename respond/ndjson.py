@@ -31,7 +31,8 @@ in under a POSIX lock on it, so no two batches interleave, and after a line a cr
 process cut short the next batch starts on a line of its own. Under that lock a writer
 first takes in the ids of the lines appended since the index last covered the file, so an
 alert another process already wrote is not written again (on standard output, which
-cannot be read back, only the ids this process wrote are known, in memory).
+cannot be read back, only the latest :data:`STDOUT_IDS` ids this process wrote are known,
+in memory, so that memory stays flat over a long run).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,7 @@ from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
 __all__ = [
     "DEFAULT_ALERT_INDEX",
     "DEFAULT_INCIDENT_INDEX",
+    "STDOUT_IDS",
     "NdjsonAlertWriter",
     "NdjsonSink",
     "read_alert_ids",
@@ -360,6 +363,38 @@ def _file_lines(descriptor: int, start: int, end: int) -> Iterator[bytes]:
     yield rest
 
 
+STDOUT_IDS: Final = 200_000
+"""Alert ids a writer to standard output remembers, the latest ones (about 25 MB)."""
+
+
+class _RecentIds:
+    """The latest ``size`` alert ids written, for output that cannot be read back.
+
+    >>> recent = _RecentIds(2)
+    >>> recent.add(["a", "b", "c"])
+    >>> sorted(recent.known(["a", "b", "c"]))
+    ['b', 'c']
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def known(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` among the latest written."""
+        return {i for i in ids if i in self._ids}
+
+    def add(self, ids: Iterable[str]) -> None:
+        """Remember ``ids``, just written; forget the oldest beyond ``size``."""
+        for identifier in ids:
+            if identifier not in self._ids:
+                self._ids.add(identifier)
+                self._order.append(identifier)
+        while len(self._order) > self.size:
+            self._ids.discard(self._order.popleft())
+
+
 class NdjsonAlertWriter:
     """An :class:`respond.sinks.AlertSink` appending alerts to NDJSON (``-``: stdout).
 
@@ -369,15 +404,27 @@ class NdjsonAlertWriter:
         A file path, or ``"-"`` for standard output.
     fsync
         Also ask the OS to put the lines on disk before acknowledging.
+    stdout
+        Standard output (default :data:`sys.stdout`).
+    remember
+        On standard output, how many of the latest ids written are kept to leave out an
+        alert written again (a file's ids are all kept, on disk beside it).
     """
 
-    def __init__(self, target: str | Path, *, fsync: bool = False, stdout: TextIO | None = None):
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        fsync: bool = False,
+        stdout: TextIO | None = None,
+        remember: int = STDOUT_IDS,
+    ):
         self.target = target
         self.fsync = fsync
         self._stdout = stdout or sys.stdout
         self._file: TextIO | None = None
         self._index: AlertIdIndex | None = None  # the file's ids (None for stdout)
-        self._seen: set[str] = set()  # on stdout, which cannot be read back: this run's ids
+        self._recent = _RecentIds(remember)  # on stdout, which cannot be read back
 
     def _open(self) -> TextIO:
         if self._file is None:
@@ -406,14 +453,16 @@ class NdjsonAlertWriter:
         # Built before the lock is taken (kept for the frame): other writers wait less.
         encoded_rows(alerts, naive_utc=False)
         index = self._index if handle is not self._stdout else None
+        ids = alerts.get_column("_id").to_list()
         with _appending(handle):
-            seen, held = self._seen, set[str]()
             if index is not None:
                 # The lock is held: no line is being written, and one without its newline
                 # was cut short by a crash (no JSON: its alert is written again).
                 index.catch_up(handle.fileno(), _file_lines)
-                held = index.known(alerts.get_column("_id").to_list())
-                seen = set(held)
+                held = index.known(ids)
+            else:
+                held = self._recent.known(ids)
+            seen = set(held)
             lines, written, duplicates = _alert_lines(alerts, seen)
             if written:
                 _put(handle, lines)
@@ -423,6 +472,8 @@ class NdjsonAlertWriter:
                     os.fsync(handle.fileno())
                 if index is not None:
                     index.add(seen - held, handle.fileno())
+                else:
+                    self._recent.add(i for i in ids if i not in held)  # in their order
         return Delivery(written=written, duplicates=duplicates)
 
     async def close(self) -> None:

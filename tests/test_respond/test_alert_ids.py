@@ -8,6 +8,7 @@ the file whenever it no longer describes it.
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import orjson
@@ -118,3 +119,21 @@ def test_line_ids_reads_the_id_of_every_whole_line_and_of_no_line_cut_short(
     line = orjson.dumps({"_id": identifier, "rule": {"name": "r", "tags": ["a"]}})
     assert list(line_ids([line])) == [identifier]
     assert list(line_ids([line[: min(cut, len(line) - 1)]])) == []
+
+
+def test_on_standard_output_only_the_latest_ids_are_remembered() -> None:
+    out = io.StringIO()
+
+    async def run() -> list[tuple[int, int]]:
+        writer = NdjsonAlertWriter("-", stdout=out, remember=3)
+        done = []
+        for ids in (["a", "b"], ["b", "c", "d"], ["d", "a"]):
+            alerts = pl.DataFrame({"_id": ids, "rule.name": ["r"] * len(ids)})
+            delivery = await writer.write(SinkBatch(alerts=alerts))
+            done.append((delivery.written, delivery.duplicates))
+        await writer.close()
+        return done
+
+    # "b" and "d" are among the latest 3; "a" was forgotten when "c" and "d" came.
+    assert asyncio.run(run()) == [(2, 0), (2, 1), (1, 1)]
+    assert list(line_ids(out.getvalue().encode().splitlines())) == ["a", "b", "c", "d", "a"]
