@@ -26,10 +26,11 @@ from ingest.errors import IngestError
 from ingest.sources import Source, SourceBatch
 from ingest.sources.parsing import ParserState
 from respond.incidents import FILE_SLOT, IncidentTracker
+from respond.silence import SourceClock
 from respond.source_watch import SourceWatch
 from respond.store import SqliteStore
 
-__all__ = ["Checkpoint", "Retry"]
+__all__ = ["Checkpoint", "Prepared", "Retry"]
 
 _T = TypeVar("_T")
 
@@ -37,6 +38,18 @@ Retry = Callable[[str, Callable[[], Awaitable[_T]]], Awaitable[_T]]
 """``retry(what, call)``: await ``call`` until it succeeds (backpressure on outages)."""
 
 _log = logging.getLogger("neakta.checkpoint")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch's saved state, taken when it was detected (:meth:`Checkpoint.prepare`).
+
+    ``slots``: each correlation slot's ``(slot, offsets, state)``; ``sources``: the
+    source counters since the last save and the silence clock.
+    """
+
+    slots: list[tuple[str, dict[TopicPartition, int], bytes]]
+    sources: tuple[list[Any], SourceClock] | None
 
 
 @dataclass
@@ -149,6 +162,26 @@ class Checkpoint:
         if self.sources is not None:
             self.sources.checkpoint()
 
+    def prepare(self, batch: SourceBatch, parsers: ParserState | None = None) -> Prepared:
+        """What :meth:`save` would save for ``batch``, taken now, as its detection left it.
+
+        The pipeline takes it in the detection thread right after ``batch`` is detected,
+        so that the next batch may be detected while this one is delivered; the state a
+        later batch changes is not in it. :meth:`complete` saves it.
+        """
+        slots: list[tuple[str, dict[TopicPartition, int], bytes]] = []
+        if self.slots is not None:
+            extras = partial(self._parser_state, self.parsers if parsers is None else parsers)
+            slots = self.slots.prepare_checkpoint(batch.position, extras=extras)
+        sources = None if self.sources is None else self.sources.take()
+        return Prepared(slots, sources)
+
+    def _save_prepared(self, prepared: Prepared) -> None:
+        if self.slots is not None:
+            self.slots.save_prepared(prepared.slots)
+        if self.sources is not None and prepared.sources is not None:
+            self.sources.save(prepared.sources)
+
     def _parser_state(self, state: ParserState, slot: int, inputs: set[str]) -> bytes:
         """What goes with a slot's correlation state: parser state and incident state.
 
@@ -175,10 +208,13 @@ class Checkpoint:
         flush: Callable[[], Awaitable[_T]],
         retry: Retry[None],
         parsers: ParserState | None = None,
+        prepared: Prepared | None = None,
     ) -> _T:
         """Finish ``batch``: ``flush`` (every sink acknowledges), save state, commit.
 
-        ``parsers``: the parser state ``batch``'s parse left (see :meth:`save`).
+        ``parsers``: the parser state ``batch``'s parse left (see :meth:`save`);
+        ``prepared``: the state taken when it was detected (:meth:`prepare`), saved
+        instead of the state as it is now.
 
         A crash after the save and before the commit leaves the store one checkpoint
         ahead of Kafka; :meth:`assign` then restores the older one (see
@@ -187,7 +223,10 @@ class Checkpoint:
         flushed = await flush()
 
         async def save() -> None:
-            self.save(batch, parsers)
+            if prepared is None:
+                self.save(batch, parsers)
+            else:
+                self._save_prepared(prepared)
             await self._flush_store()
 
         await retry("checkpoint store", save)

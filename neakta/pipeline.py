@@ -20,8 +20,14 @@ Overlap: with ``ahead`` = 1 (the default of ``neakta run``), the next batch is f
 and parsed (step 1, in a worker thread) while this one is detected and delivered (steps
 2-6, detection and alert building in a second worker thread: Polars releases the GIL), so
 the event loop stays free for the Kafka fetcher; the batch after it is fetched while it is
-parsed (:mod:`neakta.readahead`). Batches are still completed one at a time, in order; the
-parser state saved with a batch is the one its own parse left.
+parsed (:mod:`neakta.readahead`). And the next batch is detected (steps 2-3) while this
+one is delivered, saved and committed (steps 4-6): what those steps save is taken in the
+detection thread as soon as this batch is detected (:meth:`neakta.checkpoint.Checkpoint.prepare`,
+the tracker's changes with :meth:`respond.incidents.IncidentTracker.take_changes`), so
+the state the next batch changes is not in it. Batches are still completed one at a time,
+in order; the parser state saved with a batch is the one its own parse left. A hook run
+after each batch (``after_batch``) reads the stages' state as the batch left it: with one,
+each batch is completed before the next is detected.
 
 When a finite source (files) ends, ``make_alerts.finish()`` gives what stateful stages
 still hold, such as correlation windows waiting for later events.
@@ -42,6 +48,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -54,7 +61,7 @@ from ingest.archive import EventArchive
 from ingest.deadletter import DeadLetterSink
 from ingest.sources import FileSource, Source, SourceBatch
 from ingest.sources.parsing import ParsedBatch, ParserState, parse_records
-from neakta.checkpoint import Checkpoint
+from neakta.checkpoint import Checkpoint, Prepared
 from neakta.delivery import PipelineStoppedError, deliver, write_all
 from neakta.detecting import Detected, detect_batch
 from neakta.readahead import read_ahead
@@ -141,9 +148,10 @@ class Pipeline:
         self.ahead = ahead
         self.stats = RunStats()
         self.last_batch = time.monotonic()
-        self._in_hand = False
+        self._in_hand = 0  # batches with records being detected or completed
         self._parser: ThreadPoolExecutor | None = None
         self._detector: ThreadPoolExecutor | None = None
+        self._completing: asyncio.Future[None] | None = None
 
     @property
     def active(self) -> float:
@@ -151,7 +159,7 @@ class Pipeline:
 
         Detection runs off the event loop, so an idle watcher may look during a long batch.
         """
-        return time.monotonic() if self._in_hand else self.last_batch
+        return time.monotonic() if self._in_hand > 0 else self.last_batch
 
     def parse(self, batch: SourceBatch) -> tuple[ParsedBatch, ParserState]:
         """Parse and stamp ``batch``; the parser state as it left it (saved with it)."""
@@ -171,16 +179,25 @@ class Pipeline:
             return self.parse(batch)
         return await asyncio.get_running_loop().run_in_executor(self._parser, self.parse, batch)
 
-    async def process(self, batch: SourceBatch, parsed: ParsedBatch | None = None) -> BatchResult:
-        """Parse (unless ``parsed`` is given), detect and deliver one batch; do not commit it."""
+    async def process(
+        self,
+        batch: SourceBatch,
+        parsed: ParsedBatch | None = None,
+        detected: Detected | None = None,
+    ) -> BatchResult:
+        """Parse, detect and deliver one batch (unless ``parsed``, ``detected`` are given).
+
+        The batch is not committed.
+        """
         if parsed is None:
             parsed, _ = self.parse(batch)
-        if self._detector is None:
-            detected = self._detect(batch, parsed)
-        else:
-            detected = await asyncio.get_running_loop().run_in_executor(
-                self._detector, self._detect, batch, parsed
-            )
+        if detected is None:
+            if self._detector is None:
+                detected = self._detect(batch, parsed)
+            else:
+                detected = await asyncio.get_running_loop().run_in_executor(
+                    self._detector, self._detect, batch, parsed
+                )
         output = detected.output
         dead = pl.concat([batch.dead, parsed.dead]) if parsed.dead.height else batch.dead
         if dead.height:
@@ -216,6 +233,29 @@ class Pipeline:
             sources=self.sources,
         )
 
+    def _detect_ahead(
+        self, batch: SourceBatch, parsed: ParsedBatch, parsers: ParserState
+    ) -> tuple[Detected, Prepared]:
+        """Detect ``batch`` and take what its completion saves, as it leaves the stages."""
+        detected = self._detect(batch, parsed)
+        output = detected.output
+        tracker = self.checkpoint.tracker
+        written = output.alerts.height or output.incidents.height
+        if tracker is not None and self.checkpoint.incidents is not None and written:
+            # Written with this batch; else they wait for the next batch written.
+            output = replace(output, tracker=tracker.take_changes())
+            detected = replace(detected, output=output)
+        return detected, self.checkpoint.prepare(batch, parsers)
+
+    async def settle(self) -> None:
+        """Wait until the batch being completed is committed.
+
+        A hook that changes the stages' state, such as a rule reload, calls it first.
+        """
+        completing, self._completing = self._completing, None
+        if completing is not None:
+            await completing
+
     async def _deliver(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
         return await deliver(
             what, write, backoff=self.backoff, max_backoff=self.max_backoff, stop=self.stop
@@ -232,16 +272,28 @@ class Pipeline:
             self._parser = ThreadPoolExecutor(1, thread_name_prefix="neakta-parse")
             self._detector = ThreadPoolExecutor(1, thread_name_prefix="neakta-detect")
         pairs = read_ahead(source.batches(), self._parse, ahead=self.ahead)
+        # The next batch is detected while this one is completed (see the module's notes).
+        overlap = self._detector is not None and self.after_batch is None
+
+        def report() -> None:
+            if status is not None:
+                status.update(self.stats, lag())
+
         try:
             async with contextlib.aclosing(pairs):
-                async for batch, (parsed, parsers) in pairs:
-                    await self._complete(source, batch, parsed, parsers)
-                    if status is not None:
-                        status.update(self.stats, lag())
-                    if self.stop.is_set():
-                        break
-                else:
-                    await self._finish()
+                try:
+                    async for batch, (parsed, parsers) in pairs:
+                        await self._take(source, batch, (parsed, parsers), overlap, report)
+                        if not overlap or self.stop.is_set():
+                            await self.settle()
+                        if self.stop.is_set():
+                            break
+                    else:
+                        await self.settle()
+                        await self._finish()
+                finally:
+                    # Before the source is closed: the batch being completed commits.
+                    await self._abandon()
         except PipelineStoppedError as stopped:
             _log.info("%s", stopped)
         finally:
@@ -254,23 +306,88 @@ class Pipeline:
             status.finish()
         return self.stats
 
-    async def _complete(
-        self, source: Source, batch: SourceBatch, parsed: ParsedBatch, parsers: ParserState
+    async def _take(
+        self,
+        source: Source,
+        batch: SourceBatch,
+        parse: tuple[ParsedBatch, ParserState],
+        overlap: bool,
+        report: Callable[[], None],
     ) -> None:
-        """Process, deliver, save and commit one batch (the hooks around it included)."""
+        """Start completing ``batch``; ``report`` once it is committed.
+
+        With ``overlap`` it is detected here first, while the batch before is still being
+        completed, which is waited for before this one's completion starts; a stop set
+        meanwhile leaves it uncommitted (read again by the partition's next reader).
+        """
+        parsed, parsers = parse
+        detected: Detected | None = None
+        prepared: Prepared | None = None
         if self.before_batch is not None:
             await self.before_batch(self)
-        self._in_hand = bool(batch.size)
+        if overlap:
+            assert self._detector is not None
+            busy = int(bool(batch.size))  # an empty tick batch is no activity
+            self._in_hand += busy
+            try:
+                detected, prepared = await asyncio.get_running_loop().run_in_executor(
+                    self._detector, self._detect_ahead, batch, parsed, parsers
+                )
+            finally:
+                self._in_hand -= busy
+        await self.settle()
+        if overlap and self.stop.is_set():
+            return
+        completion = self._complete(source, batch, parse, detected=detected, prepared=prepared)
+        self._completing = asyncio.ensure_future(self._reported(completion, report))
+        self._completing.add_done_callback(self._stop_on_error)
+
+    @staticmethod
+    async def _reported(completion: Awaitable[None], report: Callable[[], None]) -> None:
+        await completion
+        report()
+
+    def _stop_on_error(self, completing: asyncio.Future[None]) -> None:
+        """A batch failed while the next one is read: read no more (``settle`` raises it)."""
+        if not completing.cancelled() and completing.exception() is not None:
+            self.stop.set()
+
+    async def _abandon(self) -> None:
+        """The run ends early: let the batch being completed finish (its error is logged)."""
+        completing, self._completing = self._completing, None
+        if completing is None:
+            return
+        try:
+            await completing
+        except PipelineStoppedError as stopped:
+            _log.info("%s", stopped)
+        except Exception:
+            _log.exception("the batch being completed when the run ended failed")
+
+    async def _complete(
+        self,
+        source: Source,
+        batch: SourceBatch,
+        parse: tuple[ParsedBatch, ParserState],
+        *,
+        detected: Detected | None = None,
+        prepared: Prepared | None = None,
+    ) -> None:
+        """Process (unless ``detected``), deliver, save and commit one batch; then the hook."""
+        parsed, parsers = parse
+        busy = int(bool(batch.size))
+        self._in_hand += busy
         try:
             result = await self.checkpoint.complete(
                 batch,
                 source,
-                flush=partial(self.process, batch, parsed),
+                flush=partial(self.process, batch, parsed, detected),
                 retry=self._deliver,
                 parsers=parsers,
+                prepared=prepared,
             )
         finally:
-            self._in_hand = False
+            self._in_hand -= busy
         if self.after_batch is not None:
             await self.after_batch(self)
         self.stats.add(result)

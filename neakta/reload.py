@@ -148,6 +148,8 @@ class RuleReload:
             _log.exception("rule reload failed; the running rules stay")
             self.refused += 1
             return
+        # The batch before is committed first: its state is saved as its rules left it.
+        await pipeline.settle()
         self._apply(pipeline, candidate)
         if self._again:
             self._again = False

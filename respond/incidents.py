@@ -150,6 +150,8 @@ class IncidentTracker:
     _dropped: set[str] = field(default_factory=set, init=False, repr=False)
     _whole: bool = field(default=True, init=False, repr=False)
     _forgotten: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
+    # Changes taken (take_changes) and not yet written by the store: their forgotten ids.
+    _taken: list[TrackerChanges] = field(default_factory=list, init=False, repr=False)
     # Per slot, a time before which none of its incidents had its last alert: eviction
     # looks at a slot's incidents only once its horizon passes that time.
     _oldest: dict[int, datetime] = field(default_factory=dict, init=False, repr=False)
@@ -444,6 +446,31 @@ class IncidentTracker:
         self._forgotten.clear()
         self._whole = False
 
+    def take_changes(self) -> TrackerChanges:
+        """:meth:`changes`, counting anew at once: for a store that writes them later.
+
+        The pipeline takes a batch's changes as soon as the batch is detected, so that the
+        next batch may be detected while the store writes them. Until the store says so
+        (:meth:`written`), the alert ids they say were forgotten are still looked up here.
+
+        >>> alerts = pl.DataFrame({"_id": ["a1"], "rule.id": ["r1"], "host.name": ["pc1"]})
+        >>> tracker = IncidentTracker()
+        >>> _ = tracker.update(alerts)
+        >>> taken = tracker.take_changes()
+        >>> len(taken.states), tracker.changes().states
+        (1, [])
+        >>> tracker.written(taken)
+        """
+        changes = self.changes()
+        self.saved()
+        if changes.forgotten:
+            self._taken.append(changes)
+        return changes
+
+    def written(self, changes: TrackerChanges) -> None:
+        """The store wrote ``changes`` (from :meth:`take_changes`)."""
+        self._taken = [taken for taken in self._taken if taken is not changes]
+
     def _drop(self, incident_id: str) -> None:
         self._changed.pop(incident_id, None)
         self._dropped.add(incident_id)
@@ -526,7 +553,9 @@ class IncidentTracker:
         if not old:
             return set()
         wanted = set(old)
-        found = {pair for pair in self._forgotten if pair[1] in wanted}  # not saved yet
+        # Not saved yet: still to be taken, or taken and not yet written.
+        pending = [*self._forgotten, *(p for taken in list(self._taken) for p in taken.forgotten)]
+        found = {pair for pair in pending if pair[1] in wanted}
         if self.known is not None:
             found |= self.known(old)
         return found

@@ -10,9 +10,12 @@ without duplicating anything: every document carries a deterministic ``_id``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from respond.incidents import TrackerChanges
 
 __all__ = ["DEAD_DOCUMENT_SCHEMA", "AlertSink", "Delivery", "SinkBatch"]
 
@@ -45,10 +48,15 @@ class SinkBatch:
     incidents
         One row per incident this batch opened or changed, in its current state: a ``_id``
         column (the incident id) and flat, dotted columns (``incident.*`` and the keys).
+    tracker
+        The incident tracker's changes as this batch left them, taken when it was detected
+        (:meth:`respond.incidents.IncidentTracker.take_changes`): the store saves these.
+        None: the store asks its tracker for what changed when it writes the batch.
     """
 
     alerts: pl.DataFrame = field(default_factory=_empty)
     incidents: pl.DataFrame = field(default_factory=_empty)
+    tracker: TrackerChanges | None = None
 
 
 @dataclass(frozen=True, slots=True)

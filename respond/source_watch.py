@@ -124,10 +124,23 @@ class SourceWatch:
 
     def checkpoint(self) -> None:
         """Write the counters observed since the last checkpoint, and the clock, to the store."""
+        self.save(self.take())
+
+    def take(self) -> tuple[list[pl.DataFrame], SourceClock]:
+        """What :meth:`checkpoint` writes, taken now: the counters since, and the clock.
+
+        Taken as soon as a batch is detected, so that the next batch may be detected
+        while this one is delivered; written with :meth:`save` once it is.
+        """
+        taken, self._pending = self._pending, []
+        return taken, self.state
+
+    def save(self, taken: tuple[list[pl.DataFrame], SourceClock]) -> None:
+        """Write what :meth:`take` took to the store."""
+        frames, state = taken
         if self.stats is None:
-            self._pending.clear()
             return
-        pending = [frame for frame in self._pending if frame.height]
+        pending = [frame for frame in frames if frame.height]
         if pending:
             merged = (
                 pl.concat(pending)
@@ -139,5 +152,4 @@ class SourceWatch:
                 )
             )
             self.stats.record(merged, now=self.clock())
-        self.stats.save_state(CLOCK_KEY, self.state.to_checkpoint())
-        self._pending.clear()
+        self.stats.save_state(CLOCK_KEY, state.to_checkpoint())

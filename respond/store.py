@@ -223,13 +223,17 @@ class SqliteStore:
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
-        changes = None if self.tracker is None else self.tracker.changes()
+        # The tracker's changes, taken when the batch was detected, else as they are now.
+        taken = None if self.tracker is None else batch.tracker
+        changes = taken if taken is not None or self.tracker is None else self.tracker.changes()
         try:
             # Rows are built off the event loop too (mostly in Polars' engine).
             written, total, dead = await asyncio.to_thread(self._write_batch, batch, changes)
         except sqlite3.Error as error:
             raise SinkUnavailableError(f"sqlite store {self.path}: {error}") from error
-        if self.tracker is not None:
+        if taken is not None and self.tracker is not None:
+            self.tracker.written(taken)
+        elif self.tracker is not None:
             self.tracker.saved()
         dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
         return Delivery(written=written, duplicates=total - written, dead=dead_frame)

@@ -242,9 +242,22 @@ class CorrelationSlots:
         without records (idle inputs released) are saved with the offsets they had.
         ``extras(slot, inputs)`` gives bytes saved with a slot's state.
         """
+        self.save_prepared(self.prepare_checkpoint(position, extras))
+
+    def prepare_checkpoint(
+        self,
+        position: Mapping[Hashable, int],
+        extras: Callable[[int, set[str]], bytes] | None = None,
+    ) -> list[tuple[str, dict[TopicPartition, int], bytes]]:
+        """What :meth:`checkpoint` saves, taken now: ``(slot, offsets, state)`` per slot.
+
+        Taken as soon as the batch at ``position`` is detected, so that the next batch may
+        be detected while this one is delivered; saved with :meth:`save_prepared` once
+        every sink acknowledged it.
+        """
         dirty, self._dirty = self._dirty, set()
         if self.checkpoints is None:
-            return
+            return []
         read: dict[int, dict[TopicPartition, int]] = {}
         for key, offset in position.items():
             if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], int):
@@ -252,6 +265,7 @@ class CorrelationSlots:
         for slot in dirty:
             if slot != FILE_SLOT and slot in self._offsets and self._offsets[slot]:
                 read.setdefault(slot, {})
+        prepared: list[tuple[str, dict[TopicPartition, int], bytes]] = []
         for slot, offsets in sorted(read.items()):
             # The state covers everything the slot read before, of every topic.
             kept = self._offsets.setdefault(slot, {})
@@ -260,7 +274,15 @@ class CorrelationSlots:
             inputs = {_input(topic, partition) for topic, partition in kept}
             extra = extras(slot, inputs) if extras is not None else b""
             state = _pack(correlator.snapshot(), extra)
-            self.checkpoints.save(self.group_id, str(slot), kept, state)
+            prepared.append((str(slot), dict(kept), state))
+        return prepared
+
+    def save_prepared(self, prepared: list[tuple[str, dict[TopicPartition, int], bytes]]) -> None:
+        """Save what :meth:`prepare_checkpoint` took."""
+        if self.checkpoints is None:
+            return
+        for slot, offsets, state in prepared:
+            self.checkpoints.save(self.group_id, slot, offsets, state)
 
     def assign(self, committed: Mapping[TopicPartition, int | None]) -> dict[TopicPartition, int]:
         """Partitions were assigned (with Kafka's committed offsets): restore their slots.

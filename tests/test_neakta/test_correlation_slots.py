@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 
 import polars as pl
@@ -223,3 +223,32 @@ def test_run_refuses_a_checkpoint_store_it_cannot_open(
     args = ["run", "--bootstrap-servers", "127.0.0.1:9", "--checkpoints", str(where)]
     assert main([*args, "--no-status"]) == 2
     assert f"--checkpoints {where}: cannot write the checkpoints" in capsys.readouterr().err
+
+
+async def test_a_batch_saves_the_state_its_detection_left_not_the_next_ones(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteCheckpointStore(tmp_path / "checkpoints.db")
+    alerts = stage(store)
+    first = on_partition(FIRST)
+    AlertStage(Lookups(attack=ATTACK), slots=alerts)(*evaluated(first))
+    checkpoint = Checkpoint(alerts)
+    prepared = checkpoint.prepare(first)  # taken as the first batch is detected
+    held = alerts.slots[0].state_rows
+    # The next batch is detected while the first is delivered, before its save.
+    middle = on_partition(MIDDLE, start=len(FIRST))
+    AlertStage(Lookups(attack=ATTACK), slots=alerts)(*evaluated(middle))
+    assert alerts.slots[0].state_rows > held
+    source = MemorySource([first, middle])
+
+    async def delivered() -> None:
+        return None
+
+    async def once(what: str, call: Callable[[], Awaitable[None]]) -> None:
+        await call()
+
+    await checkpoint.complete(first, source, flush=delivered, retry=once, prepared=prepared)
+    assert source.committed == [first]
+    restarted = stage(store)
+    restarted.assign({TopicPartition(TOPIC, 0): len(FIRST)})
+    assert restarted.slots[0].state_rows == held

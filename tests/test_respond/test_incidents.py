@@ -341,3 +341,20 @@ def test_ids_forgotten_since_the_last_save_are_still_known() -> None:
     assert tracker.update(alerts_frame([alerts[3], alerts[19]])).height == 0
     assert incident.alert_count == 20
     assert asked == [["a003"]]  # only an alert that old is looked up
+
+
+def test_ids_forgotten_in_changes_taken_are_known_until_the_store_wrote_them() -> None:
+    # The pipeline takes a batch's changes when it is detected; the store writes them
+    # while the next batch is detected, which may bring a copy of a forgotten alert.
+    tracker = IncidentTracker(
+        window=timedelta(minutes=10), retention=timedelta(minutes=10), known=lambda ids: set()
+    )
+    alerts = [{"_id": f"a{n:03}", "minute": 5 * n} for n in range(20)]
+    tracker.update(alerts_frame(alerts))
+    taken = tracker.take_changes()
+    assert len(taken.forgotten) == 15
+    assert tracker.changes().forgotten == []
+    assert tracker.update(alerts_frame([alerts[3]])).height == 0  # in flight: known
+    tracker.written(taken)
+    # Written: the store knows it from now on (this one says it does not: counted again).
+    assert tracker.update(alerts_frame([alerts[3]]))["incident.alert_count"].to_list() == [21]
