@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -70,6 +71,11 @@ __all__ = [
 
 DEFAULT_ALERT_INDEX: Final = "logs-neakta.alerts-default"
 DEFAULT_INCIDENT_INDEX: Final = "neakta-incidents"
+
+
+def _digest(document: bytes) -> bytes:
+    """A digest of a document: what the bulk export remembers of each incident."""
+    return blake2b(document, digest_size=16).digest()
 
 
 def _dumps(value: Any) -> bytes:
@@ -144,6 +150,7 @@ class NdjsonSink:
         self.alert_index = alert_index
         self.incident_index = incident_index
         self.alert_ids: set[str] = set()
+        # Each incident's last document, by its digest: enough to tell it changed.
         self._incidents: dict[str, bytes] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._load()
@@ -170,7 +177,7 @@ class NdjsonSink:
             if kind == "create":
                 self.alert_ids.add(identifier)
             else:
-                self._incidents[identifier] = document
+                self._incidents[identifier] = _digest(document)
             good += len(action_line) + len(document) + 2
         if good > size:  # the last pair lacks only its final newline
             with self.path.open("ab") as file:
@@ -214,9 +221,10 @@ class NdjsonSink:
             for identifier, text in _encoded(batch.incidents, strict=True):
                 if not isinstance(text, bytes):  # strict: orjson's error was raised
                     continue
-                if self._incidents.get(identifier) == text:
+                digest = _digest(text)
+                if self._incidents.get(identifier) == digest:
                     continue
-                pairs.changed[identifier] = text
+                pairs.changed[identifier] = digest
                 action = {"index": {"_index": self.incident_index, "_id": identifier}}
                 pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
         return pairs
