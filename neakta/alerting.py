@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,16 +68,17 @@ class AlertStage:
     clock
         Gives the processing time (``event.ingested``).
     route
-        Takes the facts of alerts raised in partition slots (:mod:`respond.routing`):
-        they are grouped into incidents by the owner of their incident key, not here;
-        None: grouped here.
+        Route incidents by key (:mod:`respond.routing`): the facts of alerts raised in
+        partition slots go with the batch (:attr:`respond.sinks.SinkBatch.facts`) and
+        are grouped into incidents by the owner of their incident key, not here; False:
+        grouped here.
     """
 
     lookups: Lookups
     tracker: IncidentTracker | None = None
     slots: CorrelationSlots | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    route: Callable[[list[dict[str, Any]]], None] | None = None
+    route: bool = False
     _indicator_meta: pl.DataFrame = field(default_factory=indicator_rule, init=False)
     _counts: tuple[int, int] = field(default=(0, 0), init=False)
 
@@ -163,22 +164,22 @@ class AlertStage:
         if self.tracker is None or self.slots is None:
             return with_incidents(alerts, self.tracker)
         noted, self.slots.alert_slots = self.slots.alert_slots, {}
-        if self.route is None:
+        if not self.route:
             self.tracker.watch(self.slots.marks())
             if not noted:
                 return with_incidents(alerts, self.tracker)
         slot = pl.col("_id").replace_strict(noted, default=None, return_dtype=pl.Int32)
         if _PARTITION in alerts.columns:
             slot = pl.coalesce(pl.col(_PARTITION).cast(pl.Int32), slot)
-        if self.route is not None:
+        if self.route:
             tracker = self.tracker
             slotted = alerts.with_columns(slot.alias(_PARTITION)) if noted else alerts
             facts = alert_facts(
                 slotted, group_by=tracker.group_by, entity_fields=tracker.entity_fields
             )
             latest = {slot: event_time(newest) for slot, (_, newest) in self.slots.marks().items()}
-            self.route([_ahead(fact, latest.get(fact["slot"])) for fact in facts])
-            return SinkBatch(alerts=alerts)
+            routed = tuple(_ahead(fact, latest.get(fact["slot"])) for fact in facts)
+            return SinkBatch(alerts=alerts, facts=routed)
         batch = with_incidents(alerts.with_columns(slot.alias(_PARTITION)), self.tracker)
         linked = batch.alerts.drop(_PARTITION)
         if _PARTITION in alerts.columns:
@@ -187,7 +188,7 @@ class AlertStage:
 
     def _release(self, batch: SinkBatch) -> SinkBatch:
         """``batch``, and the incidents of the held alerts the event time has passed."""
-        if self.tracker is None or self.slots is None or self.route is not None:
+        if self.tracker is None or self.slots is None or self.route:
             return batch
         given = self.slots.marks()
         marks = {slot: event_time(mark) for slot, (mark, _) in given.items()}
@@ -221,4 +222,4 @@ def _joined(batch: SinkBatch, incidents: pl.DataFrame) -> SinkBatch:
         return batch
     if batch.incidents.height:
         incidents = pl.concat([batch.incidents, incidents], how="diagonal_relaxed")
-    return SinkBatch(alerts=batch.alerts, incidents=incidents)
+    return replace(batch, incidents=incidents)

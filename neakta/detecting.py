@@ -49,6 +49,7 @@ def merge_outputs(batches: list[SinkBatch]) -> SinkBatch:
         incidents=pl.concat(incidents, how="diagonal_relaxed")
         if incidents
         else SinkBatch().incidents,
+        facts=tuple(fact for b in batches for fact in b.facts),
     )
 
 

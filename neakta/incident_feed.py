@@ -34,7 +34,7 @@ import polars as pl
 
 from detect.correlation import ChangelogCheckpointStore, CheckpointStore
 from neakta.alerting import report_out_of_order
-from respond.incidents import IncidentTracker
+from respond.incidents import NO_CHANGES, IncidentTracker
 from respond.routing import MarkBook, SourceMark, read_record
 from respond.sinks import SinkBatch
 
@@ -199,7 +199,10 @@ class IncidentFeed:
             changed = [self._take(tp.partition, records) for tp, records in sorted(mine.items())]
             incidents = [frame for frame in changed if frame.height]
             if incidents:
-                await deliver(SinkBatch(incidents=pl.concat(incidents, how="diagonal_relaxed")))
+                grouped = pl.concat(incidents, how="diagonal_relaxed")
+                # No changes of the pipeline's own tracker go with these (its batches take
+                # theirs as they are detected, maybe one now: see neakta.pipeline).
+                await deliver(SinkBatch(incidents=grouped, tracker=NO_CHANGES))
             self._unsaved.update({tp: records[-1].offset + 1 for tp, records in mine.items()})
             self.tracker.saved()
             if time.monotonic() - self._saved_at >= self.checkpoint_s:

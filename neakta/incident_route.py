@@ -1,13 +1,16 @@
 """The sending half of incident routing: alert facts and source marks to the incident topic.
 
 See :mod:`respond.routing` for why and how. :class:`IncidentRoute` is a sink of the
-pipeline: the alert stage hands it the facts of a batch's alerts, and it writes them with
-the batch's other sinks (packed: a few records per partition of the incident topic, not
+pipeline: the alert stage puts the facts of a batch's alerts on the batch
+(:attr:`respond.sinks.SinkBatch.facts`), and the route writes them with the batch's other
+sinks (packed: a few records per partition of the incident topic, not
 one per alert), so before the batch's state is saved and its offsets committed. A
 crash in between sends them again: the grouping side keeps each alert id once. After the
 commit, :meth:`IncidentRoute.publish` sends the marks of the slots this process holds,
 those that changed, to every partition: the state they describe is committed, so a new
-owner of a slot restores a state at least as far along.
+owner of a slot restores a state at least as far along. The marks are those the slots
+held when the batch was detected (:meth:`IncidentRoute.marks`, taken then), so a batch
+detected meanwhile does not move them ahead of its own facts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,23 +53,20 @@ class IncidentRoute:
     partitions: int
     sources: int
     routed: int = 0
-    _pending: list[dict[str, Any]] = field(default_factory=list, init=False)
     _sent: dict[int, SourceMark] = field(default_factory=dict, init=False)
 
-    def add(self, facts: Iterable[dict[str, Any]]) -> None:
-        """Facts of alerts (:func:`respond.incident.alert_facts`), sent with the next write."""
-        self._pending.extend(facts)
-
     async def write(self, batch: SinkBatch) -> Delivery:
-        """Send the facts added since the last write; done when the broker has them all."""
-        del batch  # the alerts themselves go to the other sinks
-        if not self._pending:
+        """Send the batch's facts; done when the broker has them all.
+
+        The alerts themselves go to the other sinks.
+        """
+        if not batch.facts:
             return Delivery()
         from aiokafka.errors import KafkaError
 
         # Facts go to the partition of their incident key, packed per partition and slot.
         packs: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
-        for fact in self._pending:
+        for fact in batch.facts:
             packs[(incident_partition(fact["key"], self.partitions), fact["slot"])].append(fact)
         try:
             sent = [
@@ -78,12 +77,11 @@ class IncidentRoute:
             await asyncio.gather(*sent)
         except KafkaError as error:
             raise SinkUnavailableError(f"incident topic {self.topic}: {error}") from error
-        self.routed += len(self._pending)
-        self._pending.clear()
+        self.routed += len(batch.facts)
         return Delivery()
 
-    async def publish(self, slots: CorrelationSlots) -> None:
-        """Send each held slot's mark that changed since it was last sent (after a commit)."""
+    def marks(self, slots: CorrelationSlots) -> dict[int, SourceMark]:
+        """The mark of each slot held, as the slots are now (taken when a batch is detected)."""
         given = slots.marks()
         idle = slots.idle()
         held = sorted(s for s in slots.slots if s != FILE_SLOT)
@@ -93,6 +91,10 @@ class IncidentRoute:
         for slot in held:
             final, latest = given.get(slot, (None, None))
             current[slot] = SourceMark(slot, self.sources, final, latest, slot in idle)
+        return current
+
+    async def publish(self, current: dict[int, SourceMark]) -> None:
+        """Send each mark of :meth:`marks` that changed since it was last sent (after a commit)."""
         changed = [report for slot, report in current.items() if self._sent.get(slot) != report]
         if not changed:
             return

@@ -25,7 +25,7 @@ from neakta.incident_feed import IncidentFeed
 from neakta.incident_route import IncidentRoute
 from neakta.outputs import tracker_from_settings
 from neakta.settings import KafkaSettings, Settings, reveal
-from respond.routing import incident_topic
+from respond.routing import SourceMark, incident_topic
 
 if TYPE_CHECKING:
     from neakta.pipeline import Pipeline
@@ -173,14 +173,17 @@ class IncidentRouting:
         """
         slots = stage.slots
         assert slots is not None
-        stage.route = self.route.add
+        stage.route = True
         pipeline.sinks.append(self.route)
 
-        async def after_batch(pipeline: Pipeline) -> None:
-            await self.route.publish(slots)
+        async def after_batch(pipeline: Pipeline, marks: dict[int, SourceMark]) -> None:
+            await self.route.publish(marks)
             if await self.feed.step(pipeline.write_sinks):
                 pipeline.last_batch = time.monotonic()
 
+        # The marks as each batch left the slots, taken as it is detected: the next batch
+        # is detected while this one is delivered (see neakta.pipeline).
+        pipeline.after_detect = partial(self.route.marks, slots)
         pipeline.after_batch = after_batch
         _log.info(
             "incidents grouped by key: topic %s, %d partitions, %d source slots",

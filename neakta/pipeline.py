@@ -106,7 +106,12 @@ class Pipeline:
     before_batch
         Awaited before each batch (a rule reload swaps rule sets there).
     after_batch
-        Awaited after each batch is committed (incident routing goes on there).
+        Awaited after each batch is committed (incident routing goes on there), with what
+        ``after_detect`` took for the batch (None without it).
+    after_detect
+        Called in the detection thread as soon as a batch is detected: what the batch's
+        ``after_batch`` needs of the stages' state as the batch left it. With ``after_batch``
+        but no ``after_detect``, each batch is completed before the next is detected.
     ahead
         Batches fetched and parsed ahead of the one in hand by :meth:`run`, parse and
         detection then each in a worker thread; 0: one batch at a time, on the event loop.
@@ -128,7 +133,8 @@ class Pipeline:
         stop: asyncio.Event | None = None,
         archive: EventArchive | None = None,
         before_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
-        after_batch: Callable[[Pipeline], Awaitable[None]] | None = None,
+        after_batch: Callable[[Pipeline, Any], Awaitable[None]] | None = None,
+        after_detect: Callable[[], Any] | None = None,
         ahead: int = 0,
     ) -> None:
         self.rulesets = dict(rulesets)
@@ -145,6 +151,7 @@ class Pipeline:
         self.archive = archive
         self.before_batch = before_batch
         self.after_batch = after_batch
+        self.after_detect = after_detect
         self.ahead = ahead
         self.stats = RunStats()
         self.last_batch = time.monotonic()
@@ -235,8 +242,8 @@ class Pipeline:
 
     def _detect_ahead(
         self, batch: SourceBatch, parsed: ParsedBatch, parsers: ParserState
-    ) -> tuple[Detected, Prepared]:
-        """Detect ``batch`` and take what its completion saves, as it leaves the stages."""
+    ) -> tuple[Detected, Prepared, Any]:
+        """Detect ``batch``; take what its completion saves and ``after_detect``'s part."""
         detected = self._detect(batch, parsed)
         output = detected.output
         tracker = self.checkpoint.tracker
@@ -245,7 +252,8 @@ class Pipeline:
             # Written with this batch; else they wait for the next batch written.
             output = replace(output, tracker=tracker.take_changes())
             detected = replace(detected, output=output)
-        return detected, self.checkpoint.prepare(batch, parsers)
+        taken = None if self.after_detect is None else self.after_detect()
+        return detected, self.checkpoint.prepare(batch, parsers), taken
 
     async def settle(self) -> None:
         """Wait until the batch being completed is committed.
@@ -273,7 +281,9 @@ class Pipeline:
             self._detector = ThreadPoolExecutor(1, thread_name_prefix="neakta-detect")
         pairs = read_ahead(source.batches(), self._parse, ahead=self.ahead)
         # The next batch is detected while this one is completed (see the module's notes).
-        overlap = self._detector is not None and self.after_batch is None
+        overlap = self._detector is not None and (
+            self.after_batch is None or self.after_detect is not None
+        )
 
         def report() -> None:
             if status is not None:
@@ -323,6 +333,7 @@ class Pipeline:
         parsed, parsers = parse
         detected: Detected | None = None
         prepared: Prepared | None = None
+        taken: Any = None
         if self.before_batch is not None:
             await self.before_batch(self)
         if overlap:
@@ -330,7 +341,7 @@ class Pipeline:
             busy = int(bool(batch.size))  # an empty tick batch is no activity
             self._in_hand += busy
             try:
-                detected, prepared = await asyncio.get_running_loop().run_in_executor(
+                detected, prepared, taken = await asyncio.get_running_loop().run_in_executor(
                     self._detector, self._detect_ahead, batch, parsed, parsers
                 )
             finally:
@@ -338,7 +349,9 @@ class Pipeline:
         await self.settle()
         if overlap and self.stop.is_set():
             return
-        completion = self._complete(source, batch, parse, detected=detected, prepared=prepared)
+        completion = self._complete(
+            source, batch, parse, detected=detected, prepared=prepared, taken=taken
+        )
         self._completing = asyncio.ensure_future(self._reported(completion, report))
         self._completing.add_done_callback(self._stop_on_error)
 
@@ -372,8 +385,13 @@ class Pipeline:
         *,
         detected: Detected | None = None,
         prepared: Prepared | None = None,
+        taken: Any = None,
     ) -> None:
-        """Process (unless ``detected``), deliver, save and commit one batch; then the hook."""
+        """Process (unless ``detected``), deliver, save and commit one batch; then the hook.
+
+        ``taken``: what ``after_detect`` took when the batch was detected ahead; taken
+        here, after the commit, when it was not (no batch was detected since).
+        """
         parsed, parsers = parse
         busy = int(bool(batch.size))
         self._in_hand += busy
@@ -389,7 +407,9 @@ class Pipeline:
         finally:
             self._in_hand -= busy
         if self.after_batch is not None:
-            await self.after_batch(self)
+            if detected is None and self.after_detect is not None:
+                taken = self.after_detect()
+            await self.after_batch(self, taken)
         self.stats.add(result)
         if batch.size or batch.position:
             # An empty tick batch (no record came) is no activity.

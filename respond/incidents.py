@@ -53,6 +53,7 @@ from respond.incident import (
 __all__ = [
     "FILE_SLOT",
     "INCIDENT_SCHEMA",
+    "NO_CHANGES",
     "Incident",
     "IncidentTracker",
     "TrackerChanges",
@@ -87,6 +88,10 @@ class TrackerChanges:
     dropped: list[str]
     whole: bool
     forgotten: list[tuple[str, str]] = field(default_factory=list)
+
+
+NO_CHANGES = TrackerChanges([], [], whole=False)
+"""Changes of no tracker: a batch that carries them makes a store save none of its own."""
 
 
 @dataclass

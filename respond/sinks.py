@@ -10,7 +10,7 @@ without duplicating anything: every document carries a deterministic ``_id``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import polars as pl
 
@@ -52,11 +52,15 @@ class SinkBatch:
         The incident tracker's changes as this batch left them, taken when it was detected
         (:meth:`respond.incidents.IncidentTracker.take_changes`): the store saves these.
         None: the store asks its tracker for what changed when it writes the batch.
+    facts
+        Where incidents are routed by key (:mod:`respond.routing`): the facts of this
+        batch's alerts, which the route sends to the owner of each incident key.
     """
 
     alerts: pl.DataFrame = field(default_factory=_empty)
     incidents: pl.DataFrame = field(default_factory=_empty)
     tracker: TrackerChanges | None = None
+    facts: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

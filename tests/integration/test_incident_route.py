@@ -26,7 +26,7 @@ async def scenario(bootstrap: str) -> tuple[dict[int, list[tuple[str, int]]], di
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     route = IncidentRoute(producer, topic, partitions=3, sources=2)
-    route.add(
+    facts = tuple(
         {
             "id": f"a{n}",
             "time": START + timedelta(seconds=n),
@@ -37,7 +37,7 @@ async def scenario(bootstrap: str) -> tuple[dict[int, list[tuple[str, int]]], di
         for n in range(FACTS)
     )
     try:
-        await route.write(SinkBatch())
+        await route.write(SinkBatch(facts=facts))
     finally:
         await route.close()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
@@ -49,9 +49,9 @@ async def scenario(bootstrap: str) -> tuple[dict[int, list[tuple[str, int]]], di
             for part, records in (await consumer.getmany(timeout_ms=200)).items():
                 for record in records:
                     assert len(record.value) <= MAX_RECORD_BYTES
-                    facts = read_record(record.value)
-                    assert isinstance(facts, list)
-                    found[part.partition].extend((fact["id"], fact["source"]) for fact in facts)
+                    read = read_record(record.value)
+                    assert isinstance(read, list)
+                    found[part.partition].extend((fact["id"], fact["source"]) for fact in read)
                     records_of[part.partition] += 1
             if sum(map(len, found.values())) >= FACTS:
                 break

@@ -117,7 +117,7 @@ async def test_one_batch_at_a_time_when_a_hook_reads_the_state_after_each_batch(
     source = MemorySource.of_lines("endpoint", attacks(2), batch_size=1)
     detected_before_the_hook: list[int] = []
 
-    async def after_batch(pipeline: Pipeline) -> None:
+    async def after_batch(pipeline: Pipeline, taken: object) -> None:
         detected_before_the_hook.append(stage.seen)
 
     pipeline = Pipeline(
@@ -149,3 +149,39 @@ async def test_a_batch_that_fails_to_be_delivered_ends_the_run_with_its_error() 
     else:
         raise AssertionError("the run went on")
     assert source.committed == []
+
+
+async def test_the_hook_after_a_batch_gets_what_was_taken_as_that_batch_was_detected() -> None:
+    tracker = IncidentTracker()
+    stage = CountedStage(Lookups(attack=load_attack()), tracker=tracker)
+    source = MemorySource.of_lines("endpoint", attacks(3), batch_size=1)
+    given: list[tuple[object, int]] = []
+
+    class WaitsOnce:
+        waited = False
+
+        async def write(self, batch: SinkBatch) -> Delivery:
+            if not self.waited:
+                self.waited = await asyncio.to_thread(stage.reached.wait, 5)
+            return Delivery(written=batch.alerts.height)
+
+        async def close(self) -> None:
+            return None
+
+    async def after_batch(pipeline: Pipeline, taken: object) -> None:
+        given.append((taken, stage.seen))
+
+    pipeline = Pipeline(
+        rulesets(),
+        sinks=[WaitsOnce()],
+        dead_letters=ListDeadLetters(),
+        make_alerts=stage,
+        after_batch=after_batch,
+        after_detect=lambda: stage.seen,
+        ahead=1,
+    )
+    await pipeline.run(source)
+    taken = [value for value, _ in given]
+    assert taken == [1, 2, 3]
+    # Batch 2 was detected before the hook of batch 1 ran: the hook got batch 1's value.
+    assert given[0][1] == 2

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from respond.encoded import encode_rows
-from respond.incidents import IncidentTracker
+from respond.incidents import NO_CHANGES, IncidentTracker
 from respond.sinks import SinkBatch
 from respond.store import (
     IncidentNotFoundError,
@@ -367,3 +367,20 @@ async def test_ids_a_long_incident_forgot_are_kept_and_a_replay_counts_none_twic
     await store.write(batch_of(replaying, later))
     assert store.seen_alerts(ids) == set()
     store.close_now()
+
+
+async def test_a_batch_with_no_tracker_changes_leaves_the_trackers_own_unsaved(db: Path) -> None:
+    tracker = IncidentTracker()
+    store = SqliteStore(db, tracker=tracker)
+    try:
+        alerts = alerts_frame([{"_id": "a1"}])
+        incidents = tracker.update(alerts)
+        # Incidents grouped elsewhere (the incident feed) carry none of this tracker's changes.
+        await store.write(SinkBatch(incidents=incidents, tracker=NO_CHANGES))
+        assert [state["id"] for state in tracker.changes().states] == incidents["_id"].to_list()
+        assert store._db.execute("SELECT count(*) FROM tracker").fetchone()[0] == 0
+        await store.write(SinkBatch(alerts=alerts, incidents=incidents))
+        assert tracker.changes().states == []
+        assert store._db.execute("SELECT count(*) FROM tracker").fetchone()[0] == 1
+    finally:
+        store.close_now()
