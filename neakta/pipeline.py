@@ -26,8 +26,9 @@ detection thread as soon as this batch is detected (:meth:`neakta.checkpoint.Che
 the tracker's changes with :meth:`respond.incidents.IncidentTracker.take_changes`), so
 the state the next batch changes is not in it. Batches are still completed one at a time,
 in order; the parser state saved with a batch is the one its own parse left. A hook run
-after each batch (``after_batch``) reads the stages' state as the batch left it: with one,
-each batch is completed before the next is detected.
+after each batch (``after_batch``) is given what ``after_detect`` took of the stages'
+state as that batch was detected (incident routing: the slots' marks); a hook without an
+``after_detect`` has each batch completed before the next is detected.
 
 When a finite source (files) ends, ``make_alerts.finish()`` gives what stateful stages
 still hold, such as correlation windows waiting for later events.
