@@ -156,11 +156,7 @@ class Checkpoint:
         ``parsers``: the parser state as ``batch``'s parse left it, when later batches
         were parsed since (default: :attr:`parsers`).
         """
-        if self.slots is not None:
-            extras = partial(self._parser_state, self.parsers if parsers is None else parsers)
-            self.slots.checkpoint(batch.position, extras=extras)
-        if self.sources is not None:
-            self.sources.checkpoint()
+        self._save_prepared(self.prepare(batch, parsers))
 
     def prepare(self, batch: SourceBatch, parsers: ParserState | None = None) -> Prepared:
         """What :meth:`save` would save for ``batch``, taken now, as its detection left it.
@@ -221,12 +217,11 @@ class Checkpoint:
         :mod:`detect.correlation`).
         """
         flushed = await flush()
+        # Taken once: a save tried again writes the same state.
+        state = self.prepare(batch, parsers) if prepared is None else prepared
 
         async def save() -> None:
-            if prepared is None:
-                self.save(batch, parsers)
-            else:
-                self._save_prepared(prepared)
+            self._save_prepared(state)
             await self._flush_store()
 
         await retry("checkpoint store", save)

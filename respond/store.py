@@ -224,17 +224,20 @@ class SqliteStore:
     async def write(self, batch: SinkBatch) -> Delivery:
         """Write a batch in one transaction; raise ``SinkUnavailableError`` on a DB error."""
         # The tracker's changes, taken when the batch was detected, else as they are now.
-        taken = None if self.tracker is None else batch.tracker
-        changes = taken if taken is not None or self.tracker is None else self.tracker.changes()
+        taken = changes = None
+        if self.tracker is not None:
+            taken = batch.tracker
+            changes = self.tracker.changes() if taken is None else taken
         try:
             # Rows are built off the event loop too (mostly in Polars' engine).
             written, total, dead = await asyncio.to_thread(self._write_batch, batch, changes)
         except sqlite3.Error as error:
             raise SinkUnavailableError(f"sqlite store {self.path}: {error}") from error
-        if taken is not None and self.tracker is not None:
-            self.tracker.written(taken)
-        elif self.tracker is not None:
-            self.tracker.saved()
+        if self.tracker is not None:
+            if taken is None:
+                self.tracker.saved()
+            else:
+                self.tracker.written(taken)
         dead_frame = pl.DataFrame(dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
         return Delivery(written=written, duplicates=total - written, dead=dead_frame)
 
