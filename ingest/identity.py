@@ -92,7 +92,7 @@ CONFLICT_SCHEMA: dict[str, pl.DataType] = {
 ``claimed`` the other ministry, ``via`` ``header`` or ``forwarder``.
 """
 
-_KAFKA_ORIGIN = r"^.+/(\d+)/\d+$"
+_KAFKA_ORIGIN = r"./(\d+)/\d+$"
 _POSITION = r"(?:/\d+|:\d+)$"
 
 

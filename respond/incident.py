@@ -87,7 +87,7 @@ def _step(severity: int) -> int:
     return bisect_right(_STEPS, max(severity, 1)) - 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Incident:
     """One incident as the tracker holds it."""
 
@@ -392,10 +392,23 @@ def incident_frame(rows: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in INCIDENT_SCHEMA]
     return pl.DataFrame(
         [
-            _string_lists(name, values) if dtype == _NAMES else pl.Series(name, values, dtype=dtype)
+            _string_lists(name, values)
+            if dtype == _NAMES
+            else _timestamps(name, values)
+            if dtype == TIMESTAMP
+            else pl.Series(name, values, dtype=dtype)
             for (name, dtype), values in zip(INCIDENT_SCHEMA.items(), columns, strict=True)
         ]
     )
+
+
+def _timestamps(name: str, values: Sequence[datetime | None]) -> pl.Series:
+    """A :data:`TIMESTAMP` column from its microseconds: Polars reads aware datetimes slowly."""
+    try:
+        micros = [None if value is None else _micros(value) for value in values]
+    except TypeError:  # a naive datetime: let Polars read it as it would
+        return pl.Series(name, values, dtype=TIMESTAMP)
+    return pl.Series(name, micros, dtype=pl.Int64).cast(TIMESTAMP)
 
 
 def _string_lists(name: str, values: Sequence[list[str]]) -> pl.Series:

@@ -519,9 +519,13 @@ class IncidentTracker:
 
     def _place(self, alert: Mapping[str, Any]) -> Incident:
         time: datetime = alert["time"]
-        group = self._active.setdefault((alert["slot"], alert["key"]), [])
+        where = (alert["slot"], alert["key"])
+        group = self._active.get(where)
+        if group is None:
+            group = self._active[where] = []
+        window = self.window
         for incident in group:
-            if incident.first_seen - self.window <= time <= incident.last_seen + self.window:
+            if incident.first_seen - window <= time <= incident.last_seen + window:
                 return incident
         incident = Incident(
             id=incident_id(alert["key"], time, alert["id"]),
@@ -566,22 +570,27 @@ class IncidentTracker:
         return found
 
     def _add(self, incident: Incident, alert: Mapping[str, Any]) -> bool:
-        if alert["id"] in incident.seen:
+        alert_id: str = alert["id"]
+        if alert_id in incident.seen:
             return False
         time: datetime = alert["time"]
         incident.alert_count += 1
         if len(incident.alert_ids) < self.max_alert_ids:
-            incident.alert_ids.append(alert["id"])
+            incident.alert_ids.append(alert_id)
         incident.first_seen = min(incident.first_seen, time)
         incident.last_seen = max(incident.last_seen, time)
-        forgotten = incident.remember(alert["id"], time, self.window + self.retention)
-        if self.known is not None:  # else no store takes them: forgotten for good
-            self._forgotten.extend((incident.id, alert_id) for alert_id in forgotten)
+        forgotten = incident.remember(alert_id, time, self.window + self.retention)
+        if forgotten and self.known is not None:  # else no store takes them: forgotten for good
+            self._forgotten.extend((incident.id, old) for old in forgotten)
         if alert["rule"] not in incident.rules:
             incident.rules.append(alert["rule"])
-        incident.tactics.extend(t for t in alert["tactics"] if t not in incident.tactics)
+        tactics = incident.tactics
+        for tactic in alert["tactics"]:
+            if tactic not in tactics:
+                tactics.append(tactic)
         incident.alert_severity = max(incident.alert_severity, alert["severity"])
-        incident.raise_criticality(alert["criticality"])
+        if alert["criticality"] is not None:
+            incident.raise_criticality(alert["criticality"])
         incident.severity = stepped_severity(incident, self.escalate_count)
         if self.watermark is None or time > self.watermark:
             self.watermark = time
