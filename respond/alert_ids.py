@@ -1,4 +1,4 @@
-"""The ids of the alerts an NDJSON alert file holds, kept on disk beside it.
+"""The ids of the alerts an NDJSON file holds, kept on disk beside it.
 
 An alert writer must not append an alert its file already holds: a replay of logs seen
 before, a batch delivered again after a restart, an alert another process of the group
@@ -11,13 +11,17 @@ The index is a cache of the file, never the other way round: deleted, behind the
 made for another file (replaced, truncated, rewritten), it is caught up or rebuilt from the
 file itself. It knows its file by device and inode, and by a digest of the file's first
 bytes and of the last bytes it covers.
+
+The bulk export (:class:`respond.ndjson.NdjsonSink`) keeps the same index of its alert
+ids, and beside them a digest of each incident's last document, so that it writes an
+incident again only when it changed.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from hashlib import blake2b
 from pathlib import Path
 from typing import Final
@@ -74,7 +78,7 @@ def _digest(descriptor: int, offset: int) -> str:
 
 
 class AlertIdIndex:
-    """The alert ids of one NDJSON alert file, in a SQLite file beside it.
+    """The alert ids of one NDJSON file (and its incidents' digests), in a SQLite file beside it.
 
     Every call is made while the caller holds the alert file's lock, so several processes
     sharing the file (and the index) take turns.
@@ -93,10 +97,34 @@ class AlertIdIndex:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
         self._db.execute(
+            "CREATE TABLE IF NOT EXISTS incidents (id TEXT PRIMARY KEY, digest BLOB NOT NULL)"
+            " WITHOUT ROWID"
+        )
+        self._db.execute(
             "CREATE TABLE IF NOT EXISTS covered"
             " (one INTEGER PRIMARY KEY CHECK (one = 1), device INTEGER, inode INTEGER,"
             " offset INTEGER, digest TEXT)"
         )
+
+    def resume(self, descriptor: int) -> int | None:
+        """Where the part of the file open at ``descriptor`` not covered yet begins.
+
+        None where the index covers the whole file; 0 where it was made for another file
+        or the file no longer holds what it covered (read it all again, and :meth:`add`
+        with ``anew``).
+        """
+        info = os.fstat(descriptor)
+        row = self._db.execute("SELECT device, inode, offset, digest FROM covered").fetchone()
+        if row is None:
+            return 0
+        device, inode, covered, digest = row
+        if (
+            (device, inode) != (info.st_dev, info.st_ino)
+            or covered > info.st_size
+            or digest != _digest(descriptor, covered)
+        ):
+            return 0
+        return None if covered == info.st_size else covered
 
     def catch_up(self, descriptor: int, lines: LineReader) -> int:
         """Take in the ids of the lines of the file open at ``descriptor`` not covered yet.
@@ -107,33 +135,12 @@ class AlertIdIndex:
         file or the file no longer holds what it covered. Returns how many bytes of the
         file were read (0 when the index was up to date).
         """
-        info = os.fstat(descriptor)
-        row = self._db.execute("SELECT device, inode, offset, digest FROM covered").fetchone()
-        offset = 0
-        if row is not None:
-            device, inode, covered, digest = row
-            if (
-                (device, inode) == (info.st_dev, info.st_ino)
-                and covered <= info.st_size
-                and digest == _digest(descriptor, covered)
-            ):
-                offset = covered
-        if offset == info.st_size and row is not None and offset == row[2]:
+        start = self.resume(descriptor)
+        if start is None:
             return 0
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            if offset == 0:
-                self._db.execute("DELETE FROM ids")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO ids VALUES (?)",
-                ((i,) for i in line_ids(lines(descriptor, offset, info.st_size))),
-            )
-            self._cover(descriptor, info)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-        return info.st_size - offset
+        size = os.fstat(descriptor).st_size
+        self.add(line_ids(lines(descriptor, start, size)), descriptor, anew=start == 0)
+        return size - start
 
     def known(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` the index holds."""
@@ -145,11 +152,40 @@ class AlertIdIndex:
             found.update(row[0] for row in rows)
         return found
 
-    def add(self, ids: Iterable[str], descriptor: int) -> None:
-        """Record ``ids``, just appended, and that the index now covers the whole file."""
+    def digests(self, ids: list[str]) -> dict[str, bytes]:
+        """The digest of the last document of those of incident ``ids`` the index holds."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(ids), _LOOKUP):
+            part = ids[start : start + _LOOKUP]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(f"SELECT id, digest FROM incidents WHERE id IN ({marks})", part)
+            found.update(rows)
+        return found
+
+    def add(
+        self,
+        ids: Iterable[str],
+        descriptor: int,
+        *,
+        digests: Mapping[str, bytes] | None = None,
+        anew: bool = False,
+    ) -> None:
+        """Record ``ids`` and incident ``digests``, just appended or read.
+
+        The index then covers the whole file open at ``descriptor``. ``anew``: they are
+        all the file holds (it was read from its first byte); what the index held before
+        is dropped.
+        """
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            if anew:
+                self._db.execute("DELETE FROM ids")
+                self._db.execute("DELETE FROM incidents")
             self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((i,) for i in ids))
+            if digests:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO incidents VALUES (?, ?)", digests.items()
+                )
             self._cover(descriptor, os.fstat(descriptor))
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -157,8 +193,12 @@ class AlertIdIndex:
         self._db.execute("COMMIT")
 
     def count(self) -> int:
-        """How many ids the index holds."""
+        """How many alert ids the index holds."""
         return int(self._db.execute("SELECT count(*) FROM ids").fetchone()[0])
+
+    def incident_count(self) -> int:
+        """How many incidents the index holds a digest of."""
+        return int(self._db.execute("SELECT count(*) FROM incidents").fetchone()[0])
 
     def close(self) -> None:
         """Close the index."""

@@ -14,11 +14,12 @@ Alerts use ``create`` (a data stream takes only ``create``; a second ``create`` 
 ``_id`` is refused with 409, so loading the file twice duplicates nothing). Incidents use
 ``index``: each change of an incident is a new pair and the last one wins.
 
-A replay never writes an alert twice: the sink reads the ids already in the file when it
-opens (in pieces, never the whole file at once) and keeps them in memory (about 100 bytes
-per alert). An incident is written again
-only when its document changed. A pair cut short by a crash is cut off when the file is
-opened again.
+A replay never writes an alert twice, and an incident is written again only when its
+document changed: the sink keeps the file's alert ids and a digest of each incident's last
+document on disk beside it (``alerts.ndjson.ids``, :mod:`respond.alert_ids`), so its
+memory does not grow with the file, and when it opens it reads only the pairs appended
+since the index last covered the file (in pieces, never the whole file at once). A pair
+cut short by a crash is cut off when the file is opened again.
 
 :class:`NdjsonAlertWriter` writes alerts alone, one nested ECS document per line with its
 ``_id`` first (to a file or to stdout). Its file is the acknowledgement: ``write`` returns
@@ -41,6 +42,7 @@ import asyncio
 import fcntl
 import io
 import os
+import sqlite3
 import stat
 import sys
 from collections import deque
@@ -84,7 +86,7 @@ def _dumps(value: Any) -> bytes:
 
 @dataclass
 class _Pairs:
-    """What one batch appends (``chunks``) and what it changes in the sink's memory."""
+    """What one batch appends (``chunks``) and what it adds to the sink's index."""
 
     chunks: list[bytes] = field(default_factory=list)
     dead: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -149,23 +151,45 @@ class NdjsonSink:
         self.path = path
         self.alert_index = alert_index
         self.incident_index = incident_index
-        self.alert_ids: set[str] = set()
-        # Each incident's last document, by its digest: enough to tell it changed.
-        self._incidents: dict[str, bytes] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._load()
-        self._file = path.open("ab")
+        # Read too: the index's digest of what it covers is taken through this handle.
+        self._file = path.open("a+b")
+        # The file's alert ids and each incident's last document's digest.
+        self._index = AlertIdIndex(alert_ids_path(path))
+        try:
+            self._catch_up()
+        except BaseException:
+            self._index.close()
+            self._file.close()
+            raise
 
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
+    def _catch_up(self) -> None:
+        """Take in the pairs the index does not cover yet; mend a pair a crash cut short.
+
+        When the sink opens, and before each batch: pairs appended whose ids the index
+        could not take in (it failed after the write) are known before a batch is
+        delivered again.
+        """
         with self.path.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            self._read_pairs(_file_lines(file.fileno(), 0, size), size)
+            descriptor = file.fileno()
+            start = self._index.resume(descriptor)
+            if start is None:
+                return
+            size = os.fstat(descriptor).st_size
+            ids, digests = self._read_pairs(_file_lines(descriptor, start, size), start, size)
+            self._index.add(ids, descriptor, digests=digests, anew=start == 0)
 
-    def _read_pairs(self, lines: Iterator[bytes], size: int) -> None:
-        """Take in the file's pairs; end or cut off a pair a crash left unfinished."""
-        good = 0
+    def _read_pairs(
+        self, lines: Iterator[bytes], start: int, size: int
+    ) -> tuple[list[str], dict[str, bytes]]:
+        """The alert ids and incident digests of the pairs from byte ``start`` on.
+
+        The file is cut after the last whole pair, or given the newline its last pair
+        lacks.
+        """
+        ids: list[str] = []
+        digests: dict[str, bytes] = {}
+        good = start
         for action_line, document in zip(lines, lines, strict=False):
             try:
                 action = orjson.loads(action_line)
@@ -175,9 +199,9 @@ class NdjsonSink:
             except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
                 break
             if kind == "create":
-                self.alert_ids.add(identifier)
+                ids.append(identifier)
             else:
-                self._incidents[identifier] = _digest(document)
+                digests[identifier] = _digest(document)
             good += len(action_line) + len(document) + 2
         if good > size:  # the last pair lacks only its final newline
             with self.path.open("ab") as file:
@@ -185,6 +209,7 @@ class NdjsonSink:
         elif good < size:
             with self.path.open("r+b") as file:
                 file.truncate(good)
+        return ids, digests
 
     async def write(self, batch: SinkBatch) -> Delivery:
         """Append the alerts not yet in the file and the incidents that changed."""
@@ -192,11 +217,9 @@ class NdjsonSink:
         pairs = await asyncio.to_thread(self._pairs, batch)
         if pairs.chunks:
             try:
-                await asyncio.to_thread(self._append, b"".join(pairs.chunks))
-            except OSError as error:
+                await asyncio.to_thread(self._append, b"".join(pairs.chunks), pairs)
+            except (OSError, sqlite3.Error) as error:
                 raise SinkUnavailableError(f"cannot append to {self.path}: {error}") from error
-        self.alert_ids |= pairs.fresh
-        self._incidents.update(pairs.changed)
         dead_frame = pl.DataFrame(pairs.dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
         written = len(pairs.fresh)
         return Delivery(
@@ -206,10 +229,12 @@ class NdjsonSink:
     def _pairs(self, batch: SinkBatch) -> _Pairs:
         """The pairs to append for the alerts not yet in the file and the changed incidents."""
         pairs = _Pairs()
+        self._catch_up()
         if batch.alerts.height:
+            held = self._index.known(batch.alerts.get_column("_id").cast(pl.String).to_list())
             for identifier, text in _encoded(batch.alerts):
                 pairs.total += 1
-                if identifier in self.alert_ids or identifier in pairs.fresh:
+                if identifier in held or identifier in pairs.fresh:
                     continue
                 if not isinstance(text, bytes):
                     pairs.dead.append((identifier, self.alert_index, *text))
@@ -218,18 +243,21 @@ class NdjsonSink:
                 action = {"create": {"_index": self.alert_index, "_id": identifier}}
                 pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
         if batch.incidents.height and "incident.id" in batch.incidents.columns:
+            ids = batch.incidents.get_column("_id").cast(pl.String).unique().to_list()
+            written = self._index.digests(ids)
             for identifier, text in _encoded(batch.incidents, strict=True):
                 if not isinstance(text, bytes):  # strict: orjson's error was raised
                     continue
                 digest = _digest(text)
-                if self._incidents.get(identifier) == digest:
+                if pairs.changed.get(identifier, written.get(identifier)) == digest:
                     continue
                 pairs.changed[identifier] = digest
                 action = {"index": {"_index": self.incident_index, "_id": identifier}}
                 pairs.chunks += [_dumps(action), b"\n", text, b"\n"]
         return pairs
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, pairs: _Pairs) -> None:
+        """Append the pairs, on disk before the index says the file holds them."""
         end = self._file.tell()
         try:
             self._file.write(data)
@@ -238,10 +266,12 @@ class NdjsonSink:
         except OSError:
             self._file.truncate(end)  # no half pair in front of the next batch
             raise
+        self._index.add(pairs.fresh, self._file.fileno(), digests=pairs.changed)
 
     async def close(self) -> None:
-        """Close the file."""
+        """Close the file and its index."""
         self._file.close()
+        self._index.close()
 
 
 def _alert_lines(alerts: pl.DataFrame, seen: set[str]) -> tuple[str | pl.DataFrame, int, int]:
