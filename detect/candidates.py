@@ -162,6 +162,10 @@ class CandidateIndex:
             )
         return index
 
+    def all_ascii(self, column: str) -> bool:
+        """Whether every literal searched for in ``column`` is ASCII (or none is)."""
+        return column not in self._ascii
+
     def literals(self, column: str, ascii_text: bool) -> list[str]:
         """The literals searched for in ``column``: only the ASCII ones in ASCII text."""
         if ascii_text and column in self._ascii:

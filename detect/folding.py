@@ -16,7 +16,15 @@ import sys
 
 import polars as pl
 
-__all__ = ["FOLDABLE", "fold", "fold_expr", "fold_lowered", "generated_table"]
+__all__ = [
+    "FOLDABLE",
+    "FOLDS_TO_ASCII",
+    "fold",
+    "fold_expr",
+    "fold_lowered",
+    "folds_to_ascii",
+    "generated_table",
+]
 
 
 def generated_table() -> dict[str, str]:
@@ -75,6 +83,31 @@ _FOLD_TO = (
     "\u0574\u0576|\u0574\u0565|\u0574\u056b|\u057e\u0576|\u0574\u056d"
 )
 _FROM = list(_FOLD_FROM)
+
+FOLDS_TO_ASCII = (
+    "\u00df\u0130\u0149\u017f\u01f0\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9e\u212a"
+    "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+)
+"""The characters beyond ASCII whose case folding holds an ASCII character.
+
+``ß``, ``ſ``, the Kelvin sign, the ``ﬀ`` ligatures...: :func:`folds_to_ascii`, written
+out. Every other character beyond ASCII folds to characters beyond ASCII only, so in text
+without these an ASCII literal occurs in the folding exactly where it occurs in the text
+with only its ASCII letters lower-cased."""
+
+
+def folds_to_ascii() -> str:
+    """The characters beyond ASCII whose folding (or lower-casing) holds ASCII (slow)."""
+    found = []
+    for point in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= point < 0xE000:
+            continue
+        char = chr(point)
+        if any(ord(c) < 0x80 for c in char.casefold() + char.lower()):
+            found.append(char)
+    return "".join(found)
+
+
 _TO = _FOLD_TO.split("|")
 FOLDABLE = "[" + _FOLD_FROM + "]"
 """A regex class of the lower-case characters whose case folding differs."""

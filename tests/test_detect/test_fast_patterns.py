@@ -264,6 +264,7 @@ FOLDED_TEXTS = [
     "WinWord® con\ufb01g",  # the fi ligature folds to fi: "config"
     "Stra\u00dfe",  # ß folds to ss: "strasse"
     "mimi katz",
+    "ΟΣΑ ΣΤΑ",  # Greek capitals: a keyword beyond ASCII folds them
     None,
     # Rows no keyword is in: the keywords' literals are rare, first narrowed by a regex.
     *[f"filler {n}" for n in range(60)],
@@ -272,7 +273,12 @@ FOLDED_TEXTS = [
 
 @pytest.mark.parametrize(
     ("values", "expected"),
-    [(("mimikatz",), [0, 1]), (("config", "strasse"), [3, 4]), (("mimikatz", "ΟΣΑ"), [0, 1])],
+    [
+        (("mimikatz",), [0, 1]),
+        (("config", "strasse"), [3, 4]),
+        (("mimikatz", "ΟΣΑ"), [0, 1, 6]),
+        (("οσα",), [6]),
+    ],
 )
 def test_keywords_match_the_folded_text_however_the_rows_are_searched(
     values: tuple[str, ...], expected: list[int]
@@ -293,3 +299,38 @@ def test_keywords_match_the_folded_text_however_the_rows_are_searched(
     stepwise = calibrated.with_thresholds(one_step_rows=0)
     assert stepwise.evaluate(events)["row"].to_list() == expected
     assert stepwise.with_thresholds(together_rows=0).evaluate(events)["row"].to_list() == expected
+
+
+SELECTED_KEYWORD_RULE = """
+title: A keyword beyond ASCII beside a rarer selection
+id: 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d
+logsource: {category: process_creation, product: windows}
+detection:
+  keywords:
+    - 'οσα'
+  selection:
+    Other|contains: 'needle-in-a-haystack'
+  condition: keywords and selection
+level: medium
+"""
+
+
+def test_a_keyword_beyond_ascii_folds_the_text_it_is_verified_on() -> None:
+    # The keyword is in most rows, the selection's literal in two: that literal is the
+    # rule's fast pattern, the keyword is searched only when the rule is verified, and the
+    # joined text it is searched in must be folded for it (ΟΣΑ -> οσα).
+    texts = ["ΟΣΑ ΣΤΑ", "plain", *[f"ΟΣΑ {n}" for n in range(40)]]
+    others = ["needle-in-a-haystack", "needle-in-a-haystack", *["-"] * 40]
+    events = pl.DataFrame({"Product": texts, "Other": others})
+    calibrated = CompiledRuleSet.from_yaml(SELECTED_KEYWORD_RULE, pipeline="none").calibrate(events)
+    assert calibrated._index.all_ascii(ALL_TEXT)  # no literal of the joined text is searched
+    assert calibrated.evaluate(events)["row"].to_list() == [0]
+    stepwise = calibrated.with_thresholds(one_step_rows=0)
+    assert stepwise.evaluate(events)["row"].to_list() == [0]
+
+
+def test_every_character_folding_to_ascii_is_found_by_its_first_bytes() -> None:
+    from detect.folding import FOLDS_TO_ASCII
+
+    starts = engine._FOLDS_TO_ASCII_STARTS
+    assert all(any(c.encode().startswith(s) for s in starts) for c in FOLDS_TO_ASCII)

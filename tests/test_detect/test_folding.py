@@ -6,7 +6,14 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detect.folding import FOLDABLE, fold, fold_expr, generated_table
+from detect.folding import (
+    FOLDABLE,
+    FOLDS_TO_ASCII,
+    fold,
+    fold_expr,
+    folds_to_ascii,
+    generated_table,
+)
 
 
 def test_the_written_out_table_is_pythons() -> None:
@@ -17,6 +24,17 @@ def test_the_written_out_table_is_pythons() -> None:
 
 def test_foldable_class_lists_exactly_the_table() -> None:
     assert set(FOLDABLE[1:-1]) == set(generated_table())
+
+
+def test_only_the_written_out_characters_beyond_ascii_fold_to_ascii_in_polars_too() -> None:
+    # The keywords' joined text has only its ASCII letters lower-cased where a row holds
+    # none of these: every other character beyond ASCII must fold to none of ASCII.
+    assert folds_to_ascii() == FOLDS_TO_ASCII
+    points = [p for p in range(0x80, 0x110000) if not 0xD800 <= p < 0xE000]
+    chars = pl.Series("c", [chr(p) for p in points], dtype=pl.String)
+    folded = pl.DataFrame([chars]).select(fold_expr(pl.col("c")))["c"]
+    holds_ascii = folded.str.contains(r"[\x00-\x7f]")
+    assert set(chars.filter(holds_ascii).to_list()) == set(FOLDS_TO_ASCII)
 
 
 @given(st.lists(st.text(alphabet="aSsſΣσςΟοKkKßẞµμİıiﬁĳ .-", max_size=8), max_size=5))
