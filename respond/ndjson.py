@@ -214,12 +214,12 @@ class NdjsonSink:
     async def write(self, batch: SinkBatch) -> Delivery:
         """Append the alerts not yet in the file and the incidents that changed."""
         # The pairs are built off the event loop (mostly in Polars' engine).
-        pairs = await asyncio.to_thread(self._pairs, batch)
-        if pairs.chunks:
-            try:
+        try:
+            pairs = await asyncio.to_thread(self._pairs, batch)
+            if pairs.chunks:
                 await asyncio.to_thread(self._append, b"".join(pairs.chunks), pairs)
-            except (OSError, sqlite3.Error) as error:
-                raise SinkUnavailableError(f"cannot append to {self.path}: {error}") from error
+        except (OSError, sqlite3.Error) as error:
+            raise SinkUnavailableError(f"cannot append to {self.path}: {error}") from error
         dead_frame = pl.DataFrame(pairs.dead, schema=DEAD_DOCUMENT_SCHEMA, orient="row")
         written = len(pairs.fresh)
         return Delivery(
@@ -258,7 +258,7 @@ class NdjsonSink:
 
     def _append(self, data: bytes, pairs: _Pairs) -> None:
         """Append the pairs, on disk before the index says the file holds them."""
-        end = self._file.tell()
+        end = os.fstat(self._file.fileno()).st_size
         try:
             self._file.write(data)
             self._file.flush()

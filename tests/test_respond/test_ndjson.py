@@ -223,3 +223,17 @@ async def test_the_index_is_rebuilt_for_a_file_put_in_its_place(tmp_path: Path) 
     assert (delivery.written, delivery.duplicates) == (1, 1)
     created = [action["create"]["_id"] for action in lines(path)[0::2]]  # type: ignore[index]
     assert created == ["b1", "a1"]
+
+
+async def test_an_index_that_cannot_be_read_makes_the_sink_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = NdjsonSink(tmp_path / "alerts.ndjson")
+
+    def failing(ids: list[str]) -> set[str]:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(sink._index, "known", failing)
+    with pytest.raises(SinkUnavailableError, match="database is locked"):
+        await sink.write(SinkBatch(alerts=pl.DataFrame({"_id": ["a1"], "message": ["one"]})))
+    await sink.close()
