@@ -30,7 +30,9 @@ event time seen) are dropped from memory (they stay in the store).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -157,9 +159,13 @@ class IncidentTracker:
     _forgotten: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
     # Changes taken (take_changes) and not yet written by the store: their forgotten ids.
     _taken: list[TrackerChanges] = field(default_factory=list, init=False, repr=False)
-    # Per slot, a time before which none of its incidents had its last alert: eviction
-    # looks at a slot's incidents only once its horizon passes that time.
-    _oldest: dict[int, datetime] = field(default_factory=dict, init=False, repr=False)
+    # Per slot, a heap of (last alert time, order noted, incident), pushed whenever an
+    # incident's last alert moves: eviction pops what is behind the horizon and skips the
+    # entries of incidents since moved later or gone, instead of looking at every group.
+    _by_time: dict[int, list[tuple[datetime, int, Incident]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _noted: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -340,7 +346,7 @@ class IncidentTracker:
                     self._changed.pop(incident.id, None)
         self._held.pop(slot, None)
         self._marks.pop(slot, None)
-        self._oldest.pop(slot, None)
+        self._by_time.pop(slot, None)
 
     def slots(self) -> set[int]:
         """The slots that hold incidents or alerts, or are watched."""
@@ -484,7 +490,7 @@ class IncidentTracker:
         """Resume the incidents of a :meth:`snapshot` (replacing those in memory)."""
         self._whole = True
         self._active.clear()
-        self._oldest.clear()
+        self._by_time.clear()
         for state in states:
             incident = Incident.from_state(state)
             self._active.setdefault((incident.slot, incident.key), []).append(incident)
@@ -541,13 +547,13 @@ class IncidentTracker:
         return incident
 
     def _note(self, incident: Incident) -> None:
-        """Keep the slot's oldest time at or before ``incident``'s last alert.
+        """Enter ``incident``'s last alert time in its slot's heap.
 
-        Every incident enters through here; an incident's last alert only moves later.
+        Every incident enters through here, and again each time its last alert moves
+        (only ever later).
         """
-        oldest = self._oldest.get(incident.slot)
-        if oldest is None or incident.last_seen < oldest:
-            self._oldest[incident.slot] = incident.last_seen
+        heap = self._by_time.setdefault(incident.slot, [])
+        heapq.heappush(heap, (incident.last_seen, next(self._noted), incident))
 
     def _forgotten_among(self, alerts: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """(incident id, alert id) of the alerts here that an incident counted and forgot.
@@ -578,7 +584,9 @@ class IncidentTracker:
         if len(incident.alert_ids) < self.max_alert_ids:
             incident.alert_ids.append(alert_id)
         incident.first_seen = min(incident.first_seen, time)
-        incident.last_seen = max(incident.last_seen, time)
+        if time > incident.last_seen:
+            incident.last_seen = time
+            self._note(incident)
         forgotten = incident.remember(alert_id, time, self.window + self.retention)
         if forgotten and self.known is not None:  # else no store takes them: forgotten for good
             self._forgotten.extend((incident.id, old) for old in forgotten)
@@ -602,36 +610,30 @@ class IncidentTracker:
         Behind a watched slot's mark no alert but a late one can come, so an incident whose
         last alert is ``window + retention`` behind it is complete; it stays in the store.
         """
-        due = self._horizons(marks)
-        if not due:
-            return  # no slot holds an incident behind its horizon: nothing to look at
-        oldest_kept: dict[int, datetime] = {}
-        for where, group in list(self._active.items()):
-            slot = where[0]
-            horizon = due.get(slot)
-            if horizon is None:
-                continue
-            kept = [i for i in group if i.last_seen >= horizon]
-            if len(kept) < len(group):
-                for incident in group:
-                    if incident.last_seen < horizon:
-                        self._drop(incident.id)
-                group[:] = kept
-            if not group:
-                del self._active[where]
-            for incident in kept:
-                if slot not in oldest_kept or incident.last_seen < oldest_kept[slot]:
-                    oldest_kept[slot] = incident.last_seen
-        for slot in due:
-            if slot in oldest_kept:
-                self._oldest[slot] = oldest_kept[slot]
-            else:
-                del self._oldest[slot]
+        for slot, horizon in self._horizons(marks).items():
+            heap = self._by_time[slot]
+            while heap and heap[0][0] < horizon:
+                time, _, incident = heapq.heappop(heap)
+                if incident.last_seen != time:
+                    continue  # its last alert moved later: noted again since
+                where = (slot, incident.key)
+                group = self._active.get(where, [])
+                if not any(held is incident for held in group):
+                    continue  # closed, or handed over and back as another object
+                group[:] = [held for held in group if held is not incident]
+                if not group:
+                    del self._active[where]
+                self._drop(incident.id)
+            if not heap:
+                del self._by_time[slot]
 
     def _horizons(self, marks: Mapping[int, datetime | None] | None) -> dict[int, datetime]:
         """The slots holding an incident maybe behind their horizon, with that horizon."""
         due: dict[int, datetime] = {}
-        for slot, oldest in self._oldest.items():
+        for slot, heap in self._by_time.items():
+            if not heap:
+                continue
+            oldest = heap[0][0]  # at or before every incident's last alert in the slot
             if slot in self._marks:
                 if marks is None or slot not in marks:
                     continue

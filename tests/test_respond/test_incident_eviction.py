@@ -1,7 +1,7 @@
-"""Eviction looks only at slots with an incident behind their horizon, and drops the same.
+"""Eviction looks only at the incidents behind their slot's horizon, and drops the same.
 
-The tracker keeps, per slot, a time no incident of the slot had its last alert before, and
-skips a slot whose horizon has not passed it. Held to a tracker that looks at every group
+The tracker keeps, per slot, a heap of its incidents' last alert times, and pops only what
+the horizon has passed. Held to a tracker that looks at every group
 at every step, on alerts of watched and unwatched slots, late ones, marks, hand-overs and
 analysts closing incidents: the same incidents out of every step and the same held in
 memory.
@@ -102,6 +102,9 @@ def test_eviction_drops_what_a_scan_of_every_group_drops(steps: list[Any]) -> No
             count += len(step[1])
         assert outs[0].equals(outs[1])
         assert held_ids(ours) == held_ids(theirs)
+        ours_changed, theirs_changed = ours.take_changes(), theirs.take_changes()
+        assert ours_changed.dropped == theirs_changed.dropped
+        assert ours_changed.states == theirs_changed.states
     assert ours.flush().equals(theirs.flush())
 
 
@@ -116,3 +119,13 @@ def test_incidents_of_a_slot_handed_over_still_leave_memory_behind_its_mark() ->
     ours.release({0: at(100)})  # 5 + window 30 + retention 10 < 100
 
     assert [i.slot for i in ours.incidents] == [1]
+
+
+def test_an_incident_whose_last_alert_moved_on_is_kept_past_its_first_alert() -> None:
+    ours, theirs = trackers()
+    for tracker in (ours, theirs):
+        tracker.update(frame([(0, 1, 0), (0, 1, 25), (2, 1, 0), (2, 1, 25)], 0))
+        # Horizon 50 - 30 - 10 = 10: past the first alerts (0), not the last ones (25).
+        tracker.release({0: at(50)})
+    assert len(held_ids(ours)) == 2
+    assert held_ids(ours) == held_ids(theirs)
