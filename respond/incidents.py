@@ -159,9 +159,10 @@ class IncidentTracker:
     _forgotten: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
     # Changes taken (take_changes) and not yet written by the store: their forgotten ids.
     _taken: list[TrackerChanges] = field(default_factory=list, init=False, repr=False)
-    # Per slot, a heap of (last alert time, order noted, incident), pushed whenever an
-    # incident's last alert moves: eviction pops what is behind the horizon and skips the
-    # entries of incidents since moved later or gone, instead of looking at every group.
+    # Per slot, a heap of (a time at or before its last alert, order noted, incident),
+    # one entry per incident: eviction pops what is behind the horizon instead of looking
+    # at every group, puts back an incident whose last alert has moved past it since, and
+    # skips one that is gone.
     _by_time: dict[int, list[tuple[datetime, int, Incident]]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -549,8 +550,8 @@ class IncidentTracker:
     def _note(self, incident: Incident) -> None:
         """Enter ``incident``'s last alert time in its slot's heap.
 
-        Every incident enters through here, and again each time its last alert moves
-        (only ever later).
+        Every incident enters through here once; its last alert only moves later, so the
+        entry stays at or before it.
         """
         heap = self._by_time.setdefault(incident.slot, [])
         heapq.heappush(heap, (incident.last_seen, next(self._noted), incident))
@@ -584,9 +585,7 @@ class IncidentTracker:
         if len(incident.alert_ids) < self.max_alert_ids:
             incident.alert_ids.append(alert_id)
         incident.first_seen = min(incident.first_seen, time)
-        if time > incident.last_seen:
-            incident.last_seen = time
-            self._note(incident)
+        incident.last_seen = max(incident.last_seen, time)
         forgotten = incident.remember(alert_id, time, self.window + self.retention)
         if forgotten and self.known is not None:  # else no store takes them: forgotten for good
             self._forgotten.extend((incident.id, old) for old in forgotten)
@@ -613,13 +612,14 @@ class IncidentTracker:
         for slot, horizon in self._horizons(marks).items():
             heap = self._by_time[slot]
             while heap and heap[0][0] < horizon:
-                time, _, incident = heapq.heappop(heap)
-                if incident.last_seen != time:
-                    continue  # its last alert moved later: noted again since
+                _, _, incident = heapq.heappop(heap)
                 where = (slot, incident.key)
                 group = self._active.get(where, [])
                 if not any(held is incident for held in group):
                     continue  # closed, or handed over and back as another object
+                if incident.last_seen >= horizon:  # its last alert moved on since
+                    heapq.heappush(heap, (incident.last_seen, next(self._noted), incident))
+                    continue
                 group[:] = [held for held in group if held is not incident]
                 if not group:
                     del self._active[where]
