@@ -152,7 +152,7 @@ class NdjsonSink:
         self.alert_index = alert_index
         self.incident_index = incident_index
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Read too: the index's digest of what it covers is taken through this handle.
+        # Read too: the index's catch-up reads the file through this handle.
         self._file = path.open("a+b")
         # The file's alert ids and each incident's last document's digest.
         self._index = AlertIdIndex(alert_ids_path(path))
@@ -170,14 +170,13 @@ class NdjsonSink:
         could not take in (it failed after the write) are known before a batch is
         delivered again.
         """
-        with self.path.open("rb") as file:
-            descriptor = file.fileno()
-            start = self._index.resume(descriptor)
-            if start is None:
-                return
-            size = os.fstat(descriptor).st_size
-            ids, digests = self._read_pairs(_file_lines(descriptor, start, size), start, size)
-            self._index.add(ids, descriptor, digests=digests, anew=start == 0)
+        descriptor = self._file.fileno()  # the file appended to, read through its handle
+        start = self._index.resume(descriptor)
+        if start is None:
+            return
+        size = os.fstat(descriptor).st_size
+        ids, digests = self._read_pairs(_file_lines(descriptor, start, size), start, size)
+        self._index.add(ids, descriptor, digests=digests, anew=start == 0)
 
     def _read_pairs(
         self, lines: Iterator[bytes], start: int, size: int
@@ -204,11 +203,10 @@ class NdjsonSink:
                 digests[identifier] = _digest(document)
             good += len(action_line) + len(document) + 2
         if good > size:  # the last pair lacks only its final newline
-            with self.path.open("ab") as file:
-                file.write(b"\n")
+            self._file.write(b"\n")
+            self._file.flush()
         elif good < size:
-            with self.path.open("r+b") as file:
-                file.truncate(good)
+            self._file.truncate(good)
         return ids, digests
 
     async def write(self, batch: SinkBatch) -> Delivery:
