@@ -187,7 +187,7 @@ class Checkpoint:
         parsers = orjson.loads(state.keep(inputs).to_bytes())
         saved: dict[str, Any] = {"parsers": parsers}
         if self.tracker is not None:
-            saved["tracker"] = self.tracker.slot_state(slot)
+            saved["tracker"] = orjson.Fragment(self.tracker.slot_state_json(slot))
         return orjson.dumps(saved)
 
     async def _flush_store(self) -> None:

@@ -11,8 +11,9 @@ the offsets. An assigned partition resumes from the checkpoint that matches its 
 offset; a fact read twice (a sender that crashed before its commit sends again) is kept
 once, by alert id.
 
-A slot's state is saved whole, and it grows with the incidents the slot holds (thousands
-of open incidents: megabytes, a second to write). So it is saved at most every
+A slot's state is saved whole, and it grows with the incidents the slot holds (150,000
+open incidents: 66 MB; the JSON of those unchanged since the last save is reused, yet a
+save still takes a tenth of a second or more). So it is saved at most every
 ``checkpoint_s`` seconds while facts keep coming, and at once when a fetch brings nothing
 (caught up), when partitions are taken away, and on close; in between, the incidents go to
 the sinks as before but the offsets are not committed. A crash then costs re-reading the
@@ -246,7 +247,7 @@ class IncidentFeed:
     def _save(self, offsets: dict[Any, int]) -> None:
         for tp, offset in sorted(offsets.items()):
             state = {
-                "tracker": self.tracker.slot_state(tp.partition),
+                "tracker": orjson.Fragment(self.tracker.slot_state_json(tp.partition)),
                 "marks": self._books[tp.partition].state(),
             }
             self.store.save(

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import orjson
 import polars as pl
 
 from respond.incident import (
@@ -292,16 +293,31 @@ class IncidentTracker:
         ready = [alert for slot in chosen for alert in self._held.pop(slot, {}).values()]
         return self._group(sorted(ready, key=lambda a: (a["time"], a["id"])))
 
-    def slot_state(self, slot: int) -> dict[str, Any]:
-        """A slot's incidents, held alerts and release mark, JSON-ready (:meth:`load_slot`)."""
+    def slot_state(self, slot: int, *, incidents: bool = True) -> dict[str, Any]:
+        """A slot's incidents, held alerts and release mark, JSON-ready (:meth:`load_slot`).
+
+        ``incidents=False``: an empty list of incidents (see :meth:`slot_state_json`).
+        """
         mark = self._marks.get(slot)
         held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
         return {
-            "incidents": [i.to_state() for i in self._slot_incidents(slot)],
+            "incidents": [i.to_state() for i in self._slot_incidents(slot)] if incidents else [],
             "held": [fact_state(alert) for alert in held],
             "mark": None if mark is None else mark.isoformat(),
             "watched": slot in self._marks,
         }
+
+    def slot_state_json(self, slot: int) -> bytes:
+        """:meth:`slot_state` as JSON, with each incident's bytes kept while it is unchanged.
+
+        A slot's state is saved with every checkpoint, whole; most of its incidents did not
+        change since the last one (:meth:`Incident.state_json`).
+        """
+        state = self.slot_state(slot, incidents=False)
+        state["incidents"] = [
+            orjson.Fragment(incident.state_json()) for incident in self._slot_incidents(slot)
+        ]
+        return orjson.dumps(state)
 
     def _slot_incidents(self, slot: int) -> list[Incident]:
         """The slot's incidents in memory, oldest first (without sorting every slot's)."""

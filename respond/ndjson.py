@@ -60,6 +60,7 @@ from respond.alert_ids import AlertIdIndex, alert_ids_path, line_ids
 from respond.documents import documents
 from respond.encoded import encoded_rows
 from respond.errors import SinkUnavailableError
+from respond.json_bytes import kept_dumps
 from respond.sinks import DEAD_DOCUMENT_SCHEMA, Delivery, SinkBatch
 
 __all__ = [
@@ -81,7 +82,8 @@ def _digest(document: bytes) -> bytes:
 
 
 def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NAIVE_UTC)
+    # Kept: a batch's pieces are joined once all are made (see respond.json_bytes).
+    return kept_dumps(value, option=orjson.OPT_NAIVE_UTC)
 
 
 @dataclass

@@ -39,6 +39,7 @@ from typing import Any, Final
 import orjson
 
 from respond.incident import fact_from_state, fact_state
+from respond.json_bytes import kept_dumps
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -155,7 +156,7 @@ def fact_records(
     for fact in facts:
         state = fact_state(fact)
         state.pop("slot", None)
-        encoded = orjson.dumps(state)
+        encoded = kept_dumps(state)
         if chunk and size + len(encoded) > room:
             records.append(_FACTS_HEAD + b",".join(chunk) + tail)
             chunk, size = [], 0

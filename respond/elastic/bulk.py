@@ -28,11 +28,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from respond.elastic.actions import BulkAction
 from respond.errors import SinkCredentialsError, SinkRejectedError, SinkUnavailableError
+from respond.json_bytes import kept_dumps
 
 __all__ = ["RETRIABLE_STATUSES", "BulkOutcome", "Sleep", "describe_transport_error", "send_bulk"]
 
@@ -61,7 +61,7 @@ def _payload(actions: Sequence[BulkAction]) -> bytes:
     """The NDJSON body: the client sends bytes as they are."""
     lines: list[bytes] = []
     for action in actions:
-        lines.append(orjson.dumps(action.header()))
+        lines.append(kept_dumps(action.header()))
         lines.append(action.source.encode())
     lines.append(b"")
     return b"\n".join(lines)
