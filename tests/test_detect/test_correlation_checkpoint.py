@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +53,24 @@ def test_checkpoints_survive_reopening_and_old_ones_are_pruned(tmp_path: Path) -
         (2, {WEB: 20}, b"state-20"),
     ]
     reopened.close()
+
+
+def test_a_new_file_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as db:
+        db.execute("CREATE TABLE kept (x)")  # SQLite's default page size, 4,096
+    store = SQLiteCheckpointStore(old)
+    store.save("neakta", "0", {WEB: 10}, b"A" * 100_000)
+    store.close()
+    SQLiteCheckpointStore(tmp_path / "new.db").close()
+
+    def page_size(path: Path) -> int:
+        with closing(sqlite3.connect(path)) as db:
+            return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+    assert (page_size(old), page_size(tmp_path / "new.db")) == (4_096, 16_384)
+    found = SQLiteCheckpointStore(old).restore_point("neakta", "0", {WEB: 10})
+    assert found is not None and found.state == b"A" * 100_000
 
 
 def test_the_folder_is_created_and_a_store_that_cannot_open_raises(tmp_path: Path) -> None:
