@@ -19,6 +19,8 @@ machine's cores is still run: the table shows where adding either stops paying. 
 trial also prints the first process's matches and alerts, and a steady rate: the records
 committed after the first commit over the time they took (start-up and joining left out),
 the CPU seconds used and the peak resident memory (summed over the processes).
+``--trace SECONDS`` also prints, that often, the rate of the records committed since: a
+long run shows whether it slows down as its state grows.
 
 Side by side: ``--variant NAME:VAR=VALUE,VAR=VALUE`` (repeatable) runs every trial once per
 variant with those environment variables set (``--variant 'one-at-a-time:NEAKTA_RUN__AHEAD=0'``
@@ -160,10 +162,13 @@ async def trial(
     processes: int,
     threads: int,
     env: dict[str, str] | None = None,
+    trace: float = 0.0,
 ) -> tuple[float, float, float, float]:
     """Aggregate events/s of ``processes`` x ``threads`` over the whole topic.
 
     ``env``: more environment variables for every process (see :func:`launch`).
+    ``trace``: every that many seconds, print the rate of the records committed since
+    (0: never): whether a long run slows down as its state grows.
 
     Returns
     -------
@@ -177,14 +182,21 @@ async def trial(
     group = f"scaleout-{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     first: tuple[float, int] | None = None
+    traced = (started, 0)
     running = [
         launch(bootstrap, group, rules, work / f"{group}-{n}", threads, env=env)
         for n in range(processes)
     ]
     try:
         while (done := await committed(bootstrap, group, partitions)) < events:
+            now = time.perf_counter()
             if first is None and done:
-                first = (time.perf_counter(), done)
+                first = (now, done)
+            if trace and now - traced[0] >= trace:
+                rate = (done - traced[1]) / (now - traced[0])
+                line = f"  {now - started:7.1f} s {done:>12,} committed {rate:>10,.0f}/s"
+                print(line, flush=True)
+                traced = (now, done)
             if all(p.poll() is not None for p in running):
                 log = (work / f"{group}-0" / "neakta.log").read_text(errors="replace")
                 raise RuntimeError(f"every neakta run exited early:\n{log[-2000:]}")
@@ -312,6 +324,7 @@ def main() -> None:
     parser.add_argument("--no-matches", action="store_true")
     parser.add_argument("--variant", type=_variant, action="append", default=[])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--trace", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
     variants: list[tuple[str, dict[str, str]]] = args.variant or [("default", {})]
     folders: list[Path] = args.rules or [default]
@@ -352,6 +365,7 @@ def main() -> None:
                                         processes=processes,
                                         threads=threads,
                                         env=env,
+                                        trace=args.trace,
                                     )
                                 )
                                 key = (name, labels[rules], processes, threads)
