@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate, chain
 from typing import Any, Final
 
+import orjson
 import polars as pl
 
 from ingest.schema import TIMESTAMP
@@ -115,6 +116,10 @@ class Incident:
         default=None, init=False, repr=False, compare=False
     )
     """:meth:`state_json` as of a version of the incident (see :meth:`_version`)."""
+    _seen_json: deque[bytes] | None = field(default=None, init=False, repr=False, compare=False)
+    """The first entries of ``recent`` as :meth:`to_state` writes them in ``seen``, each
+    encoded once (:meth:`state_json`): a busy incident remembers tens of thousands of ids,
+    and is saved at every batch that changes it."""
 
     def remember(self, alert_id: str, time: datetime, keep: timedelta) -> list[str]:
         """Count ``alert_id`` as seen; forget those of alerts more than ``keep`` before the last.
@@ -137,6 +142,8 @@ class Incident:
         forgotten = []
         while self.recent[0][0] < horizon:
             _, old = self.recent.popleft()
+            if self._seen_json:  # it encodes the first entries: this one, if any
+                self._seen_json.popleft()
             self.seen.discard(old)
             forgotten.append(old)
         return forgotten
@@ -175,6 +182,9 @@ class Incident:
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume the incident, JSON-ready."""
+        return self._state([[alert_id, _micros(time)] for time, alert_id in self.recent])
+
+    def _state(self, seen: Any) -> dict[str, Any]:
         return {
             "id": self.id,
             "key": list(self.key),
@@ -185,7 +195,7 @@ class Incident:
             "state": self.state,
             "alert_count": self.alert_count,
             "alert_ids": self.alert_ids,
-            "seen": [[alert_id, _micros(time)] for time, alert_id in self.recent],
+            "seen": seen,
             "rules": self.rules,
             "tactics": self.tactics,
             "alert_severity": self.alert_severity,
@@ -198,7 +208,8 @@ class Incident:
         """:meth:`to_state` as JSON, encoded again only when the incident has changed.
 
         A checkpoint writes every incident a slot holds, most of them unchanged since the
-        last one: their bytes are kept.
+        last one: their bytes are kept. The ``seen`` of one that changed is joined from the
+        entries encoded as they came.
 
         >>> t = datetime(2026, 1, 1, tzinfo=UTC)
         >>> incident = Incident("i", ("o", "r", "h"), "t", "rule", t, t)
@@ -211,8 +222,24 @@ class Incident:
         """
         version = self._version()
         if self._encoded is None or self._encoded[0] != version:
-            self._encoded = (version, kept_dumps(self.to_state()))
+            self._encoded = (version, kept_dumps(self._state(self._seen_for_json())))
         return self._encoded[1]
+
+    def _seen_for_json(self) -> Any:
+        """``seen`` for :meth:`state_json`: a list while short, else joined from its entries.
+
+        Each entry is encoded once: those of ``recent`` not yet in ``_seen_json`` are added.
+        """
+        recent = self.recent
+        if len(recent) < _SEEN_ENCODED_FROM:
+            return [[alert_id, _micros(time)] for time, alert_id in recent]
+        done = self._seen_json
+        if done is None:
+            done = self._seen_json = deque()
+        for index in range(len(done), len(recent)):
+            time, alert_id = recent[index]
+            done.append(_seen_entry(alert_id, time))
+        return orjson.Fragment(b"[" + b",".join(done) + b"]")
 
     def _version(self) -> tuple[int, str, int]:
         """What tells one state of the incident from another.
@@ -252,11 +279,22 @@ class Incident:
 
 
 _MICROSECOND: Final = timedelta(microseconds=1)
+_SEEN_ENCODED_FROM: Final = 64
+"""From how many remembered ids an incident keeps them encoded (:meth:`Incident.state_json`)."""
 
 
 def _micros(time: datetime) -> int:
     """Microseconds since 1970 (UTC), exactly."""
     return (time - _EPOCH) // _MICROSECOND
+
+
+def _seen_entry(alert_id: str, time: datetime) -> bytes:
+    """One entry of a saved ``seen``: ``[id, microseconds]`` as JSON.
+
+    >>> _seen_entry("a1", datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+    b'["a1",1000000]'
+    """
+    return kept_dumps([alert_id, _micros(time)])
 
 
 def _recent(saved: Sequence[Any], last_seen: datetime) -> deque[tuple[datetime, str]]:

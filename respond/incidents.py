@@ -77,7 +77,8 @@ class TrackerChanges:
     Attributes
     ----------
     states
-        :meth:`Incident.to_state` of each incident opened or changed, oldest first.
+        (incident id, :meth:`Incident.state_json`) of each incident opened or changed,
+        oldest first.
     dropped
         Ids of incidents no longer held (evicted or closed).
     whole
@@ -87,7 +88,7 @@ class TrackerChanges:
         (:meth:`respond.incident.Incident.remember`): the store keeps them for it.
     """
 
-    states: list[dict[str, Any]]
+    states: list[tuple[str, bytes]]
     dropped: list[str]
     whole: bool
     forgotten: list[tuple[str, str]] = field(default_factory=list)
@@ -456,15 +457,16 @@ class IncidentTracker:
         >>> tracker.saved()
         >>> later = pl.DataFrame({"_id": ["a2"], "rule.id": ["r1"], "host.name": ["pc2"]})
         >>> _ = tracker.update(later)
-        >>> [state["key"][2] for state in tracker.changes().states]
+        >>> [orjson.loads(state)["key"][2] for _, state in tracker.changes().states]
         ['pc2']
         """
         forgotten = list(self._forgotten)
         if self._whole:
-            return TrackerChanges(self.snapshot(), [], whole=True, forgotten=forgotten)
+            every = [(i.id, i.state_json()) for i in self.incidents]
+            return TrackerChanges(every, [], whole=True, forgotten=forgotten)
         ordered = sorted(self._changed.values(), key=lambda i: (i.first_seen, i.id))
         return TrackerChanges(
-            [i.to_state() for i in ordered], sorted(self._dropped), False, forgotten
+            [(i.id, i.state_json()) for i in ordered], sorted(self._dropped), False, forgotten
         )
 
     def saved(self) -> None:

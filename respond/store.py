@@ -534,7 +534,7 @@ class SqliteStore:
             self._db.executemany("DELETE FROM incident_seen WHERE incident_id = ?", dropped)
         self._db.executemany(
             "INSERT OR REPLACE INTO tracker VALUES (?, ?)",
-            ((s["id"], orjson.dumps(s).decode()) for s in changes.states),
+            ((identifier, state.decode()) for identifier, state in changes.states),
         )
         if changes.whole:
             # Incidents no longer held: no alert will be looked up for them.
