@@ -209,7 +209,8 @@ class Incident:
 
         A checkpoint writes every incident a slot holds, most of them unchanged since the
         last one: their bytes are kept. The ``seen`` of one that changed is joined from the
-        entries encoded as they came.
+        entries encoded as they came. It updates what it keeps: call it from the thread
+        that adds the incident's alerts.
 
         >>> t = datetime(2026, 1, 1, tzinfo=UTC)
         >>> incident = Incident("i", ("o", "r", "h"), "t", "rule", t, t)

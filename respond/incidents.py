@@ -445,7 +445,8 @@ class IncidentTracker:
 
         A batch changes the incidents its alerts touch, so saving the changes costs in
         proportion to the batch, not to every incident held. A fresh or restored tracker
-        gives its whole snapshot once.
+        gives its whole snapshot once. Each incident's JSON is kept for its next save
+        (:meth:`Incident.state_json`): call this from the thread that adds the alerts.
 
         Examples
         --------
