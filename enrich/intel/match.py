@@ -182,7 +182,7 @@ def _domain_hits(values: pl.Series, column: str, wanted: pl.DataFrame) -> pl.Dat
     and joined exactly.
     """
     patterns = wanted.get_column("value")
-    candidate = values.str.contains_any(patterns.implode(), ascii_case_insensitive=True)
+    candidate = values.str.contains_any(patterns.to_list(), ascii_case_insensitive=True)
     rows = candidate.fill_null(False).arg_true()
     atomic = values.gather(rows)
     labels = pl.DataFrame({"atomic": atomic.unique()}).with_columns(
