@@ -15,6 +15,7 @@ import re
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -39,6 +40,21 @@ def replayed(folder: Path) -> list[dict[str, object]]:
     process = start([*args, "--no-status"], {}, folder)
     assert process.wait(600) == 0, (folder / "neakta.log").read_text()
     return documents(folder / "alerts.ndjson")
+
+
+def differences(streamed: list[dict[str, Any]], replay: list[dict[str, Any]], log: str) -> str:
+    """The alerts only one side has, by rule, host and time, and the end of the run's log."""
+
+    def about(alert: dict[str, Any]) -> str:
+        rule, host = alert.get("rule") or {}, alert.get("host") or {}
+        kind = "correlation" if "correlation" in (alert.get("neakta") or {}) else "single"
+        where = f"{host.get('name')} {alert.get('@timestamp')}"
+        return f"{alert['_id']} {kind} {rule.get('id')} {rule.get('name')!r} {where}"
+
+    mine, theirs = alert_ids(streamed), alert_ids(replay)
+    lines = [f"only streamed: {about(a)}" for a in streamed if a["_id"] not in theirs]
+    lines += [f"only replayed: {about(a)}" for a in replay if a["_id"] not in mine]
+    return "\n".join([*lines, log[-4000:]])
 
 
 def pids(log: str, worker: int) -> list[int]:
@@ -115,7 +131,7 @@ def test_two_workers_give_the_replay_alerts_through_a_kill(
     # The records after the last commit were read again, by the restarted worker or by
     # the other one: each takes in the file's ids before a batch, so none is written twice.
     assert len(streamed) == len(alert_ids(streamed))
-    assert alert_ids(streamed) == alert_ids(replay)
+    assert alert_ids(streamed) == alert_ids(replay), differences(streamed, replay, text)
     stores = [folder / "neakta.1.db", folder / "neakta.2.db"]
     assert all(store.exists() for store in stores)
     assert not (folder / "neakta.db").exists()
