@@ -294,19 +294,9 @@ class IncidentTracker:
         ready = [alert for slot in chosen for alert in self._held.pop(slot, {}).values()]
         return self._group(sorted(ready, key=lambda a: (a["time"], a["id"])))
 
-    def slot_state(self, slot: int, *, incidents: bool = True) -> dict[str, Any]:
-        """A slot's incidents, held alerts and release mark, JSON-ready (:meth:`load_slot`).
-
-        ``incidents=False``: an empty list of incidents (see :meth:`slot_state_json`).
-        """
-        mark = self._marks.get(slot)
-        held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
-        return {
-            "incidents": [i.to_state() for i in self._slot_incidents(slot)] if incidents else [],
-            "held": [fact_state(alert) for alert in held],
-            "mark": None if mark is None else mark.isoformat(),
-            "watched": slot in self._marks,
-        }
+    def slot_state(self, slot: int) -> dict[str, Any]:
+        """A slot's incidents, held alerts and release mark, JSON-ready (:meth:`load_slot`)."""
+        return self._slot_state(slot, [i.to_state() for i in self._slot_incidents(slot)])
 
     def slot_state_json(self, slot: int) -> bytes:
         """:meth:`slot_state` as JSON, with each incident's bytes kept while it is unchanged.
@@ -314,11 +304,18 @@ class IncidentTracker:
         A slot's state is saved with every checkpoint, whole; most of its incidents did not
         change since the last one (:meth:`Incident.state_json`).
         """
-        state = self.slot_state(slot, incidents=False)
-        state["incidents"] = [
-            orjson.Fragment(incident.state_json()) for incident in self._slot_incidents(slot)
-        ]
-        return orjson.dumps(state)
+        incidents = [orjson.Fragment(i.state_json()) for i in self._slot_incidents(slot)]
+        return orjson.dumps(self._slot_state(slot, incidents))
+
+    def _slot_state(self, slot: int, incidents: list[Any]) -> dict[str, Any]:
+        mark = self._marks.get(slot)
+        held = sorted(self._held.get(slot, {}).values(), key=lambda a: (a["time"], a["id"]))
+        return {
+            "incidents": incidents,
+            "held": [fact_state(alert) for alert in held],
+            "mark": None if mark is None else mark.isoformat(),
+            "watched": slot in self._marks,
+        }
 
     def _slot_incidents(self, slot: int) -> list[Incident]:
         """The slot's incidents in memory, oldest first (without sorting every slot's)."""
