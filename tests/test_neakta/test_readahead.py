@@ -162,6 +162,10 @@ async def test_a_stop_leaves_the_batch_read_ahead_uncommitted() -> None:
 
     class StopAfterFirst(ListSink):
         async def write(self, batch: SinkBatch) -> Delivery:
+            # Stopped once the second batch is read ahead (however slowly it comes).
+            deadline = time.monotonic() + 10
+            while "read 2" not in source.log and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
             pipeline.stop.set()
             return await super().write(batch)
 
