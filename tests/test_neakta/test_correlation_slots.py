@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Hashable
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -147,6 +149,64 @@ async def test_each_batch_is_checkpointed_per_slot_before_commit(tmp_path: Path)
         {(TOPIC, 0): 1},
     ]
     assert [c.offsets for c in store.checkpoints(GROUP, "1")] == [{(TOPIC, 1): 1}]
+
+
+class SlowStore(SQLiteCheckpointStore):
+    """Checkpoints that take a while to write; what went on meanwhile, in order."""
+
+    def __init__(self, path: Path, log: list[str]) -> None:
+        super().__init__(path)
+        self.log = log
+        self.saving = False
+
+    def save(
+        self, group_id: str, slot: str, offsets: Mapping[TopicPartition, int], state: bytes
+    ) -> int:
+        self.saving = True
+        time.sleep(0.2)  # blocks whichever thread saves
+        self.saving = False
+        self.log.append(f"saved {slot} {dict(offsets)}")
+        return super().save(group_id, slot, offsets, state)
+
+
+async def test_a_slow_checkpoint_save_leaves_the_event_loop_free_and_precedes_the_commit(
+    tmp_path: Path,
+) -> None:
+    log: list[str] = []
+    store = SlowStore(tmp_path / "checkpoints.db", log)
+    ticks_while_saving = 0
+
+    async def tick() -> None:
+        nonlocal ticks_while_saving
+        while True:
+            await asyncio.sleep(0.01)
+            ticks_while_saving += store.saving
+
+    class LoggedCommits(MemorySource):
+        async def commit(self, batch: SourceBatch) -> None:
+            log.append(f"commit {dict(batch.position)}")
+            await super().commit(batch)
+
+    slots = stage(store)
+    pipeline = Pipeline(
+        RULESETS,
+        dead_letters=ListDeadLetters(),
+        make_alerts=AlertStage(Lookups(attack=ATTACK), slots=slots),
+        checkpoint=Checkpoint(slots),
+    )
+    ticker = asyncio.ensure_future(tick())
+    try:
+        await pipeline.run(LoggedCommits([on_partition(LINES[:3]), on_partition(LINES[3:5], 0, 3)]))
+    finally:
+        ticker.cancel()
+    assert ticks_while_saving >= 5
+    assert log == [
+        f"saved 0 {{{(TOPIC, 0)!r}: 3}}",
+        f"commit {{{TopicPartition(TOPIC, 0)!r}: 3}}",
+        f"saved 0 {{{(TOPIC, 0)!r}: 5}}",
+        f"commit {{{TopicPartition(TOPIC, 0)!r}: 5}}",
+    ]
+    assert [c.offsets for c in store.checkpoints(GROUP, "0")] == [{(TOPIC, 0): 5}, {(TOPIC, 0): 3}]
 
 
 async def test_file_mode_saves_no_checkpoint(tmp_path: Path) -> None:
