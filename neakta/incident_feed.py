@@ -27,6 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,8 @@ class IncidentFeed:
     # Next offset per partition grouped since the last checkpoint, and when that was.
     _unsaved: dict[Any, int] = field(default_factory=dict, init=False)
     _saved_at: float = field(default_factory=time.monotonic, init=False)
+    # Writes the checkpoints (see _save).
+    _saver: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         """Join the group."""
@@ -238,24 +241,34 @@ class IncidentFeed:
         offsets, self._unsaved = self._unsaved, {}
         if not offsets:
             return
-        self._save(offsets)
+        await self._save(offsets)
         if isinstance(self.store, ChangelogCheckpointStore):
             await self.store.flush()
         await self._commit(offsets)
         self.checkpoints += 1
 
-    def _save(self, offsets: dict[Any, int]) -> None:
+    async def _save(self, offsets: dict[Any, int]) -> None:
+        """Save each partition's state: built here, written by a thread of its own.
+
+        The tracker is only read on the event loop, which adds its alerts; the megabytes
+        of a partition holding thousands of incidents are written meanwhile without the
+        GIL. Callers hold the lock, so no assignment reads the store during a save.
+        """
+        saves = []
         for tp, offset in sorted(offsets.items()):
             state = {
                 "tracker": orjson.Fragment(self.tracker.slot_state_json(tp.partition)),
                 "marks": self._books[tp.partition].state(),
             }
-            self.store.save(
-                self.group_id,
-                str(tp.partition),
-                {(self.topic, tp.partition): offset},
-                orjson.dumps(state),
-            )
+            offsets_of = {(self.topic, tp.partition): offset}
+            saves.append((str(tp.partition), offsets_of, orjson.dumps(state)))
+        if self._saver is None:
+            self._saver = ThreadPoolExecutor(1, thread_name_prefix="neakta-incident-checkpoint")
+        await asyncio.get_running_loop().run_in_executor(self._saver, self._write, saves)
+
+    def _write(self, saves: list[tuple[str, dict[Any, int], bytes]]) -> None:
+        for slot, offsets, state in saves:
+            self.store.save(self.group_id, slot, offsets, state)
 
     async def _commit(self, offsets: dict[Any, int]) -> None:
         from aiokafka.errors import CommitFailedError, IllegalStateError
