@@ -41,6 +41,7 @@ __all__ = [
     "compare",
     "create_topics",
     "documents",
+    "eventually",
     "keyed_streams",
     "latest_incidents",
     "member_env",
@@ -276,6 +277,20 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def eventually(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held.
+
+    For a state the run reaches in its own time (windows and held incidents decided once
+    the inputs go idle): the assertions after it say what differs, where it never came.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
