@@ -531,9 +531,11 @@ class KafkaSource:
             for tp, records in more.items():
                 held = merged.setdefault(tp, [])
                 # Read again after an assignment's seek (it may land after this batch's
-                # first fetch): each offset once.
+                # first fetch): each offset once. Offsets grow, so the first one tells.
                 last = held[-1].offset if held else -1
-                fresh = [r for r in records if r.offset > last]
+                fresh = records
+                if records and records[0].offset <= last:
+                    fresh = [r for r in records if r.offset > last]
                 held.extend(fresh)
                 count += len(fresh)
         return merged
