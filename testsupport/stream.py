@@ -491,12 +491,45 @@ Step = tuple[float, str, str]
 ``start``, ``kill`` (SIGKILL, then start again at once) or ``stop`` (SIGTERM) a member."""
 
 
-def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patience: float) -> None:
+def holds_the_replay(
+    stream: Stream, replayed: list[dict[str, Any]], replay_store: Path | None = None
+) -> Callable[[], bool]:
+    """Whether the members hold the replay's alerts so far (and its incidents, given its store)."""
+
+    def holds() -> bool:
+        streamed = [a for folder in stream.folders() for a in documents(folder / "alerts.ndjson")]
+        if alert_ids(streamed) != alert_ids(replayed):
+            return False
+        if replay_store is None:
+            return True
+        stores = [folder / "neakta.db" for folder in stream.folders()]
+        if not all(store.exists() for store in stores):
+            return False
+        try:
+            return compare(streamed, stores, replayed, replay_store)["incidents"] == (0, 0)
+        except sqlite3.Error:
+            return False  # being written
+
+    return holds
+
+
+def play(
+    stream: Stream,
+    steps: list[Step],
+    rng: Random,
+    *,
+    idle_s: float,
+    patience: float,
+    settled: Callable[[], bool] | None = None,
+) -> None:
     """Run the members through ``steps``, to the end of the stream, and stop them.
 
     Each (re)start draws a batch size (``NEAKTA_KAFKA__MAX_RECORDS``, 20-400). At the end,
     once every record is committed, every input goes idle (``idle_s``) so the windows
     still open are decided, as at a replay's end; then every member still running stops.
+    ``settled`` (such as :func:`holds_the_replay`) is waited for first, up to ``patience``:
+    a loaded machine decides later than the idle time, and the caller's assertions say
+    what differs if it never holds.
     """
 
     def sizes() -> dict[str, str]:
@@ -523,7 +556,11 @@ def play(stream: Stream, steps: list[Step], rng: Random, *, idle_s: float, patie
                 stopped.add(name)
                 stream.stop(name)
         wait_for(partial(reached, stream.total), patience, "every record committed")
-        time.sleep(idle_s + 2.0)
+        if settled is not None:
+            eventually(settled, patience)
+            time.sleep(idle_s)  # anything written twice shows meanwhile
+        else:
+            time.sleep(idle_s + 2.0)
         # Incidents routed by key are grouped once the last marks reached their partitions.
         wait_for(stream.grouped, patience, "every routed alert grouped")
         for name, member in sorted(stream.members.items()):

@@ -31,6 +31,7 @@ from testsupport.stream import (
     compare,
     documents,
     fill_topics,
+    holds_the_replay,
     latest_incidents,
     member_env,
     play,
@@ -70,19 +71,20 @@ def test_incidents_across_partitions_equal_the_replay(broker: Broker, tmp_path: 
         rules=DEFAULT_RULES,
         root=tmp_path / "run",
     )
+    replayed = replay(logs, DEFAULT_RULES, tmp_path / "replay")
     play(
         stream,
         [(0.0, "start", "a"), (0.3, "kill", "a"), (0.5, "start", "b")],
         rng,
         idle_s=IDLE_S,
         patience=180,
+        settled=holds_the_replay(stream, replayed, tmp_path / "replay" / "neakta.db"),
     )
 
     logs_text = [(folder / "neakta.log").read_text() for folder in stream.folders()]
     assert all("incidents grouped by key" in log for log in logs_text), logs_text
     streamed = [a for folder in stream.folders() for a in documents(folder / "alerts.ndjson")]
     stores = [folder / "neakta.db" for folder in stream.folders()]
-    replayed = replay(logs, DEFAULT_RULES, tmp_path / "replay")
     assert len(latest_incidents(tmp_path / "replay" / "neakta.db")) >= 20
     assert spread(streamed, stores) >= 3
     found = compare(streamed, stores, replayed, tmp_path / "replay" / "neakta.db")

@@ -25,6 +25,7 @@ from testsupport.stream import (
     alert_ids,
     documents,
     fill_topics,
+    holds_the_replay,
     member_env,
     play,
     replay,
@@ -61,14 +62,16 @@ def test_three_kills_among_two_processes_give_the_replay_alerts(
         (0.3, "kill", "b"),
         (0.5, "kill", "a"),
     ]
-    play(stream, steps, rng, idle_s=IDLE_S, patience=120)
+    replayed = replay(SAMPLES, DEFAULT_RULES, tmp_path / "replay")
+    play(
+        stream, steps, rng, idle_s=IDLE_S, patience=120, settled=holds_the_replay(stream, replayed)
+    )
 
     logs = [(folder / "neakta.log").read_text() for folder in stream.folders()]
     # Each member was restarted and given partitions again after its kill.
     assert all(log.count("partitions assigned") >= 2 for log in logs), logs
     assert not any("late: " in log for log in logs), logs
     streamed = [a for folder in stream.folders() for a in documents(folder / "alerts.ndjson")]
-    replayed = replay(SAMPLES, DEFAULT_RULES, tmp_path / "replay")
     assert len(alert_ids(replayed, correlation=True)) >= 5
     assert alert_ids(replayed, correlation=False)
     assert alert_ids(streamed, correlation=True) == alert_ids(replayed, correlation=True)
