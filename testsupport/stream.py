@@ -455,6 +455,14 @@ class Stream:
         """The working directory of every member started."""
         return [self.root / name for name in sorted(self.members)]
 
+    def alert_files(self) -> list[Path]:
+        """The alert file of every member started."""
+        return [folder / "alerts.ndjson" for folder in self.folders()]
+
+    def stores(self) -> list[Path]:
+        """The store of every member started."""
+        return [folder / "neakta.db" for folder in self.folders()]
+
     def stop(self, name: str, *, timeout: float = 60) -> None:
         """SIGTERM member ``name`` and check that it stopped cleanly."""
         member = self.members[name]
@@ -492,21 +500,28 @@ Step = tuple[float, str, str]
 
 
 def holds_the_replay(
-    stream: Stream, replayed: list[dict[str, Any]], replay_store: Path | None = None
+    alert_files: Callable[[], list[Path]],
+    replayed: list[dict[str, Any]],
+    stores: Callable[[], list[Path]] | None = None,
+    replay_store: Path | None = None,
 ) -> Callable[[], bool]:
-    """Whether the members hold the replay's alerts so far (and its incidents, given its store)."""
+    """Whether a stream's output holds the replay's alerts so far, and its incidents.
+
+    ``alert_files()`` and ``stores()`` name the files as they are now (members may start
+    later); without ``stores``, only the alerts are compared. For :func:`eventually`.
+    """
 
     def holds() -> bool:
-        streamed = [a for folder in stream.folders() for a in documents(folder / "alerts.ndjson")]
+        streamed = [a for path in alert_files() for a in documents(path)]
         if alert_ids(streamed) != alert_ids(replayed):
             return False
-        if replay_store is None:
+        if stores is None or replay_store is None:
             return True
-        stores = [folder / "neakta.db" for folder in stream.folders()]
-        if not all(store.exists() for store in stores):
+        written = stores()
+        if not all(store.exists() for store in written):
             return False
         try:
-            return compare(streamed, stores, replayed, replay_store)["incidents"] == (0, 0)
+            return compare(streamed, written, replayed, replay_store)["incidents"] == (0, 0)
         except sqlite3.Error:
             return False  # being written
 

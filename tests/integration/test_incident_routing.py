@@ -78,13 +78,15 @@ def test_incidents_across_partitions_equal_the_replay(broker: Broker, tmp_path: 
         rng,
         idle_s=IDLE_S,
         patience=180,
-        settled=holds_the_replay(stream, replayed, tmp_path / "replay" / "neakta.db"),
+        settled=holds_the_replay(
+            stream.alert_files, replayed, stream.stores, tmp_path / "replay" / "neakta.db"
+        ),
     )
 
     logs_text = [(folder / "neakta.log").read_text() for folder in stream.folders()]
     assert all("incidents grouped by key" in log for log in logs_text), logs_text
     streamed = [a for folder in stream.folders() for a in documents(folder / "alerts.ndjson")]
-    stores = [folder / "neakta.db" for folder in stream.folders()]
+    stores = stream.stores()
     assert len(latest_incidents(tmp_path / "replay" / "neakta.db")) >= 20
     assert spread(streamed, stores) >= 3
     found = compare(streamed, stores, replayed, tmp_path / "replay" / "neakta.db")

@@ -64,7 +64,12 @@ def test_three_kills_among_two_processes_give_the_replay_alerts(
     ]
     replayed = replay(SAMPLES, DEFAULT_RULES, tmp_path / "replay")
     play(
-        stream, steps, rng, idle_s=IDLE_S, patience=120, settled=holds_the_replay(stream, replayed)
+        stream,
+        steps,
+        rng,
+        idle_s=IDLE_S,
+        patience=120,
+        settled=holds_the_replay(stream.alert_files, replayed),
     )
 
     logs = [(folder / "neakta.log").read_text() for folder in stream.folders()]

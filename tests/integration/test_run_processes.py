@@ -13,7 +13,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import time
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ from testsupport.stream import (
     documents,
     eventually,
     fill_topics,
+    holds_the_replay,
     member_env,
     start,
     wait_for,
@@ -70,20 +70,6 @@ def differences(streamed: list[dict[str, Any]], replay: list[dict[str, Any]], lo
 def worker_stores(folder: Path) -> list[Path]:
     """The store of each of the two workers of the run in ``folder``."""
     return [folder / "neakta.1.db", folder / "neakta.2.db"]
-
-
-def like_the_replay(
-    folder: Path, replay: list[dict[str, Any]], replay_incidents: set[tuple[object, ...]]
-) -> bool:
-    """Whether the run in ``folder`` holds the replay's alerts and incidents so far."""
-    stores = worker_stores(folder)
-    streamed = documents(folder / "alerts.ndjson")
-    if alert_ids(streamed) != alert_ids(replay) or not all(s.exists() for s in stores):
-        return False
-    try:
-        return incidents(*stores) == replay_incidents
-    except sqlite3.Error:
-        return False  # being written
 
 
 def pids(log: str, worker: int) -> list[int]:
@@ -143,7 +129,15 @@ def test_two_workers_give_the_replay_alerts_through_a_kill(
         # are decided, as at a replay's end. On a loaded machine that takes longer than
         # the idle time: waited for (the assertions below say what differs, if it never
         # comes), then a little longer for anything written twice to show.
-        eventually(partial(like_the_replay, folder, replay, replay_incidents), 120)
+        eventually(
+            holds_the_replay(
+                lambda: [folder / "alerts.ndjson"],
+                replay,
+                partial(worker_stores, folder),
+                tmp_path / "replay" / "neakta.db",
+            ),
+            120,
+        )
         time.sleep(IDLE_S)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(60) == 0, log.read_text()

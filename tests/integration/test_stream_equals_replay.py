@@ -25,9 +25,7 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -41,6 +39,7 @@ from testsupport.stream import (
     documents,
     eventually,
     fill_topics,
+    holds_the_replay,
     latest_incidents,
     start,
     wait_for,
@@ -103,28 +102,6 @@ def replayed(tmp_path: Path) -> list[dict[str, object]]:
     )
     assert process.wait(600) == 0, (tmp_path / "replay" / "neakta.log").read_text()
     return documents(alerts)
-
-
-def like_the_replay(
-    folders: tuple[Path, Path], replay: Path, *, incidents_too: bool
-) -> Callable[[], bool]:
-    """Whether the members in ``folders`` hold the replay's alerts (and incidents) so far."""
-    replay_ids = alert_ids(documents(replay / "alerts.ndjson"))
-    replay_incidents = incidents(replay / "neakta.db") if incidents_too else set()
-
-    def holds() -> bool:
-        streamed = [a for folder in folders for a in documents(folder / "alerts.ndjson")]
-        if alert_ids(streamed) != replay_ids:
-            return False
-        stores = [folder / "neakta.db" for folder in folders]
-        if not incidents_too:
-            return True
-        try:
-            return all(s.exists() for s in stores) and incidents(*stores) == replay_incidents
-        except sqlite3.Error:
-            return False  # being written
-
-    return holds
 
 
 def streamed_with_a_kill_and_a_rebalance(
@@ -203,7 +180,12 @@ def streamed_with_a_kill_and_a_rebalance(
         # decided, as at a replay's end. A loaded machine takes longer than the idle time:
         # waited for (the assertions after say what differs, if it never comes), then a
         # little longer for anything written twice to show.
-        holds = like_the_replay((first, second), tmp_path / "replay", incidents_too=incidents_too)
+        holds = holds_the_replay(
+            lambda: [first / "alerts.ndjson", second / "alerts.ndjson"],
+            documents(tmp_path / "replay" / "alerts.ndjson"),
+            (lambda: [first / "neakta.db", second / "neakta.db"]) if incidents_too else None,
+            tmp_path / "replay" / "neakta.db",
+        )
         eventually(holds, 120)
         time.sleep(float(ENV["NEAKTA_CORRELATION__IDLE_S"]))
         for member in members[1:]:
