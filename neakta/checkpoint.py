@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -78,8 +77,6 @@ class Checkpoint:
     tracker: IncidentTracker | None = None
     parsers: ParserState = field(default_factory=ParserState)
     sources: SourceWatch | None = None
-    # Saves the slots' checkpoints in :meth:`complete`, off the event loop (see there).
-    _saver: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     async def load(self) -> None:
         """Read checkpoints kept in the broker back (before :meth:`assign`)."""
@@ -186,20 +183,18 @@ class Checkpoint:
             self.sources.save(prepared.sources)
 
     async def _save_slots(self, prepared: Prepared) -> None:
-        """Save the slots' checkpoints in a thread of their own, one save at a time.
+        """Save the slots' checkpoints in a worker thread, off the event loop.
 
         A slot holding thousands of open incidents writes megabytes per save: SQLite
-        writes them without the GIL, so the event loop goes on fetching meanwhile. The
-        saves stay in order (one thread), and none is running when partitions are
-        assigned: a rebalance waits until the batches in flight are committed, and a
-        batch commits only once its save returned.
+        writes them without the GIL, so the event loop goes on fetching meanwhile. Saves
+        stay one at a time and in order (batches complete one after another, each
+        awaiting its save), and none is running when partitions are assigned: a
+        rebalance waits until the batches in flight are committed, and a batch commits
+        only once its save returned.
         """
         if self.slots is None or self.slots.checkpoints is None or not prepared.slots:
             return
-        if self._saver is None:
-            self._saver = ThreadPoolExecutor(1, thread_name_prefix="neakta-checkpoint")
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._saver, self.slots.save_prepared, prepared.slots)
+        await asyncio.to_thread(self.slots.save_prepared, prepared.slots)
 
     def _parser_state(self, state: ParserState, slot: int, inputs: set[str]) -> bytes:
         """What goes with a slot's correlation state: parser state and incident state.

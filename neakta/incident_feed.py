@@ -27,7 +27,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +86,6 @@ class IncidentFeed:
     # Next offset per partition grouped since the last checkpoint, and when that was.
     _unsaved: dict[Any, int] = field(default_factory=dict, init=False)
     _saved_at: float = field(default_factory=time.monotonic, init=False)
-    # Writes the checkpoints (see _save).
-    _saver: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         """Join the group."""
@@ -248,7 +245,7 @@ class IncidentFeed:
         self.checkpoints += 1
 
     async def _save(self, offsets: dict[Any, int]) -> None:
-        """Save each partition's state: built here, written by a thread of its own.
+        """Save each partition's state: built here, written in a worker thread.
 
         The tracker is only read on the event loop, which adds its alerts; the megabytes
         of a partition holding thousands of incidents are written meanwhile without the
@@ -262,9 +259,7 @@ class IncidentFeed:
             }
             offsets_of = {(self.topic, tp.partition): offset}
             saves.append((str(tp.partition), offsets_of, orjson.dumps(state)))
-        if self._saver is None:
-            self._saver = ThreadPoolExecutor(1, thread_name_prefix="neakta-incident-checkpoint")
-        await asyncio.get_running_loop().run_in_executor(self._saver, self._write, saves)
+        await asyncio.to_thread(self._write, saves)
 
     def _write(self, saves: list[tuple[str, dict[Any, int], bytes]]) -> None:
         for slot, offsets, state in saves:
