@@ -133,6 +133,8 @@ class CandidateIndex:
         # and the expression for the column's ASCII literals.
         self.prefilters: dict[str, str] = {}
         self._ascii_prefilters: dict[str, str] = {}
+        # What each search hands Polars, built at the first (see _searched).
+        self._series: dict[tuple[str, bool], pl.Series] = {}
 
     def with_prefilters(self, columns: Iterable[str]) -> CandidateIndex:
         """The same index, ``columns`` first narrowed to the rows any of their literals hit.
@@ -172,6 +174,20 @@ class CandidateIndex:
             return self._ascii[column]
         return self.tables[column][0]
 
+    def _searched(self, column: str, ascii_text: bool) -> pl.Series:
+        """:meth:`literals` as the value a search is given, built once.
+
+        Polars turns a list of patterns into a Series at every call: 0.75 ms a batch for
+        SigmaHQ's process_creation literals, against 0.07 ms from Series kept here.
+        """
+        key = (column, ascii_text and column in self._ascii)
+        found = self._series.get(key)
+        if found is None:
+            # One row holding the list: Polars reads a list of patterns as one value.
+            listed = pl.Series([self.literals(*key)], dtype=pl.List(pl.String))
+            found = self._series[key] = listed
+        return found
+
     def search(
         self,
         frame: pl.DataFrame,
@@ -200,9 +216,9 @@ class CandidateIndex:
             if _all_null(frame, lowered(column)):
                 continue  # no literal occurs in a null (most of a family's fields)
             ascii_only = column in ascii_text
-            literals = self.literals(column, ascii_only)
-            if not literals:
+            if not self.literals(column, ascii_only):
                 continue
+            literals = self._searched(column, ascii_only)
             if column in repetitive and frame.height >= REPETITIVE_MIN_ROWS:
                 queries.append(_column_hits(frame, lowered(column), literals, table, True))
                 continue
@@ -253,10 +269,9 @@ class CandidateIndex:
         of each query is most of the work.
         """
         searched = {
-            column: literals
+            column: self._searched(column, column in ascii_text)
             for column in self.tables
-            if (literals := self.literals(column, column in ascii_text))
-            and not _all_null(frame, lowered(column))
+            if self.literals(column, column in ascii_text) and not _all_null(frame, lowered(column))
         }
         if not searched:
             return pl.DataFrame(schema={"row": pl.UInt32, "group": pl.UInt32})
@@ -353,7 +368,7 @@ class _Kept:
 def _column_hits(
     frame: pl.DataFrame,
     column: str,
-    literals: list[str],
+    literals: pl.Series,
     table: pl.DataFrame,
     repetitive: bool,
     *,

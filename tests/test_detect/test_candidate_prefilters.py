@@ -108,3 +108,13 @@ def test_a_slot_searches_the_literals_that_hold_no_shorter_one_of_their_column(
     }
     _needed.cache_clear()
     assert _needed(slot) == expected
+
+
+def test_each_column_s_literals_are_handed_to_polars_once_per_kind_of_text() -> None:
+    index = CandidateIndex([(frozenset({("a", "ß"), ("a", "x")}),), (frozenset({("b", "y")}),)])
+    every = index._searched("a", False)
+    assert every.to_list() == [["x", "ß"]]
+    assert index._searched("a", True).to_list() == [["x"]]  # ASCII text holds no ß
+    # Built once: the next batch gets the same objects.
+    assert index._searched("a", False) is every
+    assert index._searched("b", True) is index._searched("b", False)
