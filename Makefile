@@ -41,6 +41,7 @@ bench: $(DEVSTAMP)
 	NEAKTA_BENCH_PIPELINE_FAMILY=web NEAKTA_BENCH_CONSUMER_ROUNDS=0 $(BIN)/python -m benchmarks.pipeline
 	NEAKTA_BENCH_PIPELINE_FAMILY=firewall NEAKTA_BENCH_CONSUMER_ROUNDS=0 $(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.correlation
+	$(BIN)/python benchmarks/indicators.py --rounds 1
 	$(BIN)/pytest benchmarks --benchmark-enable -q
 
 # Measure against a local SigmaHQ checkout: make sigmahq SIGMAHQ=/path/to/sigma

@@ -1,6 +1,8 @@
 """Matching events against indicators and attaching the hits to alerts."""
 
 import ipaddress
+import string
+from collections import Counter
 
 import polars as pl
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from enrich.errors import CatalogError
 from enrich.intel.attach import attach_indicators
 from enrich.intel.load import build_indicators
-from enrich.intel.match import match_indicators
+from enrich.intel.match import _prepared, match_indicators
 
 INTEL = build_indicators(
     [
@@ -168,3 +170,57 @@ def test_address_hits_agree_with_a_plain_ipaddress_reference(
         }
     )
     assert sorted(found) == expected
+
+
+def test_a_name_of_any_depth_under_an_indicator_domain_hits() -> None:
+    deep = ".".join(f"l{n}" for n in range(20)) + ".Bad.Example"
+    events = pl.DataFrame({"dns.question.name": [deep, "\u212a.bad.example", "bad.example.com"]})
+    assert hits_of(events) == [
+        (0, "dns.question.name", "bad.example", "feed-a"),
+        (1, "dns.question.name", "bad.example", "feed-a"),  # under it, whatever the first label
+    ]
+
+
+def test_only_ascii_letters_fold_when_names_are_compared() -> None:
+    intel = build_indicators([("1", "domain", "kk.example", "feed", None, None, None)]).indicators
+    events = pl.DataFrame({"url.domain": ["KK.EXAMPLE", "\u212ak.example"]})  # a Kelvin sign
+    assert match_indicators(events, intel).get_column("row").to_list() == [0]
+
+
+def test_an_indicator_table_is_prepared_once_and_each_table_for_itself() -> None:
+    other = build_indicators([("9", "domain", "other.example", "f", None, None, None)]).indicators
+    assert _prepared(INTEL) is _prepared(INTEL)
+    assert _prepared(other) is not _prepared(INTEL)
+    domains = _prepared(other).wanted("domain")
+    assert domains is not None and domains.get_column("key").to_list() == ["other.example"]
+
+
+_LABEL = st.text("abK-", min_size=1, max_size=3)
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    domains=st.lists(st.lists(_LABEL, min_size=1, max_size=3).map(".".join), max_size=5),
+    names=st.lists(
+        st.tuples(st.lists(_LABEL, min_size=1, max_size=6).map(".".join), st.booleans()),
+        max_size=20,
+    ),
+)
+def test_domain_hits_agree_with_a_plain_python_reference(
+    domains: list[str], names: list[tuple[str, bool]]
+) -> None:
+    intel = build_indicators(
+        (str(n), "domain", d, "feed", None, None, None) for n, d in enumerate(domains)
+    ).indicators
+    texts = [name + ("." if final_dot else "") for name, final_dot in names]
+    events = pl.DataFrame({"dns.question.name": texts}, schema={"dns.question.name": pl.String})
+    found = match_indicators(events, intel).select("row", "indicator.value").rows()
+    known = Counter(intel.get_column("value").to_list())  # an indicator per entry
+    expected = []
+    for row, text in enumerate(texts):
+        labels = text.strip().rstrip(".").translate(_ASCII_LOWER).split(".")
+        for size in range(1, len(labels) + 1):
+            parent = ".".join(labels[-size:])
+            expected += [(row, parent)] * known[parent]
+    assert sorted(found) == sorted(expected)
