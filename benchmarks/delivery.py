@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -122,13 +120,13 @@ def measure(events: int, batch: int, rules: Path, cache: Path) -> dict[str, floa
 
 
 def _child(tree: Path, args: argparse.Namespace) -> dict[str, float]:
-    command = [
-        sys.executable, __file__, "--child", "--events", str(args.events),
-        "--batch", str(args.batch), "--rules", str(args.rules), "--cache", str(args.cache),
+    from benchmarks.trees import child_figures
+
+    options = [
+        "--events", str(args.events), "--batch", str(args.batch),
+        "--rules", str(args.rules), "--cache", str(args.cache),
     ]  # fmt: skip
-    env = os.environ | {"PYTHONPATH": str(tree)}
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = child_figures(__file__, tree, options)
     return figures
 
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -62,10 +59,11 @@ def measure(repeats: int) -> dict[str, tuple[float, str]]:
 
 
 def _child(tree: Path, repeats: int) -> dict[str, tuple[float, str]]:
-    command = [sys.executable, __file__, "--child", "--repeats", str(repeats)]
-    env = os.environ | {"PYTHONPATH": str(tree)}
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    figures: dict[str, tuple[float, str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    from benchmarks.trees import child_figures
+
+    figures: dict[str, tuple[float, str]] = child_figures(
+        __file__, tree, ["--repeats", str(repeats)]
+    )
     return figures
 
 
