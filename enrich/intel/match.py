@@ -24,6 +24,7 @@ batch held.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -187,20 +188,23 @@ class _Prepared:
 
 # The indicator tables prepared last, by identity: a run matches every batch against the
 # same table (a reload brings another). Each entry holds its table, so its id stays its own.
+# Batches may be matched from several threads: the lock keeps the entries consistent.
 _KEPT: dict[int, tuple[pl.DataFrame, _Prepared]] = {}
 _KEEP: Final = 2
+_KEPT_LOCK: Final = threading.Lock()
 
 
 def _prepared(indicators: pl.DataFrame) -> _Prepared:
     """:class:`_Prepared` of ``indicators``, worked out once per table."""
-    kept = _KEPT.get(id(indicators))
-    if kept is not None and kept[0] is indicators:
-        return kept[1]
-    prepared = _Prepared.of(indicators)
-    while len(_KEPT) >= _KEEP:
-        _KEPT.pop(next(iter(_KEPT)))
-    _KEPT[id(indicators)] = (indicators, prepared)
-    return prepared
+    with _KEPT_LOCK:
+        kept = _KEPT.get(id(indicators))
+        if kept is not None and kept[0] is indicators:
+            return kept[1]
+        prepared = _Prepared.of(indicators)
+        while len(_KEPT) >= _KEEP:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[id(indicators)] = (indicators, prepared)
+        return prepared
 
 
 _PARTS: Final = {
