@@ -116,7 +116,7 @@ def match_indicators(
             if kind == "ip":
                 parts.extend(_ip_hits(values, column, prepared.networks))
             elif kind == "domain":
-                parts.append(_domain_hits(values, column, wanted))
+                parts.append(_domain_hits(values, column, wanted, prepared.domain_sizes))
             else:
                 keys = values if kind == "url" else values.str.to_lowercase()
                 parts.append(_hits(values, column, keys, wanted))
@@ -140,6 +140,8 @@ class _Prepared:
     networks: list[pl.DataFrame]
     """The address indicators, one frame per prefix length: ``key`` (the masked network
     as a number), ``id_``, and the mask in ``mask``."""
+    domain_sizes: tuple[int, ...]
+    """How many labels the domain indicators have, each size once."""
 
     @classmethod
     def of(cls, indicators: pl.DataFrame) -> _Prepared:
@@ -155,11 +157,11 @@ class _Prepared:
             wanted = numbered.filter(pl.col("type").is_in(types))
             if not wanted.is_empty():
                 by_kind[kind] = wanted.select(pl.col("value").alias("key"), "id_", "type")
+        # How many labels the domains have: a name is looked up by its parents of those sizes.
+        domain_sizes: tuple[int, ...] = ()
         if "domain" in by_kind:
-            # How many labels each domain has: a name is looked up by its parents of those sizes.
-            by_kind["domain"] = by_kind["domain"].with_columns(
-                labels=pl.col("key").str.count_matches(".", literal=True) + 1
-            )
+            dots = by_kind["domain"].get_column("key").str.count_matches(".", literal=True)
+            domain_sizes = tuple(size + 1 for size in dots.unique().sort().to_list())
         networks = []
         if "ip" in by_kind:
             located = by_kind["ip"].with_columns(
@@ -179,7 +181,7 @@ class _Prepared:
                     )
                 )
         table = numbered.rename({name: f"indicator.{name}" for name in INDICATOR_SCHEMA})
-        return cls(table, by_kind, networks)
+        return cls(table, by_kind, networks, domain_sizes)
 
     def wanted(self, kind: str) -> pl.DataFrame | None:
         """The indicators of ``kind`` (``key``, ``id_``), or None where there are none."""
@@ -240,7 +242,9 @@ def _ip_hits(values: pl.Series, column: str, networks: list[pl.DataFrame]) -> li
     return [_hits(values, column, number & same.get_column("mask")[0], same) for same in networks]
 
 
-def _domain_hits(values: pl.Series, column: str, wanted: pl.DataFrame) -> pl.DataFrame:
+def _domain_hits(
+    values: pl.Series, column: str, wanted: pl.DataFrame, sizes: Sequence[int]
+) -> pl.DataFrame:
     """Names equal to or under an indicator domain, up to ASCII case and a final dot.
 
     Each distinct name gives its parent names of as many labels as some indicator domain
@@ -260,7 +264,6 @@ def _domain_hits(values: pl.Series, column: str, wanted: pl.DataFrame) -> pl.Dat
         .str.strip_chars_end(".")
         .str.split(".")
     )
-    sizes = wanted.get_column("labels").unique().sort().to_list()
     parents = pl.concat(
         [
             names.filter(pl.col("labels").list.len() >= size).select(
